@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#include <errno.h>
+
+#include "check.h"
+#include "util.h"
+
+static const struct {
+        const char *in;
+        int r;
+        uint64_t ms;
+} dur_cases[] = {
+        {"0", 0, 0},          {"90", 0, 90000},        {"250ms", 0, 250},   {"10s", 0, 10000},
+        {"10m", 0, 600000},   {"2h", 0, 7200000},      {"1d", 0, 86400000}, {"1w", 0, 604800000},
+        {"", -EINVAL, 0},     {"m", -EINVAL, 0},       {"10x", -EINVAL, 0}, {"-1", -EINVAL, 0},
+        {"1.5h", -EINVAL, 0}, {" 10m", -EINVAL, 0},    {"10 m", -EINVAL, 0},
+        {"99999999999999999999", -ERANGE, 0},
+};
+
+static const struct {
+        uint64_t ms;
+        const char *out;
+} fmt_cases[] = {
+        {0, "0s"}, {250, "250ms"}, {1000, "1s"}, {90000, "1m30s"}, {3600000, "1h"}, {86400000 + 3600000, "1d1h"},
+};
+
+int main(void)
+{
+        for (size_t i = 0; i < sizeof(dur_cases) / sizeof(dur_cases[0]); i++) {
+                uint64_t ms = 12345;
+                int r = parse_duration(dur_cases[i].in, &ms);
+                CHECK_INT(r, dur_cases[i].r, dur_cases[i].in);
+                if (r == 0)
+                        CHECK_INT(ms, dur_cases[i].ms, dur_cases[i].in);
+        }
+        for (size_t i = 0; i < sizeof(fmt_cases) / sizeof(fmt_cases[0]); i++) {
+                char buf[32];
+                CHECK_STR(format_duration(fmt_cases[i].ms, buf, sizeof(buf)), fmt_cases[i].out, "format_duration");
+        }
+        {
+                char **v = split_list(" a, b ,c\td,,  e ");
+                const char *want[] = {"a", "b", "c", "d", "e"};
+                CHECK_INT(strv_length(v), 5, "split_list count");
+                for (size_t i = 0; i < 5 && v[i]; i++)
+                        CHECK_STR(v[i], want[i], "split_list item");
+                strv_free(v);
+                v = split_list("   ");
+                CHECK_INT(strv_length(v), 0, "split_list of blanks");
+                strv_free(v);
+        }
+        {
+                uint64_t v;
+                CHECK_INT(parse_uint("42", 100, &v), 0, "parse_uint 42");
+                CHECK_INT(v, 42, "parse_uint value");
+                CHECK_INT(parse_uint("101", 100, &v), -ERANGE, "parse_uint over max");
+                CHECK_INT(parse_uint("4x", 100, &v), -EINVAL, "parse_uint junk");
+                bool b;
+                CHECK(parse_bool("yes", &b) == 0 && b, "yes");
+                CHECK(parse_bool("Off", &b) == 0 && !b, "Off");
+                CHECK_INT(parse_bool("maybe", &b), -EINVAL, "maybe");
+        }
+        {
+                Buf b = {0};
+                buf_printf(&b, "%s-%d", "x", 7);
+                buf_append(&b, "yz", 2);
+                CHECK_STR(b.data, "x-7yz", "buf");
+                buf_free(&b);
+        }
+        {
+                const char *dir = check_mktemp();
+                char path[512];
+                char *text = NULL;
+                size_t len = 0;
+                snprintf(path, sizeof(path), "%s/f", dir);
+                CHECK_INT(write_file_atomic(path, "hello\n", 6, 0600), 0, "write_file_atomic");
+                CHECK_INT(read_file(path, 100, &text, &len), 0, "read_file");
+                CHECK_STR(text, "hello\n", "read back");
+                free(text);
+                CHECK_INT(read_file(path, 3, &text, &len), -EFBIG, "read_file over max");
+                CHECK_INT(write_file_atomic(path, "bye\n", 4, 0600), 0, "replace");
+                CHECK_INT(read_file(path, 100, &text, &len), 0, "read_file again");
+                CHECK_STR(text, "bye\n", "replaced");
+                free(text);
+        }
+        return check_done();
+}
