@@ -1,0 +1,368 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * conf: parse autoblacklist.conf.
+ *
+ * Each key has one parser, listed in a table with its default, so that the
+ * defaults, the parsing, the dump and the man page's list stay in step.
+ * The file is trusted (root writes it), but it is still checked strictly:
+ * an unknown key or a bad value is an error naming file and line, never a
+ * silent default.
+ */
+#include "conf.h"
+
+#include <ctype.h>
+#include <errno.h>
+
+typedef int (*KeyParser)(Config *c, const char *value, char **why);
+
+static int set_string(char **dst, const char *value)
+{
+        free(*dst);
+        *dst = xstrdup(value);
+        return 0;
+}
+
+static int need_absolute(const char *value, char **why)
+{
+        if (value[0] != '/') {
+                *why = xasprintf("'%s' is not an absolute path", value);
+                return -EINVAL;
+        }
+        return 0;
+}
+
+static int p_log_file(Config *c, const char *v, char **why)
+{
+        return need_absolute(v, why) ?: set_string(&c->log_file, v);
+}
+
+static int p_rules(Config *c, const char *v, char **why)
+{
+        return need_absolute(v, why) ?: set_string(&c->rules, v);
+}
+
+static int p_state_file(Config *c, const char *v, char **why)
+{
+        return need_absolute(v, why) ?: set_string(&c->state_file, v);
+}
+
+static int p_control_socket(Config *c, const char *v, char **why)
+{
+        if (need_absolute(v, why) < 0)
+                return -EINVAL;
+        if (strlen(v) >= 108) { /* sizeof(sun_path) */
+                *why = xasprintf("'%s' is too long for a unix socket path", v);
+                return -EINVAL;
+        }
+        return set_string(&c->control_socket, v);
+}
+
+static const struct {
+        const char *type;
+        const char *suffix;
+} map_types[] = {
+        {"hash", ".db"},
+        {"btree", ".db"},
+        {"lmdb", ".lmdb"},
+        {"cdb", ".cdb"},
+};
+
+const char *config_map_suffix(const char *type)
+{
+        for (size_t i = 0; i < ELEMENTSOF(map_types); i++)
+                if (streq(map_types[i].type, type))
+                        return map_types[i].suffix;
+        return NULL;
+}
+
+static int p_access_map(Config *c, const char *v, char **why)
+{
+        const char *colon = strchr(v, ':');
+        _cleanup_free_ char *type = NULL;
+
+        if (!colon) {
+                *why = xasprintf("'%s' is not type:path (e.g. hash:/etc/postfix/access)", v);
+                return -EINVAL;
+        }
+        type = xstrndup(v, (size_t)(colon - v));
+        if (!config_map_suffix(type)) {
+                *why = xasprintf("map type '%s' is not supported: use hash, btree, lmdb or cdb", type);
+                return -EINVAL;
+        }
+        if (need_absolute(colon + 1, why) < 0)
+                return -EINVAL;
+        set_string(&c->map_type, type);
+        return set_string(&c->map_path, colon + 1);
+}
+
+static int p_postmap(Config *c, const char *v, char **why)
+{
+        char **argv = split_list(v);
+
+        /* split_list() also splits at commas; a command has none. */
+        if (strchr(v, ',') || !argv[0]) {
+                strv_free(argv);
+                *why = xasprintf("'%s' is not a command line", v);
+                return -EINVAL;
+        }
+        strv_free(c->postmap);
+        c->postmap = argv;
+        return 0;
+}
+
+static int duration(const char *v, uint64_t *dst, uint64_t min_ms, char **why)
+{
+        uint64_t ms;
+
+        if (parse_duration(v, &ms) < 0) {
+                *why = xasprintf("'%s' is not a duration (a number with ms, s, m, h, d or w)", v);
+                return -EINVAL;
+        }
+        if (ms < min_ms) {
+                char b[32];
+                *why = xasprintf("'%s' is below the minimum of %s", v, format_duration(min_ms, b, sizeof(b)));
+                return -EINVAL;
+        }
+        *dst = ms;
+        return 0;
+}
+
+static int p_debounce(Config *c, const char *v, char **why)
+{
+        int r = duration(v, &c->debounce_ms, 0, why);
+        if (r == 0 && c->debounce_ms > 60000) {
+                *why = xasprintf("'%s' is over one minute: bans would wait that long", v);
+                return -EINVAL;
+        }
+        return r;
+}
+
+static int p_find_time(Config *c, const char *v, char **why) { return duration(v, &c->find_time_ms, 1000, why); }
+static int p_ban_time(Config *c, const char *v, char **why) { return duration(v, &c->ban_time_ms, 0, why); }
+
+static int p_max_hits(Config *c, const char *v, char **why)
+{
+        uint64_t n;
+
+        if (parse_uint(v, 1000, &n) < 0 || n == 0) {
+                *why = xasprintf("'%s' is not a number from 1 to 1000", v);
+                return -EINVAL;
+        }
+        c->max_hits = (unsigned)n;
+        return 0;
+}
+
+static int p_ignore(Config *c, const char *v, char **why)
+{
+        _cleanup_strv_free_ char **items = split_list(v);
+        size_t n = strv_length(items);
+        Cidr *list = xcalloc(n ? n : 1, sizeof(Cidr));
+
+        for (size_t i = 0; i < n; i++) {
+                int r = cidr_parse(items[i], &list[i]);
+                if (r == -EDOM) {
+                        *why = xasprintf("'%s' has host bits set after the prefix length", items[i]);
+                        free(list);
+                        return -EINVAL;
+                }
+                if (r < 0) {
+                        *why = xasprintf("'%s' is not an address or CIDR network", items[i]);
+                        free(list);
+                        return -EINVAL;
+                }
+        }
+        free(c->ignore);
+        c->ignore = list;
+        c->n_ignore = n;
+        return 0;
+}
+
+static int p_reject_text(Config *c, const char *v, char **why)
+{
+        for (const char *p = v; *p; p++)
+                if (!isprint((unsigned char)*p)) {
+                        *why = xstrdup("the text must be printable ASCII");
+                        return -EINVAL;
+                }
+        return set_string(&c->reject_text, v);
+}
+
+static int p_start_at(Config *c, const char *v, char **why)
+{
+        if (streq(v, "end"))
+                c->start_at = START_AT_END;
+        else if (streq(v, "beginning"))
+                c->start_at = START_AT_BEGINNING;
+        else {
+                *why = xasprintf("'%s' is not 'end' or 'beginning'", v);
+                return -EINVAL;
+        }
+        return 0;
+}
+
+static int p_log_target(Config *c, const char *v, char **why)
+{
+        if (log_target_from_string(v, &c->log_target) < 0) {
+                *why = xasprintf("'%s' is not auto, journal or stderr", v);
+                return -EINVAL;
+        }
+        return 0;
+}
+
+static const struct {
+        const char *name;
+        KeyParser parse;
+        const char *def; /* the built-in default, parsed by config_new_default() */
+} keys[] = {
+        {"log_file", p_log_file, "/var/log/maillog"},
+        {"rules", p_rules, DEFAULT_RULES},
+        {"access_map", p_access_map, "hash:/etc/postfix/access"},
+        {"postmap", p_postmap, "postmap"},
+        {"debounce", p_debounce, "250ms"},
+        {"state_file", p_state_file, "/var/lib/postfix-autoblacklist/state"},
+        {"control_socket", p_control_socket, "/run/postfix-autoblacklist/control"},
+        {"ignore", p_ignore, ""},
+        {"max_hits", p_max_hits, "5"},
+        {"find_time", p_find_time, "10m"},
+        {"ban_time", p_ban_time, "1h"},
+        {"reject_text", p_reject_text, "Blocked by postfix-autoblacklist"},
+        {"start_at", p_start_at, "end"},
+        {"log_target", p_log_target, "auto"},
+};
+
+Config *config_new_default(void)
+{
+        Config *c = xcalloc(1, sizeof(Config));
+
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
+                char *why = NULL;
+                if (keys[i].parse(c, keys[i].def, &why) < 0) {
+                        fprintf(stderr, "built-in default of %s: %s\n", keys[i].name, why);
+                        abort();
+                }
+        }
+        return c;
+}
+
+Config *config_free(Config *c)
+{
+        if (!c)
+                return NULL;
+        free(c->path);
+        free(c->log_file);
+        free(c->rules);
+        free(c->map_type);
+        free(c->map_path);
+        strv_free(c->postmap);
+        free(c->state_file);
+        free(c->control_socket);
+        free(c->ignore);
+        free(c->reject_text);
+        free(c);
+        return NULL;
+}
+
+static void apply(Config *c, const char *file, unsigned line, char *text, Diags *errors, bool *seen)
+{
+        char *eq = strchr(text, '='), *name, *value, *why = NULL;
+
+        if (!eq) {
+                diags_add(errors, file, line, "expected 'name = value'");
+                return;
+        }
+        *eq = '\0';
+        name = strip(text);
+        value = strip(eq + 1);
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
+                if (!streq(keys[i].name, name))
+                        continue;
+                if (seen[i])
+                        diags_add(errors, file, line, "%s: given twice", name);
+                seen[i] = true;
+                if (keys[i].parse(c, value, &why) < 0) {
+                        diags_add(errors, file, line, "%s: %s", name, why);
+                        free(why);
+                }
+                return;
+        }
+        diags_add(errors, file, line, "unknown key '%s'", name);
+}
+
+int config_load(const char *path, Config **out, Diags *errors)
+{
+        _cleanup_free_ char *text = NULL;
+        _cleanup_(config_freep) Config *c = NULL;
+        bool seen[ELEMENTSOF(keys)] = {0};
+        Buf logical = {0};
+        unsigned lineno = 0, logical_line = 0;
+        size_t n_errors = errors->n;
+        char *save, *line;
+        int r;
+
+        r = read_file(path, 1 << 20, &text, NULL);
+        if (r < 0) {
+                diags_add(errors, path, 0, "cannot read: %s", strerror(-r));
+                return r;
+        }
+        c = config_new_default();
+        c->path = xstrdup(path);
+        save = text;
+        while ((line = strsep(&save, "\n"))) {
+                const char *s = line;
+                lineno++;
+                while (*s == ' ' || *s == '\t')
+                        s++;
+                if (!*s || *s == '#')
+                        continue;
+                if (s != line) {
+                        /* continuation of the previous logical line */
+                        if (!logical.len) {
+                                diags_add(errors, path, lineno, "continuation line with nothing to continue");
+                                continue;
+                        }
+                        buf_puts(&logical, " ");
+                        buf_puts(&logical, s);
+                        continue;
+                }
+                if (logical.len)
+                        apply(c, path, logical_line, logical.data, errors, seen);
+                buf_clear(&logical);
+                buf_puts(&logical, line);
+                logical_line = lineno;
+        }
+        if (logical.len)
+                apply(c, path, logical_line, logical.data, errors, seen);
+        buf_free(&logical);
+        if (errors->n > n_errors)
+                return -EINVAL;
+        *out = TAKE_PTR(c);
+        return 0;
+}
+
+void config_dump(const Config *c, Buf *out)
+{
+        char d[32];
+
+        buf_printf(out, "log_file = %s\n", c->log_file);
+        buf_printf(out, "rules = %s\n", c->rules);
+        buf_printf(out, "access_map = %s:%s\n", c->map_type, c->map_path);
+        buf_puts(out, "postmap =");
+        for (size_t i = 0; c->postmap[i]; i++)
+                buf_printf(out, " %s", c->postmap[i]);
+        buf_puts(out, "\n");
+        buf_printf(out, "debounce = %s\n", format_duration(c->debounce_ms, d, sizeof(d)));
+        buf_printf(out, "state_file = %s\n", c->state_file);
+        buf_printf(out, "control_socket = %s\n", c->control_socket);
+        buf_puts(out, "ignore =");
+        for (size_t i = 0; i < c->n_ignore; i++) {
+                char b[CIDR_STRLEN];
+                buf_printf(out, " %s", cidr_format(&c->ignore[i], b));
+        }
+        buf_puts(out, "\n");
+        buf_printf(out, "max_hits = %u\n", c->max_hits);
+        buf_printf(out, "find_time = %s\n", format_duration(c->find_time_ms, d, sizeof(d)));
+        buf_printf(out, "ban_time = %s\n", format_duration(c->ban_time_ms, d, sizeof(d)));
+        buf_printf(out, "reject_text = %s\n", c->reject_text);
+        buf_printf(out, "start_at = %s\n", c->start_at == START_AT_END ? "end" : "beginning");
+        buf_printf(out, "log_target = %s\n", log_target_to_string(c->log_target));
+}

@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+/*
+ * The configuration file, in Postfix's main.cf style (see
+ * autoblacklist.conf(5)): "name = value" lines, '#' comment lines, and
+ * lines that start with white space continue the previous line.
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "addr.h"
+#include "log.h"
+#include "util.h"
+
+typedef enum StartAt {
+        START_AT_END,
+        START_AT_BEGINNING,
+} StartAt;
+
+typedef struct Config {
+        char *path; /* the file read, or NULL for built-in defaults */
+        char *log_file;
+        char *rules;
+        char *map_type; /* "hash", ... */
+        char *map_path;
+        char **postmap; /* argv, without the map argument */
+        uint64_t debounce_ms;
+        char *state_file;
+        char *control_socket;
+        Cidr *ignore;
+        size_t n_ignore;
+        unsigned max_hits;
+        uint64_t find_time_ms;
+        uint64_t ban_time_ms;
+        char *reject_text;
+        StartAt start_at;
+        LogTarget log_target;
+} Config;
+
+/* The built-in default of every key. */
+Config *config_new_default(void);
+/*
+ * Read path over the defaults.  Every problem is added to errors as
+ * "file:line: message"; returns -EINVAL if there was any, -errno if the
+ * file cannot be read.
+ */
+int config_load(const char *path, Config **out, Diags *errors);
+Config *config_free(Config *c);
+static inline void config_freep(Config **c) { config_free(*c); }
+
+/* The file suffix that postmap gives the indexed map of this type. */
+const char *config_map_suffix(const char *type);
+/* Write every key and its value, in config-file syntax. */
+void config_dump(const Config *c, Buf *out);
+
+#ifndef SYSCONFDIR
+#define SYSCONFDIR "/etc"
+#endif
+#define DEFAULT_CONFIG_FILE SYSCONFDIR "/postfix-autoblacklist/autoblacklist.conf"
+#define DEFAULT_RULES SYSCONFDIR "/postfix-autoblacklist/rules"

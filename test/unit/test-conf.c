@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* The config parser: values, defaults, and file:line diagnostics (golden). */
+#include "check.h"
+#include "conf.h"
+
+static Config *load(const char *dir, const char *text, Diags *errors, int *r)
+{
+        char path[512];
+        Config *c = NULL;
+
+        snprintf(path, sizeof(path), "%s/a.conf", dir);
+        check_write(path, text);
+        *r = config_load(path, &c, errors);
+        return c;
+}
+
+int main(void)
+{
+        const char *dir = check_mktemp();
+        Diags errors = {0};
+        Config *c;
+        int r;
+
+        /* Defaults */
+        c = config_new_default();
+        CHECK_STR(c->log_file, "/var/log/maillog", "default log_file");
+        CHECK_STR(c->map_type, "hash", "default map type");
+        CHECK_STR(c->map_path, "/etc/postfix/access", "default map path");
+        CHECK_STR(c->postmap[0], "postmap", "default postmap");
+        CHECK(c->debounce_ms > 0 && c->debounce_ms <= 500, "default debounce is a few hundred ms: %llu",
+              (unsigned long long)c->debounce_ms);
+        CHECK(strstr(c->reject_text, "postfix-autoblacklist") != NULL, "default reject text names us");
+        CHECK_INT(c->start_at, START_AT_END, "default start_at");
+        config_free(c);
+
+        /* A good file, with a comment, a continuation line and every kind of value */
+        c = load(dir,
+                 "# comment\n"
+                 "log_file = /var/log/mail.log\n"
+                 "access_map = lmdb:/etc/postfix/blocked\n"
+                 "postmap = postmap -c /tmp/pf\n"
+                 "debounce = 100ms\n"
+                 "ignore = 192.0.2.0/24,\n"
+                 "    2001:db8::/32 203.0.113.7\n"
+                 "\n"
+                 "max_hits = 4\n"
+                 "find_time = 2m\n"
+                 "ban_time = 0\n"
+                 "reject_text = Go away (postfix-autoblacklist)\n"
+                 "start_at = beginning\n"
+                 "log_target = stderr\n",
+                 &errors, &r);
+        CHECK_INT(r, 0, "good file loads");
+        for (size_t i = 0; i < errors.n; i++)
+                fprintf(stderr, "  unexpected: %s\n", errors.items[i]);
+        if (c) {
+                CHECK_STR(c->log_file, "/var/log/mail.log", "log_file");
+                CHECK_STR(c->map_type, "lmdb", "map type");
+                CHECK_STR(c->map_path, "/etc/postfix/blocked", "map path");
+                CHECK_INT(strv_length(c->postmap), 3, "postmap argv");
+                CHECK_STR(c->postmap[2], "/tmp/pf", "postmap argv[2]");
+                CHECK_INT(c->debounce_ms, 100, "debounce");
+                CHECK_INT(c->n_ignore, 3, "ignore entries (continuation joined)");
+                CHECK_INT(c->max_hits, 4, "max_hits");
+                CHECK_INT(c->find_time_ms, 120000, "find_time");
+                CHECK_INT(c->ban_time_ms, 0, "ban_time 0 is permanent");
+                CHECK_STR(c->reject_text, "Go away (postfix-autoblacklist)", "reject_text");
+                CHECK_INT(c->start_at, START_AT_BEGINNING, "start_at");
+                CHECK_INT(c->log_target, LOG_TARGET_STDERR, "log_target");
+        }
+        config_free(c);
+
+        /* Every problem, with file:line, in file order (golden) */
+        {
+                char want[4096];
+                const char *p;
+                Buf got = {0};
+                c = load(dir,
+                         "log_file = relative/path\n"
+                         "unknown_key = 1\n"
+                         "max_hits = 0\n"
+                         "find_time = 10x\n"
+                         "ignore = 192.0.2.1/24, junk\n"
+                         "access_map = foo:/x\n"
+                         "debounce = 2m\n"
+                         "no equals sign here\n"
+                         "start_at = middle\n"
+                         "max_hits = 3\n"
+                         "  \n"
+                         "log_target = syslog\n",
+                         &errors, &r);
+                CHECK(r < 0 && c == NULL, "bad file is rejected");
+                for (size_t i = 0; i < errors.n; i++)
+                        buf_printf(&got, "%s\n", errors.items[i]);
+                p = dir;
+                snprintf(want, sizeof(want),
+                         "%s/a.conf:1: log_file: 'relative/path' is not an absolute path\n"
+                         "%s/a.conf:2: unknown key 'unknown_key'\n"
+                         "%s/a.conf:3: max_hits: '0' is not a number from 1 to 1000\n"
+                         "%s/a.conf:4: find_time: '10x' is not a duration (a number with ms, s, m, h, d or w)\n"
+                         "%s/a.conf:5: ignore: '192.0.2.1/24' has host bits set after the prefix length\n"
+                         "%s/a.conf:6: access_map: map type 'foo' is not supported: use hash, btree, lmdb or cdb\n"
+                         "%s/a.conf:7: debounce: '2m' is over one minute: bans would wait that long\n"
+                         "%s/a.conf:8: expected 'name = value'\n"
+                         "%s/a.conf:9: start_at: 'middle' is not 'end' or 'beginning'\n"
+                         "%s/a.conf:10: max_hits: given twice\n"
+                         "%s/a.conf:12: log_target: 'syslog' is not auto, journal or stderr\n",
+                         p, p, p, p, p, p, p, p, p, p, p);
+                CHECK(got.data && streq(got.data, want), "diagnostics: got\n%s\nwant\n%s", got.data ? got.data : "",
+                      want);
+                buf_free(&got);
+                diags_free(&errors);
+        }
+
+        /* A missing file */
+        {
+                Config *m = NULL;
+                CHECK(config_load("/nonexistent/abl.conf", &m, &errors) < 0, "missing file fails");
+                CHECK(errors.n == 1 && strstr(errors.items[0], "/nonexistent/abl.conf: cannot read"),
+                      "missing file message: %s", errors.n ? errors.items[0] : "");
+                diags_free(&errors);
+        }
+
+        /* config_dump writes a file that loads back to the same values */
+        {
+                Buf b = {0};
+                Config *d = config_new_default(), *back;
+                char path[512];
+                config_dump(d, &b);
+                snprintf(path, sizeof(path), "%s/dump.conf", dir);
+                check_write(path, b.data);
+                CHECK_INT(config_load(path, &back, &errors), 0, "dump loads back");
+                if (back) {
+                        Buf b2 = {0};
+                        config_dump(back, &b2);
+                        CHECK_STR(b2.data, b.data, "dump round trip");
+                        buf_free(&b2);
+                        config_free(back);
+                }
+                buf_free(&b);
+                config_free(d);
+                diags_free(&errors);
+        }
+        return check_done();
+}
