@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * exempt: the never-ban check, applied before a hit is even counted.
+ *
+ * The admin's OK entries are checked the way smtpd would look the client
+ * up (mapfile.h: adminkeys_lookup), so "192.0.2 OK" protects 192.0.2.7,
+ * and "2001:db8:1 OK" protects the whole of that prefix.
+ */
+#include "exempt.h"
+
+#include "util.h"
+
+void exempt_add(Exempt *e, const Cidr *c, const char *why)
+{
+        if (e->n == e->cap) {
+                e->cap = e->cap ? e->cap * 2 : 8;
+                e->v = xreallocarray(e->v, e->cap, sizeof(Cidr));
+                e->why = xreallocarray(e->why, e->cap, sizeof(char *));
+        }
+        e->v[e->n] = *c;
+        e->why[e->n] = why;
+        e->n++;
+}
+
+void exempt_clear(Exempt *e)
+{
+        free(e->v);
+        free(e->why);
+        *e = (Exempt){0};
+}
+
+const char *exempt_reason(const Exempt *e, const AdminKeys *admin, const Addr *a)
+{
+        char key[ADDR_STRLEN];
+
+        if (addr_is_loopback(a))
+                return "loopback";
+        for (size_t i = 0; i < e->n; i++)
+                if (cidr_contains(&e->v[i], a))
+                        return e->why[i];
+        if (admin && adminkeys_lookup(admin, addr_format(a, key)) == ADMIN_PERMIT)
+                return "OK in the access map";
+        return NULL;
+}
+
+const char *exempt_reason_net(const Exempt *e, const AdminKeys *admin, const Addr *net, unsigned plen,
+                              const char *key)
+{
+        Cidr c = {.net = *net, .plen = (uint8_t)plen, .v4 = addr_is_v4(net)};
+
+        for (size_t i = 0; i < e->n; i++) {
+                /* overlap either way: one contains the other's network address */
+                Cidr *x = &e->v[i];
+                if (x->v4 != c.v4)
+                        continue;
+                if (cidr_contains(x, &c.net) || cidr_contains(&c, &x->net))
+                        return e->why[i];
+        }
+        if (c.v4 ? net->b[12] == 127 : false)
+                return "loopback";
+        if (admin && adminkeys_lookup(admin, key) == ADMIN_PERMIT)
+                return "OK in the access map";
+        return NULL;
+}

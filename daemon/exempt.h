@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+/*
+ * Addresses that are never banned, whatever the log says: loopback, the
+ * configured ignore list, and anything the admin's part of the map
+ * accepts (OK or all-numerical).  Pure: the lists are given.
+ */
+
+#include <stddef.h>
+
+#include "addr.h"
+#include "mapfile.h"
+
+typedef struct Exempt {
+        Cidr *v;
+        const char **why; /* per entry: "ignore list", ... */
+        size_t n, cap;
+} Exempt;
+
+void exempt_add(Exempt *e, const Cidr *c, const char *why);
+void exempt_clear(Exempt *e);
+/*
+ * NULL if a may be banned, else why not.  admin may be NULL (the map
+ * could not be read).
+ */
+const char *exempt_reason(const Exempt *e, const AdminKeys *admin, const Addr *a);
+/* The same for a network ban: may (net, plen) with map key be banned? */
+const char *exempt_reason_net(const Exempt *e, const AdminKeys *admin, const Addr *net, unsigned plen,
+                              const char *key);
