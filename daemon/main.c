@@ -1,0 +1,311 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * autoblacklistd: command line.  Runs the daemon, or one of the offline
+ * modes: --check (validate config and rules) and --test (run the rules
+ * over a log with no side effects, like fail2ban-regex).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <time.h>
+
+#include "conf.h"
+#include "daemon.h"
+#include "exempt.h"
+#include "linebuf.h"
+#include "log.h"
+#include "names.h"
+#include "rules.h"
+#include "util.h"
+
+#ifndef VERSION
+#define VERSION "0"
+#endif
+
+#define EX_USAGE 64
+#define EX_CONFIG 78
+
+static void usage(FILE *f)
+{
+        fprintf(f,
+                "Usage: autoblacklistd [-c FILE]                  run the daemon (in the foreground)\n"
+                "       autoblacklistd [-c FILE] [--rules PATH] --test LOGFILE|-  [--verbose]\n"
+                "       autoblacklistd [-c FILE] [--rules PATH] --check\n"
+                "\n"
+                "Follows the Postfix mail log, matches abuse with rules, and bans abusive\n"
+                "clients in a Postfix access(5) map.\n"
+                "\n"
+                "  -c, --config FILE   configuration file (default %s)\n"
+                "      --rules PATH    rule file or folder of *.rules, instead of the config's\n"
+                "      --test LOG      run the rules over LOG ('-' for stdin) and print\n"
+                "                      LINENO<TAB>ADDRESS<TAB>RULE for each line that counts;\n"
+                "                      no map, no state, no journal\n"
+                "  -v, --verbose       with --test, print each matched line after its verdict\n"
+                "      --check         check the configuration and rules, then exit\n"
+                "                      (0, or 78 with file:line: messages)\n"
+                "      --version       print the version\n"
+                "  -h, --help          print this help\n",
+                DEFAULT_CONFIG_FILE);
+}
+
+typedef struct Options {
+        const char *config;
+        const char *rules;
+        const char *test;
+        bool check;
+        bool verbose;
+} Options;
+
+/* Load the config for an offline mode: -c, else the default file if present. */
+static int offline_config(const Options *o, Config **out, Diags *errors)
+{
+        if (o->config)
+                return config_load(o->config, out, errors);
+        if (access(DEFAULT_CONFIG_FILE, F_OK) == 0)
+                return config_load(DEFAULT_CONFIG_FILE, out, errors);
+        *out = config_new_default();
+        return 0;
+}
+
+static int offline_rules(const Options *o, const Config *cfg, Names *names, RuleSet **out, Diags *errors,
+                         Diags *warnings)
+{
+        RuleDefaults defs = {cfg->max_hits, cfg->find_time_ms, cfg->ban_time_ms, cfg->reject_text};
+
+        return ruleset_load(out, o->rules ? o->rules : cfg->rules, &defs, names, errors, warnings);
+}
+
+static void print_all(FILE *f, const Diags *d, const char *prefix)
+{
+        for (size_t i = 0; i < d->n; i++)
+                fprintf(f, "%s%s\n", prefix, d->items[i]);
+}
+
+static int run_check(const Options *o)
+{
+        _cleanup_(config_freep) Config *cfg = NULL;
+        Diags errors = {0}, warnings = {0};
+        Names *names = names_new();
+        RuleSet *rs = NULL;
+        int r;
+
+        r = offline_config(o, &cfg, &errors);
+        if (r == 0)
+                r = offline_rules(o, cfg, names, &rs, &errors, &warnings);
+        print_all(stderr, &warnings, "warning: ");
+        print_all(stderr, &errors, "");
+        if (r == 0)
+                fprintf(stderr, "%s: %zu rules OK\n", o->rules ? o->rules : cfg->rules, ruleset_count(rs));
+        diags_free(&errors);
+        diags_free(&warnings);
+        ruleset_free(rs);
+        names_free(names);
+        return r < 0 ? EX_CONFIG : 0;
+}
+
+typedef struct TestRun {
+        RuleSet *rs;
+        Exempt exempt;
+        AdminKeys *admin;
+        FILE *out;
+        bool verbose;
+        uint64_t lineno;
+        uint64_t matched, exempted, own, unparsed;
+        Buf addrs; /* distinct addresses printed, as 16-byte keys, sorted at the end */
+} TestRun;
+
+static void test_line(void *ctx, const char *line, size_t len)
+{
+        TestRun *t = ctx;
+        RuleMatch m;
+        char text[ADDR_STRLEN];
+        int r;
+
+        t->lineno++;
+        r = ruleset_match(t->rs, line, len, &m);
+        if (r < 0) {
+                t->unparsed++;
+                return;
+        }
+        if (r == 0)
+                return;
+        if (m.own_reject) {
+                t->own++;
+                return;
+        }
+        if (exempt_reason(&t->exempt, t->admin, &m.addr)) {
+                t->exempted++;
+                return;
+        }
+        t->matched++;
+        buf_append(&t->addrs, m.addr.b, 16);
+        fprintf(t->out, "%llu\t%s\t%s\n", (unsigned long long)t->lineno, addr_format(&m.addr, text),
+                m.rule->name);
+        if (t->verbose) {
+                fputs("\t", t->out);
+                fwrite(line, 1, len, t->out);
+                fputs("\n", t->out);
+        }
+}
+
+static int cmp16(const void *a, const void *b) { return memcmp(a, b, 16); }
+
+static size_t count_distinct(Buf *b)
+{
+        size_t n = b->len / 16, d = 0;
+
+        if (n > 1)
+                qsort(b->data, n, 16, cmp16);
+        for (size_t i = 0; i < n; i++)
+                if (i == 0 || memcmp(b->data + 16 * i, b->data + 16 * (i - 1), 16) != 0)
+                        d++;
+        return d;
+}
+
+/* Read the admin's keys of the configured map, if it can be read. */
+static AdminKeys *test_admin_keys(const Config *cfg)
+{
+        _cleanup_free_ char *text = NULL;
+        size_t len;
+        MapText mt;
+
+        if (read_file(cfg->map_path, SIZE_MAX / 2, &text, &len) < 0 || mapfile_split(text, len, &mt) < 0)
+                return NULL;
+        return adminkeys_parse(&mt);
+}
+
+static int run_test(const Options *o)
+{
+        _cleanup_(config_freep) Config *cfg = NULL;
+        Diags errors = {0}, warnings = {0};
+        Names *names = names_new();
+        TestRun t = {.out = stdout, .verbose = o->verbose};
+        LineBuf lb;
+        struct timespec t0, t1;
+        char buf[1 << 16];
+        _cleanup_close_ int fd = -1;
+        double secs;
+        int r;
+
+        r = offline_config(o, &cfg, &errors);
+        if (r == 0)
+                r = offline_rules(o, cfg, names, &t.rs, &errors, &warnings);
+        print_all(stderr, &warnings, "warning: ");
+        print_all(stderr, &errors, "");
+        diags_free(&errors);
+        diags_free(&warnings);
+        if (r < 0) {
+                names_free(names);
+                return EX_CONFIG;
+        }
+        for (size_t i = 0; i < cfg->n_ignore; i++)
+                exempt_add(&t.exempt, &cfg->ignore[i], "ignore list");
+        t.admin = test_admin_keys(cfg);
+
+        if (streq(o->test, "-"))
+                fd = dup(STDIN_FILENO);
+        else
+                fd = open(o->test, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+                fprintf(stderr, "%s: %s\n", o->test, strerror(errno));
+                ruleset_free(t.rs);
+                names_free(names);
+                exempt_clear(&t.exempt);
+                adminkeys_free(t.admin);
+                return 66; /* EX_NOINPUT */
+        }
+        linebuf_init(&lb, 65536);
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        for (;;) {
+                ssize_t n = read(fd, buf, sizeof(buf));
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        break;
+                linebuf_feed(&lb, buf, (size_t)n, test_line, &t);
+        }
+        if (lb.len > 0) /* a last line without its newline */
+                test_line(&t, lb.buf, lb.len);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+        fflush(stdout);
+
+        fprintf(stderr, "\nLines: %llu read, %llu counted, %llu never banned (loopback, ignore list, OK in "
+                        "the map), %llu own rejections, %llu without a syslog header, %llu cut (too long)\n",
+                (unsigned long long)t.lineno, (unsigned long long)t.matched,
+                (unsigned long long)t.exempted, (unsigned long long)t.own,
+                (unsigned long long)t.unparsed, (unsigned long long)lb.cut);
+        fprintf(stderr, "Addresses: %zu distinct\n", count_distinct(&t.addrs));
+        fprintf(stderr, "Rules (matches, of which counted, then name):\n");
+        for (size_t i = 0; i < ruleset_count(t.rs); i++) {
+                Rule *rule = ruleset_rule(t.rs, i);
+                fprintf(stderr, "  %8llu  %s%s\n", (unsigned long long)rule->matches, rule->name,
+                        rule->own_rejects ? " (+ own rejections)" : "");
+        }
+        fprintf(stderr, "Time: %.3f s, %.0f lines/s%s\n", secs, secs > 0 ? (double)t.lineno / secs : 0.0,
+                ruleset_jit(t.rs) ? "" : " (no JIT)");
+
+        linebuf_free(&lb);
+        buf_free(&t.addrs);
+        ruleset_free(t.rs);
+        names_free(names);
+        exempt_clear(&t.exempt);
+        adminkeys_free(t.admin);
+        return 0;
+}
+
+int main(int argc, char **argv)
+{
+        enum { OPT_RULES = 256, OPT_TEST, OPT_CHECK, OPT_VERSION };
+        static const struct option longopts[] = {
+                {"config", required_argument, NULL, 'c'}, {"rules", required_argument, NULL, OPT_RULES},
+                {"test", required_argument, NULL, OPT_TEST}, {"check", no_argument, NULL, OPT_CHECK},
+                {"verbose", no_argument, NULL, 'v'},        {"version", no_argument, NULL, OPT_VERSION},
+                {"help", no_argument, NULL, 'h'},           {0},
+        };
+        Options o = {0};
+        int c;
+
+        while ((c = getopt_long(argc, argv, "c:vh", longopts, NULL)) != -1) {
+                switch (c) {
+                case 'c':
+                        o.config = optarg;
+                        break;
+                case OPT_RULES:
+                        o.rules = optarg;
+                        break;
+                case OPT_TEST:
+                        o.test = optarg;
+                        break;
+                case OPT_CHECK:
+                        o.check = true;
+                        break;
+                case 'v':
+                        o.verbose = true;
+                        break;
+                case OPT_VERSION:
+                        printf("autoblacklistd %s\n", VERSION);
+                        return 0;
+                case 'h':
+                        usage(stdout);
+                        return 0;
+                default:
+                        usage(stderr);
+                        return EX_USAGE;
+                }
+        }
+        if (optind < argc) {
+                fprintf(stderr, "autoblacklistd: unexpected argument '%s'\n", argv[optind]);
+                usage(stderr);
+                return EX_USAGE;
+        }
+        if (o.test && o.check) {
+                fprintf(stderr, "autoblacklistd: --test and --check do not go together\n");
+                return EX_USAGE;
+        }
+        if (o.test)
+                return run_test(&o);
+        if (o.check)
+                return run_check(&o);
+        return daemon_run(&(DaemonOptions){.config_path = o.config, .rules_override = o.rules});
+}

@@ -1,0 +1,263 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Helpers for integration tests: a scratch folder with a Postfix config
+for postmap, a config file for the daemon, and the built daemon started on
+them with a real notify socket (the same AF_UNIX datagram protocol that
+systemd uses).
+
+Nothing here touches /etc/postfix: postmap gets "-c DIR" with an empty,
+backdated main.cf.
+"""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+DAEMON = os.environ.get("AUTOBLACKLISTD", "")
+CTL = os.environ.get("AUTOBLACKLISTCTL", "")
+SOURCE_ROOT = os.environ.get(
+    "SOURCE_ROOT", os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+RULES = os.path.join(SOURCE_ROOT, "rules")
+POSTMAP = shutil.which("postmap") or "/usr/sbin/postmap"
+
+SKIP = 77  # meson's "skipped" exit status
+
+
+def skip(why):
+    """Skip this test program, or fail it where every test must run (CI)."""
+    print(why, file=sys.stderr)
+    sys.exit(1 if os.environ.get("ABL_REQUIRE_ALL") else SKIP)
+
+
+def require_postmap():
+    if not os.path.exists(POSTMAP):
+        skip("postmap (Debian's postfix package) is not installed")
+
+
+def stamp():
+    """An RFC 3164 time stamp for a log line."""
+    return time.strftime("%b %e %H:%M:%S")
+
+
+def sasl_fail(addr, name="unknown", tag="postfix/smtpd", user="admin"):
+    return ("%s mx %s[%d]: warning: %s[%s]: SASL LOGIN authentication failed: "
+            "UGFzc3dvcmQ6, sasl_username=%s" % (stamp(), tag, os.getpid() % 30000, name, addr, user))
+
+
+def relay_denied(addr, helo="x", rcpt="a@example.net"):
+    return ("%s mx postfix/smtpd[77]: NOQUEUE: reject: RCPT from unknown[%s]: 554 5.7.1 "
+            "<%s>: Relay access denied; from=<s@example.com> to=<%s> proto=ESMTP helo=<%s>"
+            % (stamp(), addr, rcpt, rcpt, helo))
+
+
+class Env:
+    """A scratch setup: log, map, state, socket and config in one folder."""
+
+    def __init__(self, **config):
+        self.dir = tempfile.mkdtemp(prefix="abl-it-")
+        self.pfdir = os.path.join(self.dir, "postfix")
+        os.mkdir(self.pfdir)
+        maincf = os.path.join(self.pfdir, "main.cf")
+        open(maincf, "w").close()
+        # Postfix re-reads a config file younger than a second or two every
+        # 300 ms until it settles; a backdated one keeps postmap fast.
+        os.utime(maincf, (0, 0))
+        self.log = os.path.join(self.dir, "maillog")
+        self.map = os.path.join(self.dir, "access")
+        self.state = os.path.join(self.dir, "state")
+        self.socket = os.path.join(self.dir, "control")
+        self.conf = os.path.join(self.dir, "autoblacklist.conf")
+        self.stderr_path = os.path.join(self.dir, "stderr")
+        self.proc = None
+        self.notify = None
+        self.notify_path = None
+        self.messages = []
+        self.config = dict(
+            log_file=self.log,
+            rules=RULES,
+            access_map="hash:" + self.map,
+            postmap="%s -c %s" % (POSTMAP, self.pfdir),
+            debounce="100ms",
+            state_file=self.state,
+            control_socket=self.socket,
+            log_target="stderr",
+            start_at="end",
+        )
+        self.config.update(config)
+        self.write_config()
+
+    # --- files ---------------------------------------------------------
+
+    def write_config(self, **changes):
+        self.config.update(changes)
+        with open(self.conf, "w") as f:
+            for k, v in self.config.items():
+                if v is not None:
+                    f.write("%s = %s\n" % (k, v))
+
+    def append(self, *lines, path=None):
+        with open(path or self.log, "a") as f:
+            for line in lines:
+                f.write(line + "\n")
+
+    def write_map(self, text):
+        with open(self.map, "w") as f:
+            f.write(text)
+
+    def read_map(self):
+        try:
+            with open(self.map) as f:
+                return f.read()
+        except FileNotFoundError:
+            return None
+
+    def postmap_q(self, key):
+        """The map's value for key, as smtpd would get it, or None."""
+        r = subprocess.run([POSTMAP, "-c", self.pfdir, "-q", key, "hash:" + self.map],
+                           capture_output=True, text=True)
+        if r.returncode == 0:
+            return r.stdout.strip()
+        return None
+
+    def stderr(self):
+        try:
+            with open(self.stderr_path, errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    # --- the daemon ----------------------------------------------------
+
+    def start(self, *args, wait_ready=True, env=None, timeout=10):
+        self.notify_path = os.path.join(self.dir, "notify")
+        if self.notify:
+            self.notify.close()
+        if os.path.exists(self.notify_path):
+            os.unlink(self.notify_path)
+        self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.notify.bind(self.notify_path)
+        self.notify.settimeout(0.05)
+        self.messages = []
+        e = dict(os.environ)
+        e["NOTIFY_SOCKET"] = self.notify_path
+        e.pop("JOURNAL_STREAM", None)
+        e.pop("WATCHDOG_USEC", None)
+        if env:
+            e.update(env)
+        self.stderr_file = open(self.stderr_path, "a")
+        self.proc = subprocess.Popen([DAEMON, "-c", self.conf] + list(args),
+                                     stdin=subprocess.DEVNULL, stdout=self.stderr_file,
+                                     stderr=self.stderr_file, env=e)
+        if wait_ready:
+            self.wait_notify("READY=1", timeout)
+        return self.proc
+
+    def read_notify(self):
+        """Collect notify datagrams that have arrived; returns the new ones."""
+        new = []
+        while True:
+            try:
+                data = self.notify.recv(4096)
+            except (socket.timeout, BlockingIOError):
+                break
+            new.append(data.decode())
+        self.messages.extend(new)
+        return new
+
+    def wait_notify(self, what, timeout=10, after=0):
+        """Wait for a datagram containing the line `what` (among messages[after:])."""
+        deadline = time.monotonic() + timeout
+        while True:
+            exited = self.proc.poll() is not None
+            self.read_notify()
+            for i, m in enumerate(self.messages[after:], after):
+                if what in m.split("\n"):
+                    return i
+            if exited:
+                raise AssertionError("daemon exited with %s before %r; stderr:\n%s"
+                                     % (self.proc.returncode, what, self.stderr()))
+            if time.monotonic() > deadline:
+                raise AssertionError("no %r within %ss; got %r; stderr:\n%s"
+                                     % (what, timeout, self.messages, self.stderr()))
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def stop(self, timeout=30):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise AssertionError("daemon did not stop on SIGTERM; stderr:\n" + self.stderr())
+        return self.proc.returncode if self.proc else None
+
+    def kill9(self):
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+
+    def close(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        if self.notify:
+            self.notify.close()
+        if os.environ.get("KEEP_TMP"):
+            print("kept", self.dir, file=sys.stderr)
+        else:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def wait_until(pred, timeout=5.0, interval=0.02, what="condition"):
+    """Poll pred() until it is true; returns the seconds it took."""
+    t0 = time.monotonic()
+    while True:
+        v = pred()
+        if v:
+            return time.monotonic() - t0
+        if time.monotonic() - t0 > timeout:
+            raise AssertionError("timed out after %.1fs waiting for %s" % (timeout, what))
+        time.sleep(interval)
+
+
+class DaemonTest(unittest.TestCase):
+    """A test case with an Env per test; subclasses set CONFIG for overrides."""
+
+    CONFIG = {}
+
+    @classmethod
+    def setUpClass(cls):
+        if not DAEMON or not os.path.exists(DAEMON):
+            raise unittest.SkipTest("AUTOBLACKLISTD is not set to the built daemon")
+        require_postmap()
+
+    def setUp(self):
+        self.env = Env(**self.CONFIG)
+
+    def tearDown(self):
+        if self._outcome_failed():
+            sys.stderr.write("--- daemon stderr ---\n" + self.env.stderr())
+        self.env.close()
+
+    def _outcome_failed(self):
+        outcome = getattr(self, "_outcome", None)
+        if outcome is None:
+            return False
+        result = getattr(outcome, "result", None)
+        if result is None:
+            return False
+        return any(t is self for t, _ in result.failures + result.errors)
+
+
+def main():
+    if not DAEMON or not os.path.exists(DAEMON):
+        skip("AUTOBLACKLISTD is not set to the built daemon")
+    require_postmap()
+    unittest.main(verbosity=2)
