@@ -464,7 +464,22 @@ static void watch_target_dir(Tail *t)
         t->tdir = TAKE_PTR(d);
 }
 
-/* Has another file taken the log's name, or was ours truncated? */
+/*
+ * Was the current file truncated under us?  It shrank below our offset,
+ * or it no longer starts with the bytes it started with (truncated and
+ * written past our offset before we woke).  Checked before each read, so
+ * that we never read new content from the old offset.
+ */
+static void check_truncated(Tail *t)
+{
+        struct stat fst;
+
+        if (t->cur && fstat(t->cur->fd, &fst) == 0 &&
+            ((uint64_t)fst.st_size < t->cur->off || !head_matches(t->cur)))
+                handle_truncation(t, t->cur);
+}
+
+/* Has another file taken the log's name? */
 static void check_path(Tail *t)
 {
         struct stat st;
@@ -478,13 +493,8 @@ static void check_path(Tail *t)
                 }
                 return;
         }
-        if (t->cur && st.st_dev == t->cur->dev && st.st_ino == t->cur->ino) {
-                struct stat fst;
-                if (fstat(t->cur->fd, &fst) == 0 &&
-                    ((uint64_t)fst.st_size < t->cur->off || !head_matches(t->cur)))
-                        handle_truncation(t, t->cur);
+        if (t->cur && st.st_dev == t->cur->dev && st.st_ino == t->cur->ino)
                 return;
-        }
         f = file_open(t, t->path, false);
         if (!f)
                 return;
@@ -510,11 +520,12 @@ static void wake(Tail *t)
 
                 for (size_t i = 0; i < t->n_old; i++)
                         more |= file_read(t, t->old[i]);
+                check_truncated(t);
                 if (t->cur)
                         more |= file_read(t, t->cur);
                 check_path(t);
                 changed = t->cur != before;
-                if (t->cur && (changed || t->cur->off == 0))
+                if (t->cur && changed)
                         more |= file_read(t, t->cur);
                 if (!changed)
                         break;
@@ -563,40 +574,55 @@ static void inotify_cb(struct ev_loop *loop, ev_io *w, int revents)
         wake(t);
 }
 
-/* Open the file we stopped in (found by inode) and read its rest. */
+/*
+ * Open a file we were reading when we stopped, and go to where we stopped.
+ * It is found by inode (the device number may differ after a reboot) and
+ * must still start with the bytes we saw, or the inode was reused.
+ */
 static TFile *resume_file(Tail *t, const TailPos *p, bool *is_current)
 {
         struct stat st;
-        Sibling *s;
-        size_t n;
         TFile *f = NULL;
 
         *is_current = false;
-        if (stat(t->path, &st) == 0 && (uint64_t)st.st_dev == p->dev && (uint64_t)st.st_ino == p->ino) {
+        if (stat(t->path, &st) == 0 && (uint64_t)st.st_ino == p->ino) {
                 f = file_open(t, t->path, false);
-                *is_current = true;
-        } else {
-                n = siblings(t, &s);
+                *is_current = f != NULL;
+        }
+        if (!f) {
+                Sibling *s;
+                size_t n = siblings(t, &s);
                 for (size_t i = 0; i < n && !f; i++)
-                        if ((uint64_t)s[i].st.st_dev == p->dev && (uint64_t)s[i].st.st_ino == p->ino)
+                        if ((uint64_t)s[i].st.st_ino == p->ino)
                                 f = file_open(t, s[i].path, false);
                 siblings_free(s, n);
         }
         if (!f)
                 return NULL;
         if (!fd_head_is(f->fd, p->head_len, p->head_hash)) {
-                /* Same inode, other content: reused inode, or truncated while we were down. */
                 if (*is_current) {
+                        /*
+                         * The log's own inode with other content: truncated
+                         * (copytruncate) while we were down, or a new file that
+                         * got the old inode number.  Read the rest of our old
+                         * content from a copy beside it, if there is one, then
+                         * this file from its start.
+                         */
                         f->off = p->offset;
                         recover_from_copy(t, f, p->head_len, p->head_hash);
+                        linebuf_reset(&f->lb);
                         f->off = 0;
+                        f->head_len = 0; /* what recover_from_copy saw is the copy's */
                         t->stats.truncations++;
                         return f;
                 }
                 file_close(t, f);
                 return NULL;
         }
-        f->off = p->offset;
+        if (fstat(f->fd, &st) == 0 && (uint64_t)st.st_size < p->offset)
+                f->off = (uint64_t)st.st_size; /* cut short: do not read again what we read */
+        else
+                f->off = p->offset;
         update_head(f);
         return f;
 }
