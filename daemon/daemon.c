@@ -22,12 +22,17 @@
 #include "mapwriter.h"
 #include "names.h"
 #include "rules.h"
+#include "state.h"
 #include "tail.h"
 #include "tracker.h"
 #include "util.h"
 
 #define STOP_TIMEOUT_S 30.0
 #define MAX_TRACKED_DEFAULT 200000
+/* Save the state this soon after the bans change, and at most this late
+   after the log position moved (a crash re-reads at most that much). */
+#define SAVE_BANS_S 2.0
+#define SAVE_POSITION_S 60.0
 
 typedef struct Stats {
         uint64_t matches;
@@ -60,6 +65,8 @@ typedef struct Daemon {
         ev_signal sighup, sigterm, sigint;
         ev_periodic expiry;
         ev_timer stop_timeout;
+        ev_timer save_timer;
+        ev_tstamp save_due; /* when the armed save_timer fires; 0: not armed */
         bool ready;
         bool stopping;
         int exit_code;
@@ -108,6 +115,63 @@ static void build_exempt(Daemon *d)
         exempt_clear(&d->exempt);
         for (size_t i = 0; i < d->cfg->n_ignore; i++)
                 exempt_add(&d->exempt, &d->cfg->ignore[i], "ignore list");
+}
+
+/* --- state ------------------------------------------------------------- */
+
+static void save_state(Daemon *d)
+{
+        State st = {0};
+        int r;
+
+        st.log_file = d->cfg->log_file;
+        st.n_pos = tail_positions(d->tail, st.pos, TAIL_MAX_POS);
+        r = state_save(d->cfg->state_file, &st);
+        if (r < 0)
+                log_err("%s: cannot save the state: %s", d->cfg->state_file, strerror(-r));
+        st.log_file = NULL;
+        state_clear(&st);
+}
+
+static void save_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+        Daemon *d = w->data;
+
+        (void)loop;
+        (void)revents;
+        d->save_due = 0;
+        save_state(d);
+}
+
+/* Save within `within` seconds (sooner if a save is already due sooner). */
+static void schedule_save(Daemon *d, double within)
+{
+        ev_tstamp due = ev_now(d->loop) + within;
+
+        if (d->save_due && d->save_due <= due)
+                return;
+        ev_timer_stop(d->loop, &d->save_timer);
+        ev_timer_set(&d->save_timer, within, 0.);
+        ev_timer_start(d->loop, &d->save_timer);
+        d->save_due = due;
+}
+
+/* Read the state file; a damaged one is kept aside and we start fresh. */
+static void load_state(Daemon *d, State *st)
+{
+        _cleanup_free_ char *why = NULL;
+        int r = state_load(d->cfg->state_file, st, &why);
+
+        if (r == -ENOENT)
+                return;
+        if (r == -EBADMSG) {
+                _cleanup_free_ char *aside = state_set_aside(d->cfg->state_file);
+                log_warn("%s: damaged (%s); starting without it%s%s", d->cfg->state_file, why,
+                         aside ? ", the file is kept as " : "", aside ? aside : "");
+                return;
+        }
+        if (r < 0)
+                log_warn("%s: %s; starting without it", d->cfg->state_file, why ? why : strerror(-r));
 }
 
 /* --- bans and the map --------------------------------------------------- */
@@ -226,6 +290,8 @@ static void on_line(void *ctx, const char *line, size_t len)
         int64_t now, first;
         int r;
 
+        if (!d->save_due)
+                schedule_save(d, SAVE_POSITION_S);
         r = ruleset_match(d->rules, line, len, &m);
         if (r < 0) {
                 d->stats.unparsed++;
@@ -355,6 +421,8 @@ static void sigterm_cb(struct ev_loop *loop, ev_signal *w, int revents)
 
 static void daemon_done(Daemon *d)
 {
+        if (d->loop)
+                ev_timer_stop(d->loop, &d->save_timer);
         d->tail = tail_free(d->tail);
         d->map = mapwriter_free(d->map);
         d->rules = ruleset_free(d->rules);
@@ -430,18 +498,41 @@ int daemon_run(const DaemonOptions *opts)
         ev_init(&d.expiry, expiry_cb);
         d.expiry.data = &d;
 
+        ev_init(&d.save_timer, save_timer_cb);
+        d.save_timer.data = &d;
+
         /* The first map write makes us ready; the log may produce bans meanwhile. */
         mapwriter_request_now(d.map);
-        r = tail_start(d.tail, NULL, 0, d.cfg->start_at == START_AT_BEGINNING);
+        {
+                State st = {0};
+                bool same_log;
+                load_state(&d, &st);
+                same_log = st.log_file && streq(st.log_file, d.cfg->log_file);
+                if (st.n_pos && !same_log)
+                        log_info("%s: the saved position is for %s; starting as configured", d.cfg->state_file,
+                                 st.log_file ? st.log_file : "another log");
+                r = tail_start(d.tail, same_log ? st.pos : NULL, same_log ? st.n_pos : 0,
+                               d.cfg->start_at == START_AT_BEGINNING);
+                state_clear(&st);
+        }
         if (r < 0) {
                 daemon_done(&d);
                 return 1;
         }
         ev_run(d.loop, 0);
 
-        log_event(LOG_EVENT_STOP, LOG_INFO, NULL, "stopped: %llu lines, %llu hits, %llu bans",
-                  (unsigned long long)tail_stats(d.tail)->lines, (unsigned long long)d.stats.hits,
-                  (unsigned long long)d.stats.bans);
+        save_state(&d);
+        {
+                const TailStats *ts = tail_stats(d.tail);
+                log_event(LOG_EVENT_STOP, LOG_INFO, NULL,
+                          "stopped: %llu lines (%llu bytes, %llu cut, %llu rotations, %llu truncations), "
+                          "%llu hits, %llu bans, %llu already banned, %llu never banned",
+                          (unsigned long long)ts->lines, (unsigned long long)ts->bytes,
+                          (unsigned long long)ts->cut, (unsigned long long)ts->rotations,
+                          (unsigned long long)ts->truncations, (unsigned long long)d.stats.hits,
+                          (unsigned long long)d.stats.bans, (unsigned long long)d.stats.already_banned,
+                          (unsigned long long)d.stats.exempt);
+        }
         daemon_done(&d);
         ev_loop_destroy(d.loop);
         return d.exit_code;

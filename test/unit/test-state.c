@@ -1,0 +1,136 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* The state file: round trip, and every kind of damage is recognised. */
+#include <errno.h>
+
+#include "check.h"
+#include "state.h"
+
+static State sample(void)
+{
+        State s = {0};
+        StateBan *b;
+
+        s.log_file = xstrdup("/var/log/mail.log");
+        s.pos[0] = (TailPos){.dev = 2049, .ino = 131, .offset = 123456789, .head_len = 256, .head_hash = 0xdeadbeefcafef00dULL};
+        s.pos[1] = (TailPos){.dev = 2049, .ino = 99, .offset = 5, .head_len = 5, .head_hash = 1};
+        s.n_pos = 2;
+        b = state_add_ban(&s);
+        addr_parse_str("203.0.113.7", &b->addr);
+        b->plen = 32;
+        strcpy(b->rule, "sasl-auth-failed");
+        b->active = true;
+        b->count = 3;
+        b->hits = 5;
+        b->first_hit_ms = 1700000000000;
+        b->last_hit_ms = 1700000005000;
+        b->banned_ms = 1700000005000;
+        b->expires_ms = 1700003605000;
+        b = state_add_ban(&s);
+        addr_parse_str("2001:db8:1:2::", &b->addr);
+        b->plen = 64;
+        strcpy(b->rule, "manual");
+        b->manual = true;
+        b->expires_ms = 0;
+        return s;
+}
+
+static int parse(const char *text, State *out, char **why) { return state_parse(text, strlen(text), out, why); }
+
+int main(void)
+{
+        State s = sample(), back = {0};
+        Buf text = {0}, again = {0};
+        char *why = NULL;
+
+        state_render(&s, &text);
+        CHECK(startswith(text.data, "postfix-autoblacklist-state 1\nlog /var/log/mail.log\nposition 2049 131 123456789 256 deadbeefcafef00d\n"),
+              "rendered text:\n%s", text.data);
+        CHECK_INT(parse(text.data, &back, &why), 0, why ? why : "round trip parses");
+        state_render(&back, &again);
+        CHECK_STR(again.data, text.data, "round trip is exact");
+        CHECK_INT(back.n_pos, 2, "positions");
+        CHECK_INT(back.n_bans, 2, "bans");
+        CHECK_INT(back.bans[1].plen, 64, "network ban prefix");
+        CHECK(back.bans[1].manual && !back.bans[1].active, "flags");
+        state_clear(&back);
+        buf_free(&again);
+        free(why);
+
+        /* Each damage is recognised, with a reason. */
+        {
+                static const struct {
+                        const char *name;
+                        int cut; /* >0: keep only this many bytes */
+                        const char *find, *replace;
+                        const char *reason;
+                } damage[] = {
+                        {"truncated before the end line", -1, "\nend ", "\n", "no end line"},
+                        {"truncated in the middle of a record", 60, NULL, NULL, "bad position record"},
+                        {"a digit changed", 0, "123456789", "123456780", "does not match its hash"},
+                        {"a record removed", 0, "position 2049 99 5 5 0000000000000001\n", "", "records, the end line says"},
+                        {"garbage line", 0, "log ", "garbage\nlog ", "unknown record"},
+                        {"wrong magic", 0, "postfix-autoblacklist-state", "something-else", "not a postfix-autoblacklist state file"},
+                        {"newer version", 0, "state 1\n", "state 2\n", "version 2"},
+                        {"bad position", 0, "position 2049 131", "position 2049 x31", "bad position record"},
+                        {"bad ban", 0, "203.0.113.7/32", "203.0.113.7/33", "bad ban record"},
+                        {"text after the end", 0, NULL, NULL, "text after the end line"},
+                };
+                for (size_t i = 0; i < sizeof(damage) / sizeof(damage[0]); i++) {
+                        Buf d = {0};
+                        const char *p;
+                        State out = {0};
+                        int r;
+                        if (damage[i].cut > 0)
+                                buf_append(&d, text.data, (size_t)damage[i].cut);
+                        else if (damage[i].find) {
+                                p = strstr(text.data, damage[i].find);
+                                CHECK(p != NULL, "%s: the sample has '%s'", damage[i].name, damage[i].find);
+                                if (!p)
+                                        continue;
+                                buf_append(&d, text.data, (size_t)(p - text.data));
+                                buf_puts(&d, damage[i].replace);
+                                if (damage[i].cut == -1)
+                                        ; /* drop the rest: the end line */
+                                else
+                                        buf_puts(&d, p + strlen(damage[i].find));
+                        } else {
+                                buf_puts(&d, text.data);
+                                buf_puts(&d, "position 1 2 3 0 0\n");
+                        }
+                        r = parse(d.data, &out, &why);
+                        CHECK(r == -EBADMSG, "%s: got %d want -EBADMSG", damage[i].name, r);
+                        CHECK(why && strstr(why, damage[i].reason), "%s: reason got '%s' want '...%s...'", damage[i].name,
+                              why ? why : "(none)", damage[i].reason);
+                        free(why);
+                        why = NULL;
+                        buf_free(&d);
+                }
+                CHECK_INT(parse("", &back, &why), -EBADMSG, "empty");
+                free(why);
+                CHECK_INT(state_parse("postfix-autoblacklist-state 1\n\0end", 34, &back, &why), -EBADMSG, "NUL");
+                free(why);
+        }
+
+        /* Files: save, load, missing, set aside. */
+        {
+                const char *dir = check_mktemp();
+                char path[512];
+                State l = {0};
+                snprintf(path, sizeof(path), "%s/state", dir);
+                CHECK_INT(state_load(path, &l, &why), -ENOENT, "missing file");
+                CHECK_INT(state_save(path, &s), 0, "save");
+                CHECK_INT(state_load(path, &l, &why), 0, "load");
+                CHECK_INT(l.n_bans, 2, "loaded bans");
+                state_clear(&l);
+                check_write(path, "postfix-autoblacklist-state 1\nlog /x\n");
+                CHECK_INT(state_load(path, &l, &why), -EBADMSG, "truncated file");
+                free(why);
+                char *aside = state_set_aside(path);
+                CHECK(aside && strstr(aside, "/state.damaged-") && access(aside, F_OK) == 0 && access(path, F_OK) < 0,
+                      "set aside: %s", aside ? aside : "(failed)");
+                free(aside);
+        }
+        buf_free(&text);
+        state_clear(&s);
+        return check_done();
+}
