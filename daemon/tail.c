@@ -153,10 +153,11 @@ Tail *tail_free(Tail *t)
                 return NULL;
         ev_io_stop(t->loop, &t->iow);
         ev_idle_stop(t->loop, &t->more);
-        for (size_t i = 0; i < t->n_old; i++)
-                file_close(t, t->old[i]);
-        t->n_old = 0;
+        /* Off the list first: file_close() looks at the others for a shared watch. */
+        while (t->n_old > 0)
+                file_close(t, t->old[--t->n_old]);
         file_close(t, t->cur);
+        t->cur = NULL;
         if (t->ifd >= 0)
                 close(t->ifd);
         free(t->path);
