@@ -6,6 +6,7 @@ inotify on real files, and a real notify socket.
 """
 
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -127,25 +128,43 @@ class Core(DaemonTest):
     def test_reload_with_broken_rules_keeps_the_old_ones(self):
         env = self.env
         rules = os.path.join(env.dir, "rules")
-        os.mkdir(rules)
-        with open(os.path.join(harness.RULES, "postfix.rules")) as f:
-            good = f.read()
-        with open(os.path.join(rules, "postfix.rules"), "w") as f:
-            f.write(good)
+        shutil.copytree(harness.RULES, rules)
         env.write_config(rules=rules)
         env.start()
-        with open(os.path.join(rules, "postfix.rules"), "a") as f:
+        with open(os.path.join(rules, "postfix-smtpd.rules"), "a") as f:
             f.write("\n[broken]\nprogram = x\npattern = ^(unclosed <ADDR>\n")
         n = len(env.messages)
         env.signal(signal.SIGHUP)
         env.wait_notify("READY=1", after=n)
         self.assertTrue(any(m.startswith("RELOADING=1") for m in env.messages[n:]), env.messages)
         wait_until(lambda: "reload rejected" in env.stderr(), what="the rejection message")
-        self.assertIn("postfix.rules:", env.stderr())
+        self.assertIn("postfix-smtpd.rules:", env.stderr())
         self.assertIn("rule broken: pattern error at offset", env.stderr())
         for _ in range(3):
             env.append(sasl_fail("203.0.113.50"))
         wait_until(lambda: env.postmap_q("203.0.113.50"), what="a ban by the old rules")
+
+    def test_hits_survive_a_reload_for_rules_that_keep_their_name(self):
+        env = self.env
+        rules = os.path.join(env.dir, "rules")
+        shutil.copytree(harness.RULES, rules)
+        env.write_config(rules=rules)
+        env.start()
+        env.append(sasl_fail("203.0.113.51"), sasl_fail("203.0.113.51"))
+        wait_until(lambda: "hit 203.0.113.51: rule sasl-auth-failed (2/3)" in env.stderr(), what="two hits")
+        # a reload that changes other rules, and the default ban time
+        with open(os.path.join(rules, "postfix-smtpd.rules"), "a") as f:
+            f.write("\n[new-rule]\nprogram = postfix*/smtpd\npattern = ^new thing from [^[]*\\[<ADDR>\\]\n"
+                    "max_hits = 1\nfind_time = 1m\nban_time = 1m\n")
+        env.write_config(ban_time="2h")
+        n = len(env.messages)
+        env.signal(signal.SIGHUP)
+        env.wait_notify("READY=1", after=n)
+        wait_until(lambda: "reloaded:" in env.stderr(), what="the reload")
+        env.append(sasl_fail("203.0.113.51"))   # the third hit bans: the first two were kept
+        wait_until(lambda: env.postmap_q("203.0.113.51"), what="the ban after the reload")
+        env.append("%s mx postfix/smtpd[9]: new thing from x[203.0.113.52]" % harness.stamp())
+        wait_until(lambda: env.postmap_q("203.0.113.52"), what="a ban by the new rule")
 
     def test_postmap_failure_is_retried_and_nothing_is_lost(self):
         env = self.env
