@@ -61,12 +61,88 @@ int addr_compare(const Addr *a, const Addr *b)
         return memcmp(a->b, b->b, 16);
 }
 
+static char *put_dec(char *p, unsigned v)
+{
+        if (v >= 100)
+                *p++ = (char)('0' + v / 100);
+        if (v >= 10)
+                *p++ = (char)('0' + v / 10 % 10);
+        *p++ = (char)('0' + v % 10);
+        return p;
+}
+
+static char *put_v4(char *p, const uint8_t *b)
+{
+        for (int i = 0; i < 4; i++) {
+                if (i)
+                        *p++ = '.';
+                p = put_dec(p, b[i]);
+        }
+        return p;
+}
+
+/*
+ * The text form, exactly as glibc's inet_ntop() writes it (smtpd logs and
+ * looks up that form): for IPv6, lowercase hex without leading zeros, the
+ * longest run of two or more zero pairs (the first, on a tie) as "::", and
+ * the last 32 bits as a dotted quad for ::a.b.c.d and ::ffff:a.b.c.d.
+ * Written by hand because inet_ntop() formats with sprintf(), which cost
+ * a fifth of the time of --test on a large log.
+ */
 char *addr_format(const Addr *a, char *buf)
 {
-        if (addr_is_v4(a))
-                inet_ntop(AF_INET, a->b + 12, buf, ADDR_STRLEN);
-        else
-                inet_ntop(AF_INET6, a->b, buf, ADDR_STRLEN);
+        static const char hex[] = "0123456789abcdef";
+        uint16_t w[8];
+        int best = -1, best_len = 0, cur = -1, cur_len = 0;
+        char *p = buf;
+
+        if (addr_is_v4(a)) {
+                *put_v4(p, a->b + 12) = '\0';
+                return buf;
+        }
+        for (int i = 0; i < 8; i++) {
+                w[i] = (uint16_t)(a->b[2 * i] << 8 | a->b[2 * i + 1]);
+                if (w[i] == 0) {
+                        if (cur < 0) {
+                                cur = i;
+                                cur_len = 0;
+                        }
+                        if (++cur_len > best_len) {
+                                best = cur;
+                                best_len = cur_len;
+                        }
+                } else
+                        cur = -1;
+        }
+        if (best_len < 2)
+                best = -1;
+        for (int i = 0; i < 8; i++) {
+                if (best >= 0 && i >= best && i < best + best_len) {
+                        if (i == best)
+                                *p++ = ':';
+                        continue;
+                }
+                if (i)
+                        *p++ = ':';
+                /* ::a.b.c.d (IPv4-compatible) and ::ffff:a.b.c.d, as glibc prints them */
+                if (i == 6 && best == 0 && (best_len == 6 || (best_len == 5 && w[5] == 0xffff))) {
+                        p = put_v4(p, a->b + 12);
+                        break;
+                }
+                {
+                        bool started = false;
+                        for (int shift = 12; shift >= 0; shift -= 4) {
+                                unsigned d = (w[i] >> shift) & 0xf;
+                                if (d || started || shift == 0) {
+                                        *p++ = hex[d];
+                                        started = true;
+                                }
+                        }
+                }
+        }
+        if (best >= 0 && best + best_len == 8)
+                *p++ = ':';
+        *p = '\0';
         return buf;
 }
 

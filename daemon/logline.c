@@ -13,9 +13,38 @@
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <string.h>
 
 static inline bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+/* The bytes that end a tag: '[' or ':' end it, a space means no tag. */
+static const bool tag_stop[256] = {['['] = true, [':'] = true, [' '] = true};
+
+/* Non-zero where a byte of w equals c; the lowest set bit is the first match. */
+static inline uint64_t byte_eq(uint64_t w, unsigned char c)
+{
+        uint64_t x = w ^ (0x0101010101010101ULL * c);
+        return (x - 0x0101010101010101ULL) & ~x & 0x8080808080808080ULL;
+}
+
+/*
+ * The first tag-ending byte in [p, end), 8 bytes at a time: this runs on
+ * every line, and a byte-by-byte loop was its largest cost.
+ */
+static const char *tag_end(const char *p, const char *end)
+{
+        for (; end - p >= 8; p += 8) {
+                uint64_t w, m;
+                memcpy(&w, p, 8);
+                m = byte_eq(w, '[') | byte_eq(w, ':') | byte_eq(w, ' ');
+                if (m)
+                        return p + (__builtin_ctzll(m) >> 3);
+        }
+        while (p < end && !tag_stop[(unsigned char)*p])
+                p++;
+        return p;
+}
 static inline bool is_upper(char c) { return c >= 'A' && c <= 'Z'; }
 static inline bool is_lower(char c) { return c >= 'a' && c <= 'z'; }
 
@@ -86,10 +115,9 @@ int logline_parse(const char *line, size_t len, LogLine *out)
                 return -EINVAL;
         p = host_end + 1;
 
-        /* tag, up to '[' or ':' */
+        /* tag, up to '[' or ':' (a space means there is no tag) */
         tag = p;
-        while (p < end && *p != '[' && *p != ':' && *p != ' ')
-                p++;
+        p = tag_end(p, end);
         if (p == tag || p >= end)
                 return -EINVAL;
         out->tag = tag;

@@ -96,5 +96,8 @@ int rules_lint(const char *pattern, char **why);
  */
 bool rules_pattern_literals(const char *pattern, char **prefix, char ***literals);
 
+/* Is lit (m bytes) in hay (n bytes)?  The prefilter's search, for tests. */
+bool rules_find_literal(const char *hay, size_t n, const char *lit, size_t m);
+
 /* The regex that <ADDR> stands for (a named group "addr"). */
 extern const char rules_addr_regex[];

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
+#include <arpa/inet.h>
 #include <errno.h>
 
 #include "addr.h"
@@ -135,6 +136,42 @@ int main(void)
                 addr_parse_str("::1", &c);
                 CHECK(addr_compare(&a, &b) < 0, "10.0.0.2 < 10.0.0.10");
                 CHECK(addr_compare(&b, &c) < 0, "IPv4 sorts before IPv6");
+        }
+        /* addr_format() writes what inet_ntop() writes, for every shape of address. */
+        {
+                uint64_t x = 99;
+                int diff = 0;
+                for (int round = 0; round < 300000; round++) {
+                        Addr a;
+                        char want[ADDR_STRLEN], got[ADDR_STRLEN];
+                        for (int i = 0; i < 16; i++) {
+                                x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+                                /* mostly zero pairs, so that runs of every length occur */
+                                a.b[i] = (x >> 60) < 10 ? 0 : (uint8_t)(x >> 33);
+                        }
+                        if (round % 7 == 0)
+                                memset(a.b, 0, 10 + (round % 3)); /* ::x, ::ffff:x and mapped shapes */
+                        if (round % 7 == 0 && round % 2)
+                                a.b[10] = a.b[11] = 0xff;
+                        addr_format(&a, got);
+                        if (addr_is_v4(&a))
+                                inet_ntop(AF_INET, a.b + 12, want, sizeof(want));
+                        else
+                                inet_ntop(AF_INET6, a.b, want, sizeof(want));
+                        if (strcmp(got, want) != 0 && diff++ < 10)
+                                CHECK(false, "format: got %s want %s", got, want);
+                }
+                CHECK_INT(diff, 0, "differences from inet_ntop");
+                static const char *fixed[] = {"::", "::1", "::2:3", "1::", "1:0:0:2::3", "1::2:0:0:3", "0:1:0:1:0:1:0:1",
+                                              "::1.2.3.4", "::ffff:0:1.2.3.4", "fe80::", "1:2:3:4:5:6:7:8", "1:2:3:4:5:6:7::"};
+                for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
+                        Addr a;
+                        char got[ADDR_STRLEN], want[ADDR_STRLEN];
+                        inet_pton(AF_INET6, fixed[i], a.b);
+                        inet_ntop(AF_INET6, a.b, want, sizeof(want));
+                        if (!addr_is_v4(&a))
+                                CHECK_STR(addr_format(&a, got), want, fixed[i]);
+                }
         }
         return check_done();
 }

@@ -54,6 +54,23 @@ int main(void)
                 CHECK(ll.msg_len == strlen(cases[i].msg) && !memcmp(ll.msg, cases[i].msg, ll.msg_len),
                       "case %zu: msg got '%.*s' want '%s'", i, (int)ll.msg_len, ll.msg, cases[i].msg);
         }
+        /* Tags of every length, ending at every offset of the 8-byte scan. */
+        for (size_t n = 1; n < 40; n++) {
+                char line[128], tag[64];
+                LogLine ll;
+                for (size_t i = 0; i < n; i++)
+                        tag[i] = (char)('a' + i % 26);
+                tag[n] = '\0';
+                for (int pid = 0; pid < 2; pid++) {
+                        int len = snprintf(line, sizeof(line), "Nov 30 10:00:01 mx %s%s: m", tag, pid ? "[12]" : "");
+                        CHECK(logline_parse(line, (size_t)len, &ll) == 0 && ll.tag_len == n &&
+                                      ll.msg_len == 1 && ll.msg[0] == 'm',
+                              "tag of length %zu%s", n, pid ? " with pid" : "");
+                        /* the same line cut right after the tag has no message separator */
+                        CHECK(logline_parse(line, (size_t)(len - 3 - (pid ? 4 : 0)), &ll) < 0,
+                              "cut tag of length %zu", n);
+                }
+        }
         /* Binary bytes and NULs: no crash, no read past the end. */
         {
                 char bin[64];

@@ -285,6 +285,34 @@ int main(void)
                       why ? why : "ok", lint_cases[i].ok);
                 free(why);
         }
+        /* The prefilter's literal search agrees with memmem() everywhere. */
+        {
+                uint64_t x = 12345;
+                static const char alphabet[] = ": rejctj[]ab";
+                int disagree = 0;
+                for (int round = 0; round < 200000; round++) {
+                        char hay[24], lit[6];
+                        size_t n, m;
+                        x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+                        n = (x >> 33) % sizeof(hay);
+                        m = 1 + (x >> 40) % sizeof(lit);
+                        for (size_t i = 0; i < n; i++) {
+                                x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+                                hay[i] = alphabet[(x >> 35) % (sizeof(alphabet) - 1)];
+                        }
+                        for (size_t i = 0; i < m; i++) {
+                                x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+                                lit[i] = alphabet[(x >> 35) % (sizeof(alphabet) - 1)];
+                        }
+                        if (rules_find_literal(hay, n, lit, m) != (memmem(hay, n, lit, m) != NULL) && disagree++ < 5)
+                                CHECK(false, "find '%.*s' in '%.*s': got %d", (int)m, lit, (int)n, hay,
+                                      rules_find_literal(hay, n, lit, m));
+                }
+                CHECK_INT(disagree, 0, "disagreements with memmem");
+                CHECK(rules_find_literal(": reject: ", 10, ": reject: ", 10), "whole");
+                CHECK(!rules_find_literal(": reject:", 9, ": reject: ", 10), "one short");
+                CHECK(rules_find_literal("xx: reject: ", 12, ": reject: ", 10), "at the end");
+        }
         names_free(names);
         return check_done();
 }
