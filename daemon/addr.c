@@ -168,16 +168,27 @@ int cidr_parse(const char *s, Cidr *out)
         Cidr c = {0};
         Addr masked;
 
+        bool mapped_text;
+
         if (addr_parse(s, alen, &c.net) < 0)
                 return -EINVAL;
         c.v4 = addr_is_v4(&c.net);
+        /* "::ffff:192.0.2.0/120" is the IPv4 network 192.0.2.0/24 */
+        mapped_text = c.v4 && memchr(s, ':', alen);
         if (slash) {
                 char *end;
                 if (slash[1] < '0' || slash[1] > '9')
                         return -EINVAL;
                 errno = 0;
                 plen = strtoul(slash + 1, &end, 10);
-                if (errno || *end || plen > (c.v4 ? 32u : 128u))
+                if (errno || *end)
+                        return -EINVAL;
+                if (mapped_text) {
+                        if (plen < 96 || plen > 128)
+                                return -EINVAL;
+                        plen -= 96;
+                }
+                if (plen > (c.v4 ? 32u : 128u))
                         return -EINVAL;
         } else
                 plen = c.v4 ? 32 : 128;

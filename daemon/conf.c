@@ -95,7 +95,7 @@ static int p_access_map(Config *c, const char *v, char **why)
         return set_string(&c->map_path, colon + 1);
 }
 
-static int p_postmap(Config *c, const char *v, char **why)
+static int command(char ***dst, const char *v, char **why)
 {
         char **argv = split_list(v);
 
@@ -105,10 +105,13 @@ static int p_postmap(Config *c, const char *v, char **why)
                 *why = xasprintf("'%s' is not a command line", v);
                 return -EINVAL;
         }
-        strv_free(c->postmap);
-        c->postmap = argv;
+        strv_free(*dst);
+        *dst = argv;
         return 0;
 }
+
+static int p_postmap(Config *c, const char *v, char **why) { return command(&c->postmap, v, why); }
+static int p_postconf(Config *c, const char *v, char **why) { return command(&c->postconf, v, why); }
 
 static int duration(const char *v, uint64_t *dst, uint64_t min_ms, char **why)
 {
@@ -149,6 +152,71 @@ static int p_max_hits(Config *c, const char *v, char **why)
                 return -EINVAL;
         }
         c->max_hits = (unsigned)n;
+        return 0;
+}
+
+static int p_ban_time_factor(Config *c, const char *v, char **why)
+{
+        char *end;
+        double f;
+
+        errno = 0;
+        f = strtod(v, &end);
+        if (errno || *end || !(f >= 1.0 && f <= 100.0)) {
+                *why = xasprintf("'%s' is not a number from 1 to 100 (1: no escalation)", v);
+                return -EINVAL;
+        }
+        c->ban_time_factor = f;
+        return 0;
+}
+
+static int p_ban_time_max(Config *c, const char *v, char **why) { return duration(v, &c->ban_time_max_ms, 0, why); }
+static int p_ban_memory(Config *c, const char *v, char **why) { return duration(v, &c->ban_memory_ms, 0, why); }
+
+static int p_max_tracked(Config *c, const char *v, char **why)
+{
+        uint64_t n;
+
+        if (parse_uint(v, 100000000, &n) < 0 || n < 100) {
+                *why = xasprintf("'%s' is not a number from 100 to 100000000", v);
+                return -EINVAL;
+        }
+        c->max_tracked = (size_t)n;
+        return 0;
+}
+
+static int p_ipv6_net_prefix(Config *c, const char *v, char **why)
+{
+        uint64_t n;
+
+        /* an access(5) key holds whole 16-bit groups */
+        if (parse_uint(v, 112, &n) < 0 || n < 16 || n % 16) {
+                *why = xasprintf("'%s' is not one of 16, 32, 48, 64, 80, 96 or 112: an access(5) key "
+                                 "holds whole 16-bit groups", v);
+                return -EINVAL;
+        }
+        c->ipv6_net_prefix = (unsigned)n;
+        return 0;
+}
+
+static int p_ipv6_net_hosts(Config *c, const char *v, char **why)
+{
+        uint64_t n;
+
+        if (parse_uint(v, 1000000, &n) < 0) {
+                *why = xasprintf("'%s' is not a number (0: never ban a whole network)", v);
+                return -EINVAL;
+        }
+        c->ipv6_net_hosts = (unsigned)n;
+        return 0;
+}
+
+static int p_ignore_mynetworks(Config *c, const char *v, char **why)
+{
+        if (parse_bool(v, &c->ignore_mynetworks) < 0) {
+                *why = xasprintf("'%s' is not yes or no", v);
+                return -EINVAL;
+        }
         return 0;
 }
 
@@ -225,6 +293,14 @@ static const struct {
         {"max_hits", p_max_hits, "5"},
         {"find_time", p_find_time, "10m"},
         {"ban_time", p_ban_time, "1h"},
+        {"ban_time_factor", p_ban_time_factor, "2"},
+        {"ban_time_max", p_ban_time_max, "1w"},
+        {"ban_memory", p_ban_memory, "1w"},
+        {"max_tracked", p_max_tracked, "200000"},
+        {"ipv6_net_prefix", p_ipv6_net_prefix, "64"},
+        {"ipv6_net_hosts", p_ipv6_net_hosts, "3"},
+        {"ignore_mynetworks", p_ignore_mynetworks, "no"},
+        {"postconf", p_postconf, "postconf"},
         {"reject_text", p_reject_text, "Blocked by postfix-autoblacklist"},
         {"start_at", p_start_at, "end"},
         {"log_target", p_log_target, "auto"},
@@ -254,6 +330,7 @@ Config *config_free(Config *c)
         free(c->map_type);
         free(c->map_path);
         strv_free(c->postmap);
+        strv_free(c->postconf);
         free(c->state_file);
         free(c->control_socket);
         free(c->ignore);
@@ -362,6 +439,17 @@ void config_dump(const Config *c, Buf *out)
         buf_printf(out, "max_hits = %u\n", c->max_hits);
         buf_printf(out, "find_time = %s\n", format_duration(c->find_time_ms, d, sizeof(d)));
         buf_printf(out, "ban_time = %s\n", format_duration(c->ban_time_ms, d, sizeof(d)));
+        buf_printf(out, "ban_time_factor = %g\n", c->ban_time_factor);
+        buf_printf(out, "ban_time_max = %s\n", format_duration(c->ban_time_max_ms, d, sizeof(d)));
+        buf_printf(out, "ban_memory = %s\n", format_duration(c->ban_memory_ms, d, sizeof(d)));
+        buf_printf(out, "max_tracked = %zu\n", c->max_tracked);
+        buf_printf(out, "ipv6_net_prefix = %u\n", c->ipv6_net_prefix);
+        buf_printf(out, "ipv6_net_hosts = %u\n", c->ipv6_net_hosts);
+        buf_printf(out, "ignore_mynetworks = %s\n", c->ignore_mynetworks ? "yes" : "no");
+        buf_puts(out, "postconf =");
+        for (size_t i = 0; c->postconf[i]; i++)
+                buf_printf(out, " %s", c->postconf[i]);
+        buf_puts(out, "\n");
         buf_printf(out, "reject_text = %s\n", c->reject_text);
         buf_printf(out, "start_at = %s\n", c->start_at == START_AT_END ? "end" : "beginning");
         buf_printf(out, "log_target = %s\n", log_target_to_string(c->log_target));

@@ -34,6 +34,14 @@ typedef struct Config {
         unsigned max_hits;
         uint64_t find_time_ms;
         uint64_t ban_time_ms;
+        double ban_time_factor;  /* repeat offenders: each ban this much longer */
+        uint64_t ban_time_max_ms; /* ... up to this (0: no cap) */
+        uint64_t ban_memory_ms;   /* how long a past ban counts as a previous one */
+        size_t max_tracked;       /* addresses with hits, not banned yet */
+        unsigned ipv6_net_prefix; /* ban this IPv6 network ... */
+        unsigned ipv6_net_hosts;  /* ... once this many of its hosts are banned (0: never) */
+        bool ignore_mynetworks;
+        char **postconf;          /* argv, for reading mynetworks */
         char *reject_text;
         StartAt start_at;
         LogTarget log_target;

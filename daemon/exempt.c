@@ -8,6 +8,9 @@
  */
 #include "exempt.h"
 
+#include <errno.h>
+#include <stdlib.h>
+
 #include "util.h"
 
 void exempt_add(Exempt *e, const Cidr *c, const char *why)
@@ -20,6 +23,48 @@ void exempt_add(Exempt *e, const Cidr *c, const char *why)
         e->v[e->n] = *c;
         e->why[e->n] = why;
         e->n++;
+}
+
+size_t exempt_add_mynetworks(Exempt *e, const char *value, const char *why, Diags *skipped)
+{
+        _cleanup_strv_free_ char **items = split_list(value);
+        size_t added = 0;
+
+        for (size_t i = 0; items[i]; i++) {
+                char *t = items[i], *close;
+                Buf text = {0};
+                Cidr c;
+                int r;
+
+                /* [IPv6 address] or [IPv6 address]/len */
+                if (t[0] == '[' && (close = strchr(t, ']'))) {
+                        buf_append(&text, t + 1, (size_t)(close - t - 1));
+                        buf_puts(&text, close + 1);
+                } else
+                        buf_puts(&text, t);
+                r = cidr_parse(text.data, &c);
+                if (r == -EDOM) {
+                        /* Postfix takes "192.0.2.1/24" as the network: so do we */
+                        char *slash = strchr(text.data, '/');
+                        Addr a;
+                        if (slash && addr_parse(text.data, (size_t)(slash - text.data), &a) == 0) {
+                                c.net = a;
+                                c.v4 = addr_is_v4(&a);
+                                c.plen = (uint8_t)atoi(slash + 1);
+                                if (c.v4 && strchr(text.data, ':'))
+                                        c.plen = (uint8_t)(c.plen - 96);
+                                addr_mask(&c.net, c.plen);
+                                r = 0;
+                        }
+                }
+                if (r == 0) {
+                        exempt_add(e, &c, why);
+                        added++;
+                } else if (skipped)
+                        diags_add(skipped, NULL, 0, "%s", t);
+                buf_free(&text);
+        }
+        return added;
 }
 
 void exempt_clear(Exempt *e)

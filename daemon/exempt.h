@@ -11,6 +11,7 @@
 
 #include "addr.h"
 #include "mapfile.h"
+#include "util.h"
 
 typedef struct Exempt {
         Cidr *v;
@@ -19,6 +20,13 @@ typedef struct Exempt {
 } Exempt;
 
 void exempt_add(Exempt *e, const Cidr *c, const char *why);
+/*
+ * Add the networks of a Postfix mynetworks value, such as
+ * "127.0.0.0/8 [::ffff:127.0.0.0]/104 [::1]/128 192.0.2.0/24".  Entries
+ * that are files or tables ("/etc/postfix/nets", "hash:...") cannot be read
+ * here and are given back in skipped.  Returns the number added.
+ */
+size_t exempt_add_mynetworks(Exempt *e, const char *value, const char *why, Diags *skipped);
 void exempt_clear(Exempt *e);
 /*
  * NULL if a may be banned, else why not.  admin may be NULL (the map

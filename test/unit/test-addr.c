@@ -50,6 +50,10 @@ static const struct {
         {"192.0.2.0/", -EINVAL, NULL, NULL},
         {"192.0.2.0/x", -EINVAL, NULL, NULL},
         {"nonsense/8", -EINVAL, NULL, NULL},
+        /* IPv4-mapped IPv6 networks are IPv4 networks */
+        {"::ffff:192.0.2.0/120", 0, "192.0.2.99", "192.0.3.1"},
+        {"::ffff:127.0.0.0/104", 0, "127.1.2.3", "128.0.0.1"},
+        {"::ffff:192.0.2.0/95", -EINVAL, NULL, NULL},
 };
 
 static const struct {

@@ -48,7 +48,15 @@ int main(void)
                  "ban_time = 0\n"
                  "reject_text = Go away (postfix-autoblacklist)\n"
                  "start_at = beginning\n"
-                 "log_target = stderr\n",
+                 "log_target = stderr\n"
+                 "ban_time_factor = 1.5\n"
+                 "ban_time_max = 2d\n"
+                 "ban_memory = 0\n"
+                 "max_tracked = 5000\n"
+                 "ipv6_net_prefix = 48\n"
+                 "ipv6_net_hosts = 0\n"
+                 "ignore_mynetworks = yes\n"
+                 "postconf = postconf -c /tmp/pf\n",
                  &errors, &r);
         CHECK_INT(r, 0, "good file loads");
         for (size_t i = 0; i < errors.n; i++)
@@ -67,12 +75,20 @@ int main(void)
                 CHECK_STR(c->reject_text, "Go away (postfix-autoblacklist)", "reject_text");
                 CHECK_INT(c->start_at, START_AT_BEGINNING, "start_at");
                 CHECK_INT(c->log_target, LOG_TARGET_STDERR, "log_target");
+                CHECK(c->ban_time_factor == 1.5, "ban_time_factor");
+                CHECK_INT(c->ban_time_max_ms, 2 * 86400000, "ban_time_max");
+                CHECK_INT(c->ban_memory_ms, 0, "ban_memory");
+                CHECK_INT(c->max_tracked, 5000, "max_tracked");
+                CHECK_INT(c->ipv6_net_prefix, 48, "ipv6_net_prefix");
+                CHECK_INT(c->ipv6_net_hosts, 0, "ipv6_net_hosts");
+                CHECK(c->ignore_mynetworks, "ignore_mynetworks");
+                CHECK_STR(c->postconf[1], "-c", "postconf argv");
         }
         config_free(c);
 
         /* Every problem, with file:line, in file order (golden) */
         {
-                char want[4096];
+                char want[8192];
                 const char *p;
                 Buf got = {0};
                 c = load(dir,
@@ -87,7 +103,11 @@ int main(void)
                          "start_at = middle\n"
                          "max_hits = 3\n"
                          "  \n"
-                         "log_target = syslog\n",
+                         "log_target = syslog\n"
+                         "ban_time_factor = 0.5\n"
+                         "ipv6_net_prefix = 60\n"
+                         "max_tracked = 50\n"
+                         "ignore_mynetworks = maybe\n",
                          &errors, &r);
                 CHECK(r < 0 && c == NULL, "bad file is rejected");
                 for (size_t i = 0; i < errors.n; i++)
@@ -104,8 +124,13 @@ int main(void)
                          "%s/a.conf:8: expected 'name = value'\n"
                          "%s/a.conf:9: start_at: 'middle' is not 'end' or 'beginning'\n"
                          "%s/a.conf:10: max_hits: given twice\n"
-                         "%s/a.conf:12: log_target: 'syslog' is not auto, journal or stderr\n",
-                         p, p, p, p, p, p, p, p, p, p, p);
+                         "%s/a.conf:12: log_target: 'syslog' is not auto, journal or stderr\n"
+                         "%s/a.conf:13: ban_time_factor: '0.5' is not a number from 1 to 100 (1: no escalation)\n"
+                         "%s/a.conf:14: ipv6_net_prefix: '60' is not one of 16, 32, 48, 64, 80, 96 or 112: an "
+                         "access(5) key holds whole 16-bit groups\n"
+                         "%s/a.conf:15: max_tracked: '50' is not a number from 100 to 100000000\n"
+                         "%s/a.conf:16: ignore_mynetworks: 'maybe' is not yes or no\n",
+                         p, p, p, p, p, p, p, p, p, p, p, p, p, p, p);
                 CHECK(got.data && streq(got.data, want), "diagnostics: got\n%s\nwant\n%s", got.data ? got.data : "",
                       want);
                 buf_free(&got);
