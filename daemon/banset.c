@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * banset: ban records, an index by (address, prefix length), and a binary
- * min-heap of the active bans that expire, so that the daemon needs only
- * one timer, armed for the earliest expiry.
+ * min-heap of every record's next due time, so that the daemon needs only
+ * one timer.
  *
- * Network bans are few (one per banned IPv6 network); banset_covering()
- * tries the host first, then each prefix length that has network bans.
+ * Network bans are few (one per banned network); banset_covering() tries
+ * the host first, then each prefix length that has network bans.  For the
+ * "ban the /64 after N of its hosts" rule, the number of active IPv6 host
+ * bans per network is kept up to date as bans start and end, so that the
+ * check is O(1) however many bans there are.
  */
 #include "banset.h"
 
@@ -19,6 +22,11 @@ typedef struct Key {
         uint8_t plen;
 } Key;
 
+typedef struct NetCount {
+        Addr net;
+        uint32_t hosts;
+} NetCount;
+
 struct Banset {
         Ban **v; /* by entry number; NULL for a free slot */
         size_t n, cap;
@@ -31,6 +39,12 @@ struct Banset {
         size_t active;
         size_t records;
         size_t nets_by_plen[129]; /* network records per prefix length */
+        unsigned net_plen;        /* IPv6 prefix whose hosts are counted; 0: none */
+        NetCount *nc;             /* by entry number */
+        size_t n_nc, cap_nc;
+        uint32_t *nc_free;
+        size_t n_nc_free, cap_nc_free;
+        HTab nc_index;
 };
 
 static uint64_t key_hash(const Banset *b, const Addr *a, uint8_t plen)
@@ -53,6 +67,19 @@ static bool ban_equal(const void *ctx, uint32_t i, const void *key)
 
 static const HTabOps ops = {ban_hash, ban_equal};
 
+static uint64_t nc_hash(const void *ctx, uint32_t i)
+{
+        const Banset *b = ctx;
+        return addr_hash(&b->nc[i].net, b->key);
+}
+
+static bool nc_equal(const void *ctx, uint32_t i, const void *key)
+{
+        return addr_equal(&((const Banset *)ctx)->nc[i].net, key);
+}
+
+static const HTabOps nc_ops = {nc_hash, nc_equal};
+
 static inline uint8_t host_plen(const Addr *a) { return addr_is_v4(a) ? 32 : 128; }
 
 Banset *banset_new(const uint8_t hash_key[16])
@@ -61,6 +88,7 @@ Banset *banset_new(const uint8_t hash_key[16])
 
         memcpy(b->key, hash_key, 16);
         htab_init(&b->index, &ops, b);
+        htab_init(&b->nc_index, &nc_ops, b);
         return b;
 }
 
@@ -74,6 +102,9 @@ Banset *banset_free(Banset *b)
         free(b->free_slots);
         free(b->heap);
         htab_free(&b->index);
+        free(b->nc);
+        free(b->nc_free);
+        htab_free(&b->nc_index);
         free(b);
         return NULL;
 }
@@ -139,9 +170,72 @@ Ban *banset_upsert(Banset *b, const Addr *a, uint8_t plen)
         return ban;
 }
 
+/* --- net counts ---------------------------------------------------------- */
+
+static bool counted(const Banset *b, const Ban *ban)
+{
+        return b->net_plen && !addr_is_v4(&ban->addr) && ban->plen == 128;
+}
+
+static void net_count(Banset *b, const Addr *host, int delta)
+{
+        Addr net = *host;
+        uint64_t h;
+        uint32_t i;
+
+        addr_mask(&net, b->net_plen);
+        h = addr_hash(&net, b->key);
+        i = htab_find(&b->nc_index, &net, h);
+        if (i == NONE) {
+                if (delta < 0)
+                        return;
+                if (b->n_nc_free)
+                        i = b->nc_free[--b->n_nc_free];
+                else {
+                        GROW(b->nc, b->cap_nc, b->n_nc + 1);
+                        i = (uint32_t)b->n_nc++;
+                }
+                b->nc[i] = (NetCount){.net = net};
+                htab_insert(&b->nc_index, i, h);
+        }
+        if (delta > 0)
+                b->nc[i].hosts++;
+        else if (--b->nc[i].hosts == 0) {
+                htab_remove(&b->nc_index, i, h);
+                GROW(b->nc_free, b->cap_nc_free, b->n_nc_free + 1);
+                b->nc_free[b->n_nc_free++] = i;
+        }
+}
+
+void banset_set_net_prefix(Banset *b, unsigned plen)
+{
+        if (plen >= 128)
+                plen = 0;
+        if (plen == b->net_plen)
+                return;
+        htab_free(&b->nc_index);
+        b->n_nc = b->n_nc_free = 0;
+        b->net_plen = plen;
+        for (size_t i = 0; i < b->n; i++)
+                if (b->v[i] && b->v[i]->active && counted(b, b->v[i]))
+                        net_count(b, &b->v[i]->addr, +1);
+}
+
+uint32_t banset_net_hosts(Banset *b, const Addr *a)
+{
+        Addr net = *a;
+        uint32_t i;
+
+        if (!b->net_plen || addr_is_v4(a))
+                return 0;
+        addr_mask(&net, b->net_plen);
+        i = htab_find(&b->nc_index, &net, addr_hash(&net, b->key));
+        return i == NONE ? 0 : b->nc[i].hosts;
+}
+
 /* --- heap --------------------------------------------------------------- */
 
-static inline int64_t heap_key(const Banset *b, size_t pos) { return b->v[b->heap[pos]]->expires_ms; }
+static inline int64_t heap_key(const Banset *b, size_t pos) { return b->v[b->heap[pos]]->due_ms; }
 
 static void heap_set(Banset *b, size_t pos, uint32_t entry)
 {
@@ -152,7 +246,7 @@ static void heap_set(Banset *b, size_t pos, uint32_t entry)
 static void heap_up(Banset *b, size_t pos)
 {
         uint32_t e = b->heap[pos];
-        int64_t k = b->v[e]->expires_ms;
+        int64_t k = b->v[e]->due_ms;
 
         while (pos > 0) {
                 size_t parent = (pos - 1) / 2;
@@ -167,7 +261,7 @@ static void heap_up(Banset *b, size_t pos)
 static void heap_down(Banset *b, size_t pos)
 {
         uint32_t e = b->heap[pos];
-        int64_t k = b->v[e]->expires_ms;
+        int64_t k = b->v[e]->due_ms;
 
         for (;;) {
                 size_t c = 2 * pos + 1;
@@ -198,38 +292,49 @@ static void heap_remove(Banset *b, Ban *ban)
         heap_down(b, b->v[b->heap[pos]]->heap);
 }
 
+/* Put ban in the heap under due (0: not at all). */
+static void schedule(Banset *b, Ban *ban, int64_t due)
+{
+        heap_remove(b, ban);
+        ban->due_ms = due;
+        if (!due)
+                return;
+        GROW(b->heap, b->heap_cap, b->heap_n + 1);
+        b->heap[b->heap_n] = entry_of(b, ban);
+        ban->heap = (uint32_t)b->heap_n++;
+        heap_up(b, ban->heap);
+}
+
 /* --- state changes ------------------------------------------------------ */
 
 void banset_activate(Banset *b, Ban *ban, int64_t expires_ms)
 {
-        uint32_t e = entry_of(b, ban);
-
-        heap_remove(b, ban);
-        if (!ban->active)
+        if (!ban->active) {
                 b->active++;
-        ban->active = true;
-        ban->expires_ms = expires_ms;
-        if (expires_ms) {
-                GROW(b->heap, b->heap_cap, b->heap_n + 1);
-                b->heap[b->heap_n] = e;
-                ban->heap = (uint32_t)b->heap_n++;
-                heap_up(b, ban->heap);
+                ban->active = true;
+                if (counted(b, ban))
+                        net_count(b, &ban->addr, +1);
         }
+        ban->expires_ms = expires_ms;
+        schedule(b, ban, expires_ms);
 }
 
-void banset_deactivate(Banset *b, Ban *ban)
+void banset_deactivate(Banset *b, Ban *ban, int64_t forget_ms)
 {
-        heap_remove(b, ban);
-        if (ban->active)
+        if (ban->active) {
                 b->active--;
-        ban->active = false;
+                ban->active = false;
+                if (counted(b, ban))
+                        net_count(b, &ban->addr, -1);
+        }
+        schedule(b, ban, forget_ms);
 }
 
 void banset_remove(Banset *b, Ban *ban)
 {
         uint32_t e = entry_of(b, ban);
 
-        banset_deactivate(b, ban);
+        banset_deactivate(b, ban, 0);
         htab_remove(&b->index, e, key_hash(b, &ban->addr, ban->plen));
         if (ban->plen < host_plen(&ban->addr))
                 b->nets_by_plen[ban->plen]--;
@@ -240,17 +345,35 @@ void banset_remove(Banset *b, Ban *ban)
         free(ban);
 }
 
-int64_t banset_next_expiry(const Banset *b) { return b->heap_n ? heap_key(b, 0) : 0; }
+int64_t banset_next_due(const Banset *b) { return b->heap_n ? heap_key(b, 0) : 0; }
 
-Ban *banset_pop_expired(Banset *b, int64_t now_ms)
+Ban *banset_pop_due(Banset *b, int64_t now_ms)
 {
         Ban *ban;
 
         if (!b->heap_n || heap_key(b, 0) > now_ms)
                 return NULL;
         ban = b->v[b->heap[0]];
-        banset_deactivate(b, ban);
+        heap_remove(b, ban);
+        ban->due_ms = 0;
         return ban;
+}
+
+uint64_t banset_escalate(uint64_t base_ms, uint32_t count, double factor, uint64_t max_ms)
+{
+        const double limit = 1e15; /* ms: 30,000 years */
+        double d = (double)base_ms;
+
+        if (base_ms == 0)
+                return 0;
+        for (uint32_t i = 1; i < count; i++) {
+                d *= factor;
+                if ((max_ms && d >= (double)max_ms) || d >= limit)
+                        break;
+        }
+        if (max_ms && d > (double)max_ms)
+                d = (double)MAX(max_ms, base_ms);
+        return (uint64_t)MIN(d, limit);
 }
 
 size_t banset_active(const Banset *b) { return b->active; }
@@ -258,9 +381,10 @@ size_t banset_records(const Banset *b) { return b->records; }
 
 size_t banset_memory(const Banset *b)
 {
-        /* malloc adds about 16 bytes to each 72-byte Ban */
+        /* malloc adds about 16 bytes to each Ban */
         return b->records * (sizeof(Ban) + 16) + b->cap * sizeof(Ban *) + htab_memory(&b->index) +
-               b->heap_cap * sizeof(uint32_t) + b->cap_free * sizeof(uint32_t) + sizeof(*b);
+               b->heap_cap * sizeof(uint32_t) + b->cap_free * sizeof(uint32_t) + b->cap_nc * sizeof(NetCount) +
+               htab_memory(&b->nc_index) + sizeof(*b);
 }
 
 static int cmp_ban(const void *x, const void *y)
@@ -280,23 +404,5 @@ size_t banset_list(Banset *b, bool active_only, Ban ***out)
                         v[n++] = b->v[i];
         qsort(v, n, sizeof(Ban *), cmp_ban);
         *out = v;
-        return n;
-}
-
-size_t banset_forget_before(Banset *b, int64_t cutoff_ms)
-{
-        size_t n = 0;
-
-        for (size_t i = 0; i < b->n; i++) {
-                Ban *ban = b->v[i];
-                int64_t ended;
-                if (!ban || ban->active)
-                        continue;
-                ended = ban->expires_ms ? ban->expires_ms : ban->banned_ms;
-                if (ended < cutoff_ms) {
-                        banset_remove(b, ban);
-                        n++;
-                }
-        }
         return n;
 }

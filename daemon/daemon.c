@@ -3,79 +3,39 @@
  * daemon: the glue.  One libev loop, no threads.  Lines from tail go to
  * rules; a match goes through the never-ban check and the tracker; a
  * crossed threshold becomes a ban; a change of bans asks the map writer
- * for a new map.  One ev_periodic, armed for the earliest expiry, lifts
- * bans when they are due (wall-clock time, as bans are kept across
- * restarts).  SIGHUP reloads, SIGTERM stops after the last map write.
+ * for a new map.  One ev_periodic, armed for the earliest due time, lifts
+ * bans when they expire and forgets old records (wall-clock time, as bans
+ * outlive restarts).  SIGHUP reloads, SIGTERM stops after the last map
+ * write.
+ *
+ * Invariant: a ban is written to the map only after it is in the state
+ * file (the state is saved when the map writer renders, if the bans
+ * changed), so a kill -9 can never leave a ban in the map that a restart
+ * would drop.
  */
-#include "daemon.h"
+#include "daemon-internal.h"
 
 #include <errno.h>
+#include <ifaddrs.h>
 #include <signal.h>
 #include <sys/random.h>
 #include <systemd/sd-daemon.h>
 #include <time.h>
 
-#include "banset.h"
-#include "conf.h"
-#include "exempt.h"
 #include "log.h"
-#include "mapwriter.h"
-#include "names.h"
-#include "rules.h"
 #include "state.h"
-#include "tail.h"
-#include "tracker.h"
 #include "util.h"
 
 #define STOP_TIMEOUT_S 30.0
-#define MAX_TRACKED_DEFAULT 200000
-/* Save the state this soon after the bans change, and at most this late
-   after the log position moved (a crash re-reads at most that much). */
+/* Save the state this soon after the bans change (if no map write did it
+   first), and at most this late after the log position moved (a crash
+   re-reads at most that much). */
 #define SAVE_BANS_S 2.0
 #define SAVE_POSITION_S 60.0
 
-typedef struct Stats {
-        uint64_t matches;
-        uint64_t hits;
-        uint64_t bans;
-        uint64_t unbans;
-        uint64_t expired;
-        uint64_t exempt;
-        uint64_t already_banned;
-        uint64_t own_rejects;
-        uint64_t unparsed;
-        char last_ban[ADDR_STRLEN];
-        int64_t last_ban_ms;
-} Stats;
-
-typedef struct Daemon {
-        struct ev_loop *loop;
-        const DaemonOptions *opts;
-        const char *config_path;
-        Config *cfg;
-        Names *names;
-        RuleSet *rules;
-        Tracker *tracker;
-        Banset *bans;
-        MapWriter *map;
-        Tail *tail;
-        Exempt exempt;
-        uint8_t hash_key[16];
-
-        ev_signal sighup, sigterm, sigint;
-        ev_periodic expiry;
-        ev_timer stop_timeout;
-        ev_timer save_timer;
-        ev_tstamp save_due; /* when the armed save_timer fires; 0: not armed */
-        bool ready;
-        bool stopping;
-        int exit_code;
-        Stats stats;
-} Daemon;
-
 /* --- configuration ------------------------------------------------------ */
 
-static void print_diags(const Diags *d, const char *prefix)
+static void log_diags(const Diags *d, const char *prefix)
 {
         for (size_t i = 0; i < d->n; i++)
                 log_event(LOG_EVENT_NONE, LOG_ERR, NULL, "%s%s", prefix, d->items[i]);
@@ -110,25 +70,105 @@ static int load_rules(Daemon *d, const Config *cfg, RuleSet **out, Diags *errors
         return r;
 }
 
-static void build_exempt(Daemon *d)
+/* The addresses of this machine's interfaces: never banned. */
+static void add_local_addresses(Exempt *e)
 {
-        exempt_clear(&d->exempt);
-        for (size_t i = 0; i < d->cfg->n_ignore; i++)
-                exempt_add(&d->exempt, &d->cfg->ignore[i], "ignore list");
+        struct ifaddrs *ifa, *i;
+
+        if (getifaddrs(&ifa) < 0) {
+                log_warn("getifaddrs: %m; this host's own addresses are not protected");
+                return;
+        }
+        for (i = ifa; i; i = i->ifa_next) {
+                Cidr c = {0};
+                if (!i->ifa_addr)
+                        continue;
+                if (i->ifa_addr->sa_family == AF_INET) {
+                        static const uint8_t mapped[12] = {[10] = 0xff, [11] = 0xff};
+                        memcpy(c.net.b, mapped, 12);
+                        memcpy(c.net.b + 12, &((struct sockaddr_in *)i->ifa_addr)->sin_addr, 4);
+                        c.plen = 32;
+                        c.v4 = true;
+                } else if (i->ifa_addr->sa_family == AF_INET6) {
+                        memcpy(c.net.b, &((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr, 16);
+                        c.plen = 128;
+                        c.v4 = addr_is_v4(&c.net);
+                        if (c.v4)
+                                c.plen = 32;
+                } else
+                        continue;
+                exempt_add(e, &c, "an address of this host");
+        }
+        freeifaddrs(ifa);
 }
 
-/* --- state ------------------------------------------------------------- */
+/* ignore_mynetworks: what "postconf -h mynetworks" says. */
+static void add_mynetworks(const Config *cfg, Exempt *e)
+{
+        size_t n = strv_length(cfg->postconf);
+        _cleanup_free_ char **argv = xcalloc(n + 3, sizeof(char *));
+        _cleanup_free_ char *out = NULL;
+        Diags skipped = {0};
+        int r;
+
+        for (size_t i = 0; i < n; i++)
+                argv[i] = cfg->postconf[i];
+        argv[n] = (char *)"-h";
+        argv[n + 1] = (char *)"mynetworks";
+        r = run_capture(argv, 1 << 20, 10000, &out);
+        if (r < 0) {
+                log_err("ignore_mynetworks: %s -h mynetworks failed: %s; mynetworks is not protected",
+                        cfg->postconf[0], r == -EIO && out ? strip(out) : strerror(-r));
+                return;
+        }
+        n = exempt_add_mynetworks(e, out, "mynetworks", &skipped);
+        for (size_t i = 0; i < skipped.n; i++)
+                log_warn("ignore_mynetworks: '%s' in mynetworks is not an address or network; it is not read",
+                         skipped.items[i]);
+        diags_free(&skipped);
+        log_info("ignore_mynetworks: %zu networks from mynetworks are never banned", n);
+}
+
+/* Build the never-ban list for cfg into e. */
+static void build_exempt(const Config *cfg, Exempt *e)
+{
+        for (size_t i = 0; i < cfg->n_ignore; i++)
+                exempt_add(e, &cfg->ignore[i], "ignore list");
+        add_local_addresses(e);
+        if (cfg->ignore_mynetworks)
+                add_mynetworks(cfg, e);
+}
+
+/* --- state -------------------------------------------------------------- */
 
 static void save_state(Daemon *d)
 {
         State st = {0};
+        _cleanup_free_ Ban **v = NULL;
+        size_t n = banset_list(d->bans, false, &v);
         int r;
 
         st.log_file = d->cfg->log_file;
         st.n_pos = tail_positions(d->tail, st.pos, TAIL_MAX_POS);
+        for (size_t i = 0; i < n; i++) {
+                StateBan *sb = state_add_ban(&st);
+                sb->addr = v[i]->addr;
+                sb->plen = v[i]->plen;
+                snprintf(sb->rule, sizeof(sb->rule), "%s", names_get(d->names, v[i]->rule));
+                sb->active = v[i]->active;
+                sb->manual = v[i]->manual;
+                sb->count = v[i]->count;
+                sb->hits = v[i]->hits;
+                sb->first_hit_ms = v[i]->first_hit_ms;
+                sb->last_hit_ms = v[i]->last_hit_ms;
+                sb->banned_ms = v[i]->banned_ms;
+                sb->expires_ms = v[i]->expires_ms;
+        }
         r = state_save(d->cfg->state_file, &st);
         if (r < 0)
                 log_err("%s: cannot save the state: %s", d->cfg->state_file, strerror(-r));
+        else
+                d->bans_dirty = false;
         st.log_file = NULL;
         state_clear(&st);
 }
@@ -174,35 +214,146 @@ static void load_state(Daemon *d, State *st)
                 log_warn("%s: %s; starting without it", d->cfg->state_file, why ? why : strerror(-r));
 }
 
+/* The bans of the state file, as they stand now. */
+static void restore_bans(Daemon *d, const State *st, int64_t now)
+{
+        size_t active = 0, remembered = 0;
+
+        for (size_t i = 0; i < st->n_bans; i++) {
+                const StateBan *sb = &st->bans[i];
+                int64_t ended, forget;
+                uint16_t rule;
+                Ban *b;
+
+                if (names_intern(d->names, sb->rule, &rule) < 0)
+                        continue;
+                ended = sb->active ? sb->expires_ms : (sb->expires_ms ? sb->expires_ms : sb->banned_ms);
+                forget = ended + (int64_t)d->cfg->ban_memory_ms;
+                if (!(sb->active && (sb->expires_ms == 0 || sb->expires_ms > now)) && forget <= now)
+                        continue; /* ended, and out of memory too */
+                b = banset_upsert(d->bans, &sb->addr, sb->plen);
+                b->rule = rule;
+                b->manual = sb->manual;
+                b->count = sb->count;
+                b->hits = sb->hits;
+                b->first_hit_ms = sb->first_hit_ms;
+                b->last_hit_ms = sb->last_hit_ms;
+                b->banned_ms = sb->banned_ms;
+                b->expires_ms = sb->expires_ms;
+                if (sb->active && (sb->expires_ms == 0 || sb->expires_ms > now)) {
+                        banset_activate(d->bans, b, sb->expires_ms);
+                        active++;
+                } else {
+                        banset_deactivate(d->bans, b, forget);
+                        remembered++;
+                }
+        }
+        if (st->n_bans)
+                log_info("%s: restored %zu bans (and %zu ended ones, remembered for repeat offenders)",
+                         d->cfg->state_file, active, remembered);
+}
+
 /* --- bans and the map --------------------------------------------------- */
 
-static void arm_expiry(Daemon *d)
+void daemon_arm_due(Daemon *d)
 {
-        int64_t next = banset_next_expiry(d->bans);
+        int64_t next = banset_next_due(d->bans);
 
-        ev_periodic_stop(d->loop, &d->expiry);
+        ev_periodic_stop(d->loop, &d->due);
         if (next) {
-                ev_periodic_set(&d->expiry, (double)next / 1000.0, 0., NULL);
-                ev_periodic_start(d->loop, &d->expiry);
+                ev_periodic_set(&d->due, (double)next / 1000.0, 0., NULL);
+                ev_periodic_start(d->loop, &d->due);
         }
+}
+
+/* The bans changed: a new map soon, the state before it, the timer. */
+void daemon_bans_changed(Daemon *d)
+{
+        d->bans_dirty = true;
+        daemon_arm_due(d);
+        mapwriter_request(d->map);
+        schedule_save(d, SAVE_BANS_S);
+}
+
+char *daemon_ban_text(const Ban *ban, char *buf)
+{
+        char a[ADDR_STRLEN];
+
+        if (ban->plen == (addr_is_v4(&ban->addr) ? 32 : 128))
+                snprintf(buf, CIDR_STRLEN, "%s", addr_format(&ban->addr, a));
+        else
+                snprintf(buf, CIDR_STRLEN, "%s/%u", addr_format(&ban->addr, a), ban->plen);
+        return buf;
+}
+
+void daemon_lift(Daemon *d, Ban *ban, const char *why)
+{
+        char text[CIDR_STRLEN];
+
+        daemon_ban_text(ban, text);
+        log_event(LOG_EVENT_UNBAN, LOG_NOTICE,
+                  &(LogFields){.address = text, .rule = names_get(d->names, ban->rule)}, "unban %s: %s", text,
+                  why);
+        if (ban->plen == (addr_is_v4(&ban->addr) ? 32 : 128))
+                tracker_forget(d->tracker, &ban->addr);
+        banset_remove(d->bans, ban);
+        d->stats.unbans++;
+        daemon_bans_changed(d);
+}
+
+/* Is this host ban covered by an active network ban (rendered instead)? */
+static bool under_net_ban(Daemon *d, const Ban *b)
+{
+        Ban *net;
+
+        if (addr_is_v4(&b->addr) || b->plen != 128 || !d->cfg->ipv6_net_hosts)
+                return false;
+        net = banset_get(d->bans, &b->addr, (uint8_t)d->cfg->ipv6_net_prefix);
+        return net && net->active;
 }
 
 static size_t render_entries(void *ctx, const AdminKeys *admin, Buf *out)
 {
         Daemon *d = ctx;
         _cleanup_free_ Ban **v = NULL;
-        size_t n = banset_list(d->bans, true, &v), written = 0;
+        _cleanup_free_ Ban **lift = NULL;
+        _cleanup_free_ const char **lift_why = NULL;
+        size_t n = banset_list(d->bans, true, &v), written = 0, n_lift = 0;
 
+        /* The state holds every ban before the map does. */
+        if (d->bans_dirty)
+                save_state(d);
+        lift = xcalloc(n ? n : 1, sizeof(Ban *));
+        lift_why = xcalloc(n ? n : 1, sizeof(char *));
         for (size_t i = 0; i < n; i++) {
                 char key[CIDR_STRLEN];
+                const char *why = NULL;
+                bool host = v[i]->plen == (addr_is_v4(&v[i]->addr) ? 32 : 128);
+
                 if (mapfile_key(&v[i]->addr, v[i]->plen, key, sizeof(key)) < 0)
                         continue;
+                if (host && under_net_ban(d, v[i]))
+                        continue;
+                /* Added to the ignore list or set OK since the ban: lift it. */
+                why = host ? exempt_reason(&d->exempt, admin, &v[i]->addr)
+                           : exempt_reason_net(&d->exempt, admin, &v[i]->addr, v[i]->plen, key);
+                if (why) {
+                        lift_why[n_lift] = why;
+                        lift[n_lift++] = v[i];
+                        continue;
+                }
                 /* The admin's own line for this key decides; never duplicate it. */
-                if (adminkeys_lookup(admin, key) == ADMIN_PERMIT || adminkeys_has(admin, key))
+                if (adminkeys_has(admin, key))
                         continue;
                 buf_printf(out, "%s REJECT %s\n", key, d->cfg->reject_text);
                 written++;
         }
+        for (size_t i = 0; i < n_lift; i++) {
+                _cleanup_free_ char *why = xasprintf("never banned (%s)", lift_why[i]);
+                daemon_lift(d, lift[i], why);
+        }
+        if (n_lift)
+                save_state(d);
         return written;
 }
 
@@ -210,10 +361,21 @@ static void map_done(void *ctx, int result, size_t entries)
 {
         Daemon *d = ctx;
 
+        if (d->flush_client) {
+                ControlClient *cl = d->flush_client;
+                d->flush_client = NULL;
+                if (result < 0)
+                        control_reply(cl, false, mapwriter_stats(d->map)->last_error);
+                else {
+                        _cleanup_free_ char *t = xasprintf("the map %s has no block of ours any more\n",
+                                                           mapwriter_path(d->map));
+                        control_reply(cl, true, t);
+                }
+        }
         if (result < 0)
                 return; /* the writer logged it and retries */
-        log_event(LOG_EVENT_MAP_WRITTEN, LOG_INFO, NULL, "%s: written, %zu %s", mapwriter_path(d->map),
-                  entries, entries == 1 ? "entry" : "entries");
+        log_event(LOG_EVENT_MAP_WRITTEN, LOG_INFO, NULL, "%s: written, %zu %s", mapwriter_path(d->map), entries,
+                  entries == 1 ? "entry" : "entries");
         if (!d->ready) {
                 d->ready = true;
                 sd_notify(0, "READY=1\nSTATUS=Following the log");
@@ -226,56 +388,131 @@ static void map_done(void *ctx, int result, size_t entries)
 
 static const MapWriterOps map_ops = {render_entries, map_done};
 
+/* Ban a whole IPv6 network once enough of its hosts are banned. */
+static void maybe_ban_net(Daemon *d, const Addr *host, int64_t now)
+{
+        unsigned plen = d->cfg->ipv6_net_prefix;
+        uint32_t hosts = banset_net_hosts(d->bans, host);
+        char key[CIDR_STRLEN], text[CIDR_STRLEN], dur[32];
+        Addr net = *host;
+        const char *why;
+        uint64_t len;
+        Ban *b;
+
+        if (!d->cfg->ipv6_net_hosts || addr_is_v4(host) || hosts < d->cfg->ipv6_net_hosts)
+                return;
+        addr_mask(&net, plen);
+        b = banset_get(d->bans, &net, (uint8_t)plen);
+        if (b && b->active)
+                return;
+        if (mapfile_key(&net, plen, key, sizeof(key)) < 0) {
+                log_event(LOG_EVENT_NONE, LOG_NOTICE, NULL,
+                          "%s/%u: %u of its hosts are banned, but no access(5) key can match the whole "
+                          "network (its prefix holds zero groups that smtpd writes as '::'); its hosts "
+                          "stay banned one by one",
+                          addr_format(&net, text), plen, hosts);
+                return;
+        }
+        why = exempt_reason_net(&d->exempt, mapwriter_admin_keys(d->map), &net, plen, key);
+        if (why) {
+                log_debug("%s/%u: not banned as a network: %s", addr_format(&net, text), plen, why);
+                return;
+        }
+        b = banset_upsert(d->bans, &net, (uint8_t)plen);
+        b->count = (!b->active && b->count && (b->expires_ms ? b->expires_ms : b->banned_ms) +
+                                                              (int64_t)d->cfg->ban_memory_ms >= now)
+                           ? b->count + 1
+                           : 1;
+        b->rule = d->net_rule;
+        b->manual = false;
+        b->hits = hosts;
+        b->first_hit_ms = now;
+        b->last_hit_ms = now;
+        b->banned_ms = now;
+        len = banset_escalate(d->cfg->ban_time_ms, b->count, d->cfg->ban_time_factor, d->cfg->ban_time_max_ms);
+        banset_activate(d->bans, b, len ? now + (int64_t)len : 0);
+        d->stats.net_bans++;
+        daemon_ban_text(b, text);
+        log_event(LOG_EVENT_BAN, LOG_NOTICE,
+                  &(LogFields){.address = text, .rule = "ipv6-network", .expires_ms = b->expires_ms ? b->expires_ms : -1},
+                  "ban %s: %u of its hosts are banned, for %s", text, hosts,
+                  len ? format_duration(len, dur, sizeof(dur)) : "ever");
+}
+
 static void ban(Daemon *d, const Addr *a, const Rule *rule, unsigned hits, int64_t first_ms, int64_t now)
 {
-        Ban *b = banset_upsert(d->bans, a, addr_is_v4(a) ? 32 : 128);
-        int64_t expires = rule->ban_time_ms ? now + (int64_t)rule->ban_time_ms : 0;
+        Ban *b = banset_get(d->bans, a, addr_is_v4(a) ? 32 : 128);
+        uint32_t count = 1;
+        uint64_t len;
         char text[ADDR_STRLEN], dur[32];
 
+        /* A repeat offender: banned before, within the memory period. */
+        if (b && !b->active && b->count &&
+            (b->expires_ms ? b->expires_ms : b->banned_ms) + (int64_t)d->cfg->ban_memory_ms >= now)
+                count = b->count + 1;
+        b = banset_upsert(d->bans, a, addr_is_v4(a) ? 32 : 128);
+        len = banset_escalate(rule->ban_time_ms, count, d->cfg->ban_time_factor, d->cfg->ban_time_max_ms);
         b->rule = rule->id;
         b->hits = hits;
         b->first_hit_ms = first_ms;
         b->last_hit_ms = now;
         b->banned_ms = now;
         b->manual = false;
-        b->count++;
-        banset_activate(d->bans, b, expires);
+        b->count = count;
+        banset_activate(d->bans, b, len ? now + (int64_t)len : 0);
         tracker_forget(d->tracker, a);
-        arm_expiry(d);
-        mapwriter_request(d->map);
+        mapwriter_set_block(d->map, true);
 
         d->stats.bans++;
         addr_format(a, text);
-        memcpy(d->stats.last_ban, text, sizeof(text));
+        snprintf(d->stats.last_ban, sizeof(d->stats.last_ban), "%s", text);
+        snprintf(d->stats.last_ban_rule, sizeof(d->stats.last_ban_rule), "%s", rule->name);
         d->stats.last_ban_ms = now;
         log_event(LOG_EVENT_BAN, LOG_NOTICE,
-                  &(LogFields){.address = text, .rule = rule->name, .expires_ms = expires ? expires : -1},
-                  "ban %s: %u hits of rule %s, for %s", text, hits, rule->name,
-                  rule->ban_time_ms ? format_duration(rule->ban_time_ms, dur, sizeof(dur)) : "ever");
+                  &(LogFields){.address = text, .rule = rule->name, .expires_ms = len ? now + (int64_t)len : -1},
+                  "ban %s: %u hits of rule %s, for %s%s", text, hits, rule->name,
+                  len ? format_duration(len, dur, sizeof(dur)) : "ever",
+                  count > 1 ? " (a repeat offender)" : "");
+        maybe_ban_net(d, a, now);
+        daemon_bans_changed(d);
 }
 
-static void expiry_cb(struct ev_loop *loop, ev_periodic *w, int revents)
+static void due_cb(struct ev_loop *loop, ev_periodic *w, int revents)
 {
         Daemon *d = w->data;
         int64_t now = now_ms();
-        Ban *b;
         bool changed = false;
+        Ban *b;
 
         (void)loop;
         (void)revents;
-        while ((b = banset_pop_expired(d->bans, now))) {
-                char text[ADDR_STRLEN];
-                addr_format(&b->addr, text);
-                log_event(LOG_EVENT_EXPIRE, LOG_INFO,
-                          &(LogFields){.address = text, .rule = names_get(d->names, b->rule)},
-                          "unban %s: the ban expired", text);
+        while ((b = banset_pop_due(d->bans, now))) {
+                if (!b->active) {
+                        banset_remove(d->bans, b); /* out of the repeat-offender memory */
+                        d->bans_dirty = true;
+                        continue;
+                }
+                {
+                        char text[CIDR_STRLEN];
+                        daemon_ban_text(b, text);
+                        log_event(LOG_EVENT_EXPIRE, LOG_INFO,
+                                  &(LogFields){.address = text, .rule = names_get(d->names, b->rule)},
+                                  "unban %s: the ban expired", text);
+                }
                 d->stats.expired++;
-                banset_remove(d->bans, b);
+                if (d->cfg->ban_memory_ms)
+                        banset_deactivate(d->bans, b, now + (int64_t)d->cfg->ban_memory_ms);
+                else
+                        banset_remove(d->bans, b);
                 changed = true;
         }
         if (changed)
-                mapwriter_request(d->map);
-        arm_expiry(d);
+                daemon_bans_changed(d);
+        else {
+                if (d->bans_dirty)
+                        schedule_save(d, SAVE_BANS_S);
+                daemon_arm_due(d);
+        }
 }
 
 /* --- lines -------------------------------------------------------------- */
@@ -329,40 +566,37 @@ static void on_line(void *ctx, const char *line, size_t len)
 
 static const TailOps tail_ops = {on_line};
 
-/* --- signals ------------------------------------------------------------ */
+/* --- reload, stop ------------------------------------------------------- */
 
-static void reload(Daemon *d)
+int daemon_reload(Daemon *d, char **why)
 {
         Diags errors = {0};
         Config *cfg = NULL;
         RuleSet *rules = NULL;
-        struct timespec ts;
+        Exempt exempt = {0};
         int r;
 
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu",
-                   (unsigned long long)ts.tv_sec * 1000000ULL + (unsigned long long)ts.tv_nsec / 1000);
+        *why = NULL;
         r = load_config(d, &cfg, &errors);
         if (r == 0)
                 r = load_rules(d, cfg, &rules, &errors);
         if (r < 0) {
-                print_diags(&errors, "reload: ");
+                Buf b = {0};
+                log_diags(&errors, "reload: ");
                 log_event(LOG_EVENT_RELOAD_REJECTED, LOG_ERR, NULL,
-                          "reload rejected (%zu problems); the previous configuration and rules stay "
-                          "in effect",
+                          "reload rejected (%zu problems); the previous configuration and rules stay in effect",
                           errors.n);
+                for (size_t i = 0; i < errors.n; i++)
+                        buf_printf(&b, "%s%s", i ? "; " : "", errors.items[i]);
+                *why = b.data ? b.data : xstrdup("reload failed");
                 config_free(cfg);
                 diags_free(&errors);
-                sd_notify(0, "READY=1");
-                return;
+                return -EINVAL;
         }
         diags_free(&errors);
         if (!streq(cfg->log_file, d->cfg->log_file) || !streq(cfg->state_file, d->cfg->state_file) ||
             !streq(cfg->control_socket, d->cfg->control_socket))
-                log_warn("reload: log_file, state_file and control_socket changes take effect at "
-                         "the next restart");
-        ruleset_free(d->rules);
-        d->rules = rules;
+                log_warn("reload: log_file, state_file and control_socket changes take effect at the next start");
         /* keep the paths that need a restart */
         free(cfg->log_file);
         cfg->log_file = xstrdup(d->cfg->log_file);
@@ -370,14 +604,33 @@ static void reload(Daemon *d)
         cfg->state_file = xstrdup(d->cfg->state_file);
         free(cfg->control_socket);
         cfg->control_socket = xstrdup(d->cfg->control_socket);
+        build_exempt(cfg, &exempt);
+
+        ruleset_free(d->rules);
+        d->rules = rules;
         config_free(d->cfg);
         d->cfg = cfg;
+        exempt_clear(&d->exempt);
+        d->exempt = exempt;
         log_setup(cfg->log_target);
-        build_exempt(d);
         tracker_set_window(d->tracker, ruleset_max_find_time(d->rules));
+        tracker_set_max(d->tracker, cfg->max_tracked);
+        banset_set_net_prefix(d->bans, cfg->ipv6_net_hosts ? cfg->ipv6_net_prefix : 0);
         mapwriter_configure(d->map, cfg->map_type, cfg->map_path, cfg->postmap, cfg->debounce_ms);
-        mapwriter_request(d->map); /* the reject text or the admin keys may differ */
+        mapwriter_request(d->map); /* the reject text, the ignore list or the admin keys may differ */
         log_event(LOG_EVENT_RELOAD, LOG_INFO, NULL, "reloaded: %zu rules", ruleset_count(d->rules));
+        return 0;
+}
+
+static void reload_notify(Daemon *d)
+{
+        _cleanup_free_ char *why = NULL;
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu",
+                   (unsigned long long)ts.tv_sec * 1000000ULL + (unsigned long long)ts.tv_nsec / 1000);
+        (void)daemon_reload(d, &why);
         sd_notify(0, "READY=1");
 }
 
@@ -385,7 +638,7 @@ static void sighup_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
         (void)loop;
         (void)revents;
-        reload(w->data);
+        reload_notify(w->data);
 }
 
 static void stop_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -419,10 +672,15 @@ static void sigterm_cb(struct ev_loop *loop, ev_signal *w, int revents)
 
 /* --- run ---------------------------------------------------------------- */
 
+static const ControlOps control_ops = {daemon_command, daemon_client_gone};
+
 static void daemon_done(Daemon *d)
 {
-        if (d->loop)
+        if (d->loop) {
                 ev_timer_stop(d->loop, &d->save_timer);
+                ev_periodic_stop(d->loop, &d->due);
+        }
+        d->control = control_free(d->control);
         d->tail = tail_free(d->tail);
         d->map = mapwriter_free(d->map);
         d->rules = ruleset_free(d->rules);
@@ -433,10 +691,18 @@ static void daemon_done(Daemon *d)
         d->cfg = config_free(d->cfg);
 }
 
+static int fail(Daemon *d, int status)
+{
+        daemon_done(d);
+        return status;
+}
+
 int daemon_run(const DaemonOptions *opts)
 {
-        Daemon d = {.opts = opts, .exit_code = 0};
+        Daemon d = {.opts = opts};
         Diags errors = {0};
+        State st = {0};
+        bool same_log;
         int r;
 
         d.config_path = opts->config_path ? opts->config_path : DEFAULT_CONFIG_FILE;
@@ -448,43 +714,47 @@ int daemon_run(const DaemonOptions *opts)
         }
         log_setup(d.cfg->log_target);
         d.names = names_new();
+        (void)names_intern(d.names, "manual", &d.manual_rule);
+        (void)names_intern(d.names, "ipv6-network", &d.net_rule);
         if (load_rules(&d, d.cfg, &d.rules, &errors) < 0) {
                 for (size_t i = 0; i < errors.n; i++)
                         fprintf(stderr, "%s\n", errors.items[i]);
                 diags_free(&errors);
-                daemon_done(&d);
-                return 78;
+                return fail(&d, 78);
         }
         if (!ruleset_jit(d.rules))
                 log_warn("PCRE2 JIT is not available here; matching uses the slower interpreter");
-        build_exempt(&d);
+        build_exempt(d.cfg, &d.exempt);
 
         if (getrandom(d.hash_key, sizeof(d.hash_key), 0) != sizeof(d.hash_key)) {
                 log_err("getrandom: %m");
-                daemon_done(&d);
-                return 1;
+                return fail(&d, 1);
         }
         d.loop = ev_default_loop(EVFLAG_AUTO);
         if (!d.loop) {
                 log_err("cannot create the event loop");
-                daemon_done(&d);
-                return 1;
+                return fail(&d, 1);
         }
-        d.tracker = tracker_new(MAX_TRACKED_DEFAULT, d.hash_key);
+        d.started_ms = now_ms();
+        d.tracker = tracker_new(d.cfg->max_tracked, d.hash_key);
         tracker_set_window(d.tracker, ruleset_max_find_time(d.rules));
         d.bans = banset_new(d.hash_key);
-        r = mapwriter_new(&d.map, d.loop, d.cfg->map_type, d.cfg->map_path, d.cfg->postmap,
-                          d.cfg->debounce_ms, &map_ops, &d);
+        banset_set_net_prefix(d.bans, d.cfg->ipv6_net_hosts ? d.cfg->ipv6_net_prefix : 0);
+        r = mapwriter_new(&d.map, d.loop, d.cfg->map_type, d.cfg->map_path, d.cfg->postmap, d.cfg->debounce_ms,
+                          &map_ops, &d);
         if (r < 0) {
                 log_err("%s: %s", d.cfg->map_path, strerror(-r));
-                daemon_done(&d);
-                return 1;
+                return fail(&d, 1);
         }
         r = tail_new(&d.tail, d.loop, d.cfg->log_file, &tail_ops, &d);
         if (r < 0) {
                 log_err("%s: cannot follow: %s", d.cfg->log_file, strerror(-r));
-                daemon_done(&d);
-                return 1;
+                return fail(&d, 1);
+        }
+        r = control_new(&d.control, d.loop, d.cfg->control_socket, &control_ops, &d);
+        if (r < 0) {
+                log_err("%s: cannot create the control socket: %s", d.cfg->control_socket, strerror(-r));
+                return fail(&d, 1);
         }
 
         signal(SIGPIPE, SIG_IGN);
@@ -495,30 +765,26 @@ int daemon_run(const DaemonOptions *opts)
         ev_signal_start(d.loop, &d.sighup);
         ev_signal_start(d.loop, &d.sigterm);
         ev_signal_start(d.loop, &d.sigint);
-        ev_init(&d.expiry, expiry_cb);
-        d.expiry.data = &d;
-
+        ev_init(&d.due, due_cb);
+        d.due.data = &d;
         ev_init(&d.save_timer, save_timer_cb);
         d.save_timer.data = &d;
 
-        /* The first map write makes us ready; the log may produce bans meanwhile. */
+        /* Bans and position from the state file; then the first map write,
+           which makes us ready.  The log may produce bans meanwhile. */
+        load_state(&d, &st);
+        restore_bans(&d, &st, d.started_ms);
+        daemon_arm_due(&d);
         mapwriter_request_now(d.map);
-        {
-                State st = {0};
-                bool same_log;
-                load_state(&d, &st);
-                same_log = st.log_file && streq(st.log_file, d.cfg->log_file);
-                if (st.n_pos && !same_log)
-                        log_info("%s: the saved position is for %s; starting as configured", d.cfg->state_file,
-                                 st.log_file ? st.log_file : "another log");
-                r = tail_start(d.tail, same_log ? st.pos : NULL, same_log ? st.n_pos : 0,
-                               d.cfg->start_at == START_AT_BEGINNING);
-                state_clear(&st);
-        }
-        if (r < 0) {
-                daemon_done(&d);
-                return 1;
-        }
+        same_log = st.log_file && streq(st.log_file, d.cfg->log_file);
+        if (st.n_pos && !same_log)
+                log_info("%s: the saved position is for %s; starting as configured", d.cfg->state_file,
+                         st.log_file ? st.log_file : "another log");
+        r = tail_start(d.tail, same_log ? st.pos : NULL, same_log ? st.n_pos : 0,
+                       d.cfg->start_at == START_AT_BEGINNING);
+        state_clear(&st);
+        if (r < 0)
+                return fail(&d, 1);
         ev_run(d.loop, 0);
 
         save_state(&d);
@@ -535,5 +801,5 @@ int daemon_run(const DaemonOptions *opts)
         }
         daemon_done(&d);
         ev_loop_destroy(d.loop);
-        return d.exit_code;
+        return 0;
 }

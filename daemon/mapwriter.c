@@ -75,6 +75,7 @@ struct MapWriter {
         Buf out; /* postmap's output */
         FileId read_id;
         size_t entries;
+        bool no_block; /* write the admin's text alone */
 
         AdminKeys *admin;
         FileId admin_id;
@@ -219,6 +220,7 @@ void mapwriter_configure(MapWriter *mw, const char *type, const char *path, char
         }
 }
 
+void mapwriter_set_block(MapWriter *mw, bool present) { mw->no_block = !present; }
 const MapWriterStats *mapwriter_stats(const MapWriter *mw) { return &mw->stats; }
 const char *mapwriter_path(const MapWriter *mw) { return mw->path; }
 bool mapwriter_busy(const MapWriter *mw) { return mw->state != IDLE || mw->pending; }
@@ -550,8 +552,14 @@ static void start_write(MapWriter *mw)
         }
         refresh_admin(mw, &mt, &mw->read_id);
         mw->entries = mw->ops->render(mw->ctx, mw->admin, &entries);
-        mapfile_render(&out, &mt, entries.data ? entries.data : "", mw->entries);
+        if (mw->no_block) {
+                buf_append(&out, mt.before, mt.before_len);
+                buf_append(&out, mt.after, mt.after_len);
+        } else
+                mapfile_render(&out, &mt, entries.data ? entries.data : "", mw->entries);
         buf_free(&entries);
+        if (!out.data)
+                buf_puts(&out, ""); /* an empty map is still a file */
 
         if (text && out.len == len && memcmp(out.data, text, len) == 0 && db_current(mw)) {
                 buf_free(&out);

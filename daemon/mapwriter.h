@@ -52,6 +52,11 @@ void mapwriter_configure(MapWriter *mw, const char *type, const char *path, char
 void mapwriter_request(MapWriter *mw);
 /* Write as soon as possible (skip the debounce). */
 void mapwriter_request_now(MapWriter *mw);
+/*
+ * With present false, the next writes leave our block out of the map
+ * entirely (markers included), as for an uninstall; true brings it back.
+ */
+void mapwriter_set_block(MapWriter *mw, bool present);
 /* Is a write pending or under way? */
 bool mapwriter_busy(const MapWriter *mw);
 /*

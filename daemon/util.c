@@ -12,8 +12,14 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
+
+extern char **environ;
 
 void oom(void)
 {
@@ -448,6 +454,59 @@ int write_file_atomic(const char *path, const void *data, size_t len, mode_t mod
         }
         (void)fsync_parent(path);
         return 0;
+}
+
+/* --- processes --------------------------------------------------------- */
+
+int run_capture(char *const *argv, size_t max, int timeout_ms, char **out)
+{
+        posix_spawn_file_actions_t fa;
+        int pipefd[2], status = 0, r;
+        int64_t deadline = now_ms() + timeout_ms;
+        Buf b = {0};
+        pid_t pid;
+
+        *out = NULL;
+        if (pipe2(pipefd, O_CLOEXEC) < 0)
+                return -errno;
+        posix_spawn_file_actions_init(&fa);
+        posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+        posix_spawn_file_actions_adddup2(&fa, pipefd[1], STDOUT_FILENO);
+        posix_spawn_file_actions_adddup2(&fa, pipefd[1], STDERR_FILENO);
+        r = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+        posix_spawn_file_actions_destroy(&fa);
+        close(pipefd[1]);
+        if (r != 0) {
+                close(pipefd[0]);
+                return -r;
+        }
+        buf_append(&b, "", 0);
+        for (;;) {
+                struct pollfd p = {.fd = pipefd[0], .events = POLLIN};
+                int64_t left = deadline - now_ms();
+                char chunk[4096];
+                ssize_t n;
+
+                if (left <= 0 || poll(&p, 1, (int)left) == 0) {
+                        kill(pid, SIGKILL);
+                        (void)waitpid(pid, NULL, 0);
+                        close(pipefd[0]);
+                        buf_free(&b);
+                        return -ETIMEDOUT;
+                }
+                n = read(pipefd[0], chunk, sizeof(chunk));
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        break;
+                if (b.len < max)
+                        buf_append(&b, chunk, MIN((size_t)n, max - b.len));
+        }
+        close(pipefd[0]);
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+                ;
+        *out = b.data;
+        return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EIO;
 }
 
 /* --- time -------------------------------------------------------------- */

@@ -151,6 +151,13 @@ int write_file_atomic(const char *path, const void *data, size_t len, mode_t mod
 /* fsync() the folder that holds path, so that a rename in it is durable. */
 int fsync_parent(const char *path);
 
+/*
+ * Run argv (no shell), wait for it at most timeout_ms, and return its
+ * standard output (up to max bytes) in *out.  0 if it exited with status 0;
+ * -EIO (with what it printed in *out) if not; -ETIMEDOUT; -errno.
+ */
+int run_capture(char *const *argv, size_t max, int timeout_ms, char **out);
+
 /* Wall-clock time in milliseconds since the epoch. */
 int64_t now_ms(void);
 /* Format a wall-clock time (ms) as RFC 3339 in UTC: 2026-11-30T10:00:01Z */

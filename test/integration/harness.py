@@ -116,6 +116,19 @@ class Env:
         except FileNotFoundError:
             return None
 
+    def ctl(self, *args, check=None):
+        """Run autoblacklistctl against this daemon: (exit status, stdout, stderr)."""
+        r = subprocess.run([CTL, "-s", self.socket] + list(args), capture_output=True, text=True, timeout=60)
+        if check is not None and r.returncode != check:
+            raise AssertionError("autoblacklistctl %s: exit %d, want %d\nstdout: %s\nstderr: %s"
+                                 % (" ".join(args), r.returncode, check, r.stdout, r.stderr))
+        return r.returncode, r.stdout, r.stderr
+
+    def status(self):
+        """autoblacklistctl status, as a dict of its lines."""
+        _, out, _ = self.ctl("status", check=0)
+        return dict(line.split(": ", 1) for line in out.splitlines() if ": " in line)
+
     def postmap_q(self, key):
         """The map's value for key, as smtpd would get it, or None."""
         r = subprocess.run([POSTMAP, "-c", self.pfdir, "-q", key, "hash:" + self.map],
@@ -149,6 +162,8 @@ class Env:
         e.pop("WATCHDOG_USEC", None)
         if env:
             e.update(env)
+        if getattr(self, "stderr_file", None):
+            self.stderr_file.close()
         self.stderr_file = open(self.stderr_path, "a")
         self.proc = subprocess.Popen([DAEMON, "-c", self.conf] + list(args),
                                      stdin=subprocess.DEVNULL, stdout=self.stderr_file,
@@ -207,6 +222,8 @@ class Env:
         if self.proc and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+        if getattr(self, "stderr_file", None):
+            self.stderr_file.close()
         if self.notify:
             self.notify.close()
         if os.environ.get("KEEP_TMP"):

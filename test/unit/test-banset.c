@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* Bans with a fake clock: expiry order, covering networks, listing. */
+/* Bans with a fake clock: expiry and forget order, covering networks,
+   per-network host counts, listing, and the escalation formula. */
 #include "banset.h"
 #include "check.h"
 #include "util.h"
@@ -22,6 +23,29 @@ static Ban *add(Banset *b, const char *addr, uint8_t plen, int64_t expires)
         return ban;
 }
 
+#define H (3600 * 1000ULL)
+
+static const struct {
+        uint64_t base;
+        uint32_t count;
+        double factor;
+        uint64_t max;
+        uint64_t want;
+} escalate[] = {
+        {1 * H, 1, 2, 168 * H, 1 * H},      /* the first ban: the rule's time */
+        {1 * H, 2, 2, 168 * H, 2 * H},      /* then doubled */
+        {1 * H, 3, 2, 168 * H, 4 * H},
+        {1 * H, 8, 2, 168 * H, 128 * H},
+        {1 * H, 9, 2, 168 * H, 168 * H},    /* capped at the maximum */
+        {1 * H, 1000, 2, 168 * H, 168 * H}, /* however many */
+        {1 * H, 3, 1.5, 168 * H, 2250 * 3600ULL},
+        {1 * H, 5, 1, 168 * H, 1 * H},      /* factor 1: no escalation */
+        {200 * H, 3, 2, 168 * H, 200 * H},  /* a base above the cap stays */
+        {0, 5, 2, 168 * H, 0},              /* forever stays forever */
+        {1 * H, 4, 2, 0, 8 * H},            /* no cap */
+        {1 * H, 1000, 2, 0, 1000000000000000ULL}, /* ... but no overflow */
+};
+
 int main(void)
 {
         Banset *b = banset_new(key);
@@ -36,10 +60,17 @@ int main(void)
         };
         const char *expiry_order[] = {"192.0.2.1", "2001:db8::2", "192.0.2.3", "2001:db8::1", "192.0.2.5"};
 
+        for (size_t i = 0; i < sizeof(escalate) / sizeof(escalate[0]); i++) {
+                uint64_t got = banset_escalate(escalate[i].base, escalate[i].count, escalate[i].factor, escalate[i].max);
+                CHECK(got == escalate[i].want, "escalate(%llu, %u, %g, %llu): got %llu want %llu",
+                      (unsigned long long)escalate[i].base, escalate[i].count, escalate[i].factor,
+                      (unsigned long long)escalate[i].max, (unsigned long long)got, (unsigned long long)escalate[i].want);
+        }
+
         for (size_t i = 0; i < sizeof(bans) / sizeof(bans[0]); i++)
                 add(b, bans[i].addr, strchr(bans[i].addr, ':') ? 128 : 32, bans[i].expires);
         CHECK_INT(banset_active(b), 6, "active");
-        CHECK_INT(banset_next_expiry(b), 100, "next expiry");
+        CHECK_INT(banset_next_due(b), 100, "next due");
 
         /* Listing is sorted: IPv4 numerically, then IPv6. */
         {
@@ -52,29 +83,47 @@ int main(void)
                 free(v);
         }
 
-        /* Nothing is due before its time; then in order of expiry. */
-        CHECK(banset_pop_expired(b, 99) == NULL, "nothing due at 99");
+        /* Nothing is due before its time; then in order of expiry.  Expired
+           records are kept (inactive) until their forget time. */
+        CHECK(banset_pop_due(b, 99) == NULL, "nothing due at 99");
         for (size_t i = 0; i < 5; i++) {
-                ban = banset_pop_expired(b, 1000);
-                CHECK(ban != NULL, "expiry %zu", i);
+                ban = banset_pop_due(b, 1000);
+                CHECK(ban != NULL && ban->active, "expiry %zu", i);
                 if (!ban)
                         break;
                 CHECK_STR(addr_format(&ban->addr, text), expiry_order[i], "expiry order");
-                CHECK(!ban->active, "expired ban is inactive");
+                banset_deactivate(b, ban, 10000 + (int64_t)i); /* remember until then */
         }
-        CHECK(banset_pop_expired(b, 1000000) == NULL, "a permanent ban never expires");
-        CHECK_INT(banset_active(b), 1, "only the permanent ban is left");
+        CHECK_INT(banset_active(b), 1, "only the permanent ban is active");
         CHECK_INT(banset_records(b), 6, "expired records are remembered");
+        CHECK_INT(banset_next_due(b), 10000, "next: the first forget time");
 
-        /* Re-activating moves the ban in the heap. */
+        /* Re-activating an inactive record moves it in the heap. */
         {
                 Addr a = A("192.0.2.1");
                 ban = banset_get(b, &a, 32);
-                CHECK(ban && ban->count == 1, "remembered record");
+                CHECK(ban && !ban->active && ban->count == 1, "a remembered record");
                 banset_activate(b, ban, 5000);
-                CHECK_INT(banset_next_expiry(b), 5000, "re-activated");
+                CHECK_INT(banset_next_due(b), 5000, "re-activated");
                 banset_activate(b, ban, 4000);
-                CHECK_INT(banset_next_expiry(b), 4000, "rescheduled earlier");
+                CHECK_INT(banset_next_due(b), 4000, "rescheduled earlier");
+        }
+
+        /* Forget times come due after the expiry, and the caller removes. */
+        {
+                size_t forgotten = 0;
+                ban = banset_pop_due(b, 4500);
+                CHECK(ban && ban->active, "192.0.2.1 expires again at 4000");
+                if (ban)
+                        banset_deactivate(b, ban, 20000);
+                while ((ban = banset_pop_due(b, 15000))) {
+                        CHECK(!ban->active, "only inactive records are due now");
+                        banset_remove(b, ban);
+                        forgotten++;
+                }
+                CHECK_INT(forgotten, 4, "the four other expired records are forgotten");
+                CHECK_INT(banset_records(b), 2, "left: the permanent ban and 192.0.2.1");
+                CHECK_INT(banset_next_due(b), 20000, "192.0.2.1's forget time");
         }
 
         /* A network ban covers its addresses, not others; a host ban covers only itself. */
@@ -88,23 +137,34 @@ int main(void)
                 in = A("192.0.2.10");
                 CHECK(banset_covering(b, &in) == NULL, "host ban covers nothing else");
         }
-
-        /* Forget old inactive records; removal keeps the rest findable. */
-        {
-                size_t before = banset_records(b);
-                size_t n = banset_forget_before(b, 10000);
-                CHECK_INT(n, 4, "forgot the expired records");
-                CHECK_INT(banset_records(b), before - 4, "records left");
-                Addr a = A("192.0.2.1");
-                CHECK(banset_get(b, &a, 32) != NULL, "the re-activated record is kept");
-                ban = banset_get(b, &a, 32);
-                banset_remove(b, ban);
-                CHECK(banset_get(b, &a, 32) == NULL, "removed");
-                CHECK_INT(banset_next_expiry(b), 0, "no more expiring bans");
-        }
         banset_free(b);
 
-        /* Heap order under many random expiries. */
+        /* Active IPv6 hosts per /64, kept as bans start and end. */
+        {
+                Banset *n = banset_new(key);
+                Addr probe = A("2001:db8:aa:bb::1");
+                Ban *h1, *h3;
+                banset_set_net_prefix(n, 64);
+                h1 = add(n, "2001:db8:aa:bb::1", 128, 100);
+                add(n, "2001:db8:aa:bb::2", 128, 100);
+                h3 = add(n, "2001:db8:aa:bb:1:2:3:4", 128, 0);
+                add(n, "2001:db8:aa:cc::1", 128, 0);
+                add(n, "192.0.2.1", 32, 0);
+                CHECK_INT(banset_net_hosts(n, &probe), 3, "three hosts of the /64");
+                banset_deactivate(n, h1, 500);
+                CHECK_INT(banset_net_hosts(n, &probe), 2, "one lifted");
+                banset_remove(n, h3);
+                CHECK_INT(banset_net_hosts(n, &probe), 1, "one removed");
+                banset_activate(n, h1, 0);
+                CHECK_INT(banset_net_hosts(n, &probe), 2, "banned again");
+                banset_set_net_prefix(n, 48); /* recounted for another prefix */
+                CHECK_INT(banset_net_hosts(n, &probe), 3, "the /48 holds both /64s");
+                banset_set_net_prefix(n, 0);
+                CHECK_INT(banset_net_hosts(n, &probe), 0, "off");
+                banset_free(n);
+        }
+
+        /* Heap order under many random times. */
         {
                 Banset *h = banset_new(key);
                 uint64_t x = 7;
@@ -115,14 +175,19 @@ int main(void)
                         a.b[14] = (uint8_t)(i >> 8);
                         a.b[15] = (uint8_t)i;
                         Ban *bb = banset_upsert(h, &a, 32);
-                        banset_activate(h, bb, (int64_t)(x >> 40) + 1);
+                        if (i % 3)
+                                banset_activate(h, bb, (int64_t)(x >> 40) + 1);
+                        else
+                                banset_deactivate(h, bb, (int64_t)(x >> 40) + 1);
                 }
-                while ((ban = banset_pop_expired(h, INT64_MAX))) {
-                        CHECK(ban->expires_ms >= last, "heap order: %lld after %lld", (long long)ban->expires_ms,
-                              (long long)last);
-                        last = ban->expires_ms;
+                while ((ban = banset_pop_due(h, INT64_MAX))) {
+                        CHECK(ban->due_ms == 0 && (ban->active ? ban->expires_ms : 1) >= 0, "popped");
+                        CHECK(last <= (ban->active ? ban->expires_ms : last), "heap order");
+                        if (ban->active)
+                                last = ban->expires_ms;
+                        banset_remove(h, ban);
                 }
-                CHECK_INT(banset_active(h), 0, "all expired");
+                CHECK_INT(banset_records(h), 0, "all gone");
                 banset_free(h);
         }
         return check_done();

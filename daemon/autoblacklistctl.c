@@ -1,0 +1,172 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * autoblacklistctl: talk to the running autoblacklistd over its control
+ * socket.  It sends one command line and prints the answer; the exit
+ * status is 0 if the daemon said OK, 1 if it answered with an error, and
+ * 2 if it could not be reached.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+
+#include "conf.h"
+#include "control.h"
+#include "util.h"
+
+#ifndef VERSION
+#define VERSION "0"
+#endif
+
+static void usage(FILE *f)
+{
+        fprintf(f,
+                "Usage: autoblacklistctl [-s SOCKET | -c CONFIG] COMMAND\n"
+                "\n"
+                "Commands:\n"
+                "  status                         what the daemon has done since it started\n"
+                "  list [--json]                  the bans, with rule, hits, ban count and expiry\n"
+                "  ban ADDRESS[/LENGTH] [TIME]    ban now (default: the config's ban_time; 'forever')\n"
+                "  unban ADDRESS[/LENGTH]         lift a ban and forget the address's hits\n"
+                "  reload                         reload the configuration and rules, as SIGHUP\n"
+                "  flush --yes                    lift every ban and take the daemon's block out of the\n"
+                "                                 map (before an uninstall)\n"
+                "\n"
+                "  -s, --socket PATH   the control socket (default: the config's control_socket)\n"
+                "  -c, --config FILE   the daemon's configuration (default %s)\n"
+                "      --version       print the version\n"
+                "  -h, --help          print this help\n",
+                DEFAULT_CONFIG_FILE);
+}
+
+/* The socket path: -s, else control_socket of -c or the default config. */
+static char *socket_path(const char *sock, const char *config)
+{
+        Config *c = NULL;
+        Diags errors = {0};
+        char *path;
+
+        if (sock)
+                return xstrdup(sock);
+        if (config || access(DEFAULT_CONFIG_FILE, F_OK) == 0) {
+                if (config_load(config ? config : DEFAULT_CONFIG_FILE, &c, &errors) < 0) {
+                        for (size_t i = 0; i < errors.n; i++)
+                                fprintf(stderr, "%s\n", errors.items[i]);
+                        diags_free(&errors);
+                        return NULL;
+                }
+        } else
+                c = config_new_default();
+        path = xstrdup(c->control_socket);
+        config_free(c);
+        return path;
+}
+
+int main(int argc, char **argv)
+{
+        static const struct option longopts[] = {
+                {"socket", required_argument, NULL, 's'}, {"config", required_argument, NULL, 'c'},
+                {"version", no_argument, NULL, 'V'},      {"help", no_argument, NULL, 'h'},
+                {0},
+        };
+        const char *sock = NULL, *config = NULL;
+        _cleanup_free_ char *path = NULL;
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        struct timeval tv = {.tv_sec = 330};
+        Buf cmd = {0}, reply = {0};
+        char *nl;
+        int fd, c;
+
+        /* "+": stop at the first word, so that "list --json" keeps its option */
+        while ((c = getopt_long(argc, argv, "+s:c:h", longopts, NULL)) != -1) {
+                switch (c) {
+                case 's':
+                        sock = optarg;
+                        break;
+                case 'c':
+                        config = optarg;
+                        break;
+                case 'V':
+                        printf("autoblacklistctl %s\n", VERSION);
+                        return 0;
+                case 'h':
+                        usage(stdout);
+                        return 0;
+                default:
+                        usage(stderr);
+                        return 2;
+                }
+        }
+        if (optind >= argc) {
+                usage(stderr);
+                return 2;
+        }
+        if (streq(argv[optind], "flush") && (argc - optind != 2 || !streq(argv[optind + 1], "--yes"))) {
+                fprintf(stderr, "autoblacklistctl: flush lifts every ban and removes the daemon's block from "
+                                "the map; run 'autoblacklistctl flush --yes' to do it\n");
+                return 2;
+        }
+        for (int i = optind; i < argc; i++) {
+                if (strpbrk(argv[i], " \t\n")) {
+                        fprintf(stderr, "autoblacklistctl: '%s': arguments hold no spaces\n", argv[i]);
+                        return 2;
+                }
+                buf_printf(&cmd, "%s%s", i > optind ? " " : "", argv[i]);
+        }
+        buf_puts(&cmd, "\n");
+        if (cmd.len > CONTROL_LINE_MAX) {
+                fprintf(stderr, "autoblacklistctl: the command is too long\n");
+                return 2;
+        }
+
+        path = socket_path(sock, config);
+        if (!path)
+                return 2;
+        if (strlen(path) >= sizeof(sa.sun_path)) {
+                fprintf(stderr, "autoblacklistctl: %s: path too long\n", path);
+                return 2;
+        }
+        strcpy(sa.sun_path, path);
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+                fprintf(stderr, "autoblacklistctl: %s: %s (is autoblacklistd running?)\n", path, strerror(errno));
+                return 2;
+        }
+        /* flush waits for a map write: allow for a large map */
+        (void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+        if (write_all(fd, cmd.data, cmd.len) < 0) {
+                fprintf(stderr, "autoblacklistctl: %s: %s\n", path, strerror(errno));
+                return 2;
+        }
+        for (;;) {
+                char chunk[65536];
+                ssize_t n = read(fd, chunk, sizeof(chunk));
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0) {
+                        fprintf(stderr, "autoblacklistctl: %s: %s\n", path, strerror(errno));
+                        return 2;
+                }
+                if (n == 0)
+                        break;
+                buf_append(&reply, chunk, (size_t)n);
+        }
+        close(fd);
+        buf_free(&cmd);
+        if (!reply.data || !(nl = memchr(reply.data, '\n', reply.len))) {
+                fprintf(stderr, "autoblacklistctl: %s: no answer\n", path);
+                return 2;
+        }
+        if (startswith(reply.data, "OK\n")) {
+                fwrite(nl + 1, 1, reply.len - (size_t)(nl + 1 - reply.data), stdout);
+                buf_free(&reply);
+                return 0;
+        }
+        {
+                const char *msg = startswith(reply.data, "ERROR: ") ? reply.data + 7 : reply.data;
+                fprintf(stderr, "autoblacklistctl: %.*s\n", (int)(nl - msg), msg);
+        }
+        buf_free(&reply);
+        return 1;
+}

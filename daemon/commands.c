@@ -1,0 +1,315 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * commands: what autoblacklistctl can ask the running daemon.
+ *
+ *   status                 counters, the last ban, the map, memory
+ *   list [--json]          the bans
+ *   ban ADDR[/LEN] [DURATION]
+ *   unban ADDR[/LEN]
+ *   reload                 as SIGHUP
+ *   flush --yes            lift every ban and take our block out of the map
+ *   help
+ *
+ * Security: the words come from a local admin through a 0600 socket, but
+ * they are still checked like any input: an address must pass inet_pton(),
+ * a duration parse_duration(), and a ban is refused for what is never
+ * banned (loopback, the ignore list, OK in the map).
+ */
+#include "daemon-internal.h"
+
+#include <errno.h>
+
+#include "log.h"
+#include "util.h"
+
+static void put_time(Buf *out, int64_t ms)
+{
+        char t[64];
+        buf_puts(out, ms ? format_time(ms, t, sizeof(t)) : "never");
+}
+
+static void json_string(Buf *out, const char *s)
+{
+        buf_append(out, "\"", 1);
+        for (; *s; s++) {
+                unsigned char c = (unsigned char)*s;
+                if (c == '"' || c == '\\')
+                        buf_printf(out, "\\%c", c);
+                else if (c < 0x20)
+                        buf_printf(out, "\\u%04x", c);
+                else
+                        buf_append(out, s, 1);
+        }
+        buf_append(out, "\"", 1);
+}
+
+static void json_time(Buf *out, int64_t ms)
+{
+        char t[64];
+        if (ms)
+                buf_printf(out, "\"%s\"", format_time(ms, t, sizeof(t)));
+        else
+                buf_puts(out, "null");
+}
+
+static ControlResult cmd_status(Daemon *d, Buf *out)
+{
+        const TailStats *ts = tail_stats(d->tail);
+        const MapWriterStats *ms = mapwriter_stats(d->map);
+        size_t tracked = tracker_count(d->tracker), records = banset_records(d->bans);
+        char up[32];
+
+        tracker_expire(d->tracker, now_ms());
+        tracked = tracker_count(d->tracker);
+        buf_printf(out, "uptime: %s\n",
+                   format_duration((uint64_t)(now_ms() - d->started_ms) / 1000 * 1000, up, sizeof(up)));
+        buf_printf(out, "log: %s (%s)\n", d->cfg->log_file, tail_is_open(d->tail) ? "open" : "not there yet");
+        buf_printf(out, "lines read: %llu (%llu bytes, %llu cut, %llu rotations, %llu truncations, %llu without a "
+                        "syslog header)\n",
+                   (unsigned long long)ts->lines, (unsigned long long)ts->bytes, (unsigned long long)ts->cut,
+                   (unsigned long long)ts->rotations, (unsigned long long)ts->truncations,
+                   (unsigned long long)d->stats.unparsed);
+        buf_printf(out, "hits: %llu (and %llu already banned, %llu never banned, %llu own rejections)\n",
+                   (unsigned long long)d->stats.hits, (unsigned long long)d->stats.already_banned,
+                   (unsigned long long)d->stats.exempt, (unsigned long long)d->stats.own_rejects);
+        buf_printf(out, "bans: %zu active, %zu ended and remembered; since start %llu by rules, %llu networks, "
+                        "%llu by hand, %llu lifted, %llu expired\n",
+                   banset_active(d->bans), records - banset_active(d->bans), (unsigned long long)d->stats.bans,
+                   (unsigned long long)d->stats.net_bans, (unsigned long long)d->stats.manual_bans,
+                   (unsigned long long)d->stats.unbans, (unsigned long long)d->stats.expired);
+        buf_printf(out, "tracked addresses: %zu (at most %zu; %llu evicted)\n", tracked, d->cfg->max_tracked,
+                   (unsigned long long)tracker_evictions(d->tracker));
+        if (d->stats.last_ban_ms) {
+                buf_printf(out, "last ban: %s (%s) at ", d->stats.last_ban, d->stats.last_ban_rule);
+                put_time(out, d->stats.last_ban_ms);
+                buf_puts(out, "\n");
+        } else
+                buf_puts(out, "last ban: none since start\n");
+        buf_printf(out, "map: %s: %llu writes, %llu postmap failures, %llu unchanged, last write ", mapwriter_path(d->map),
+                   (unsigned long long)ms->writes, (unsigned long long)ms->failures,
+                   (unsigned long long)ms->skipped);
+        put_time(out, ms->last_write_ms);
+        buf_printf(out, "%s%s\n", ms->last_error[0] ? ", last error: " : "", ms->last_error);
+        buf_printf(out, "memory: %zu bytes per tracked address, %zu bytes per ban record\n",
+                   tracked ? tracker_memory(d->tracker) / tracked : 0, records ? banset_memory(d->bans) / records : 0);
+        buf_printf(out, "rules: %zu%s\n", ruleset_count(d->rules), ruleset_jit(d->rules) ? "" : " (no JIT)");
+        buf_printf(out, "log messages dropped by the flood limiter: %llu\n", (unsigned long long)log_dropped());
+        return CONTROL_OK;
+}
+
+static ControlResult cmd_list(Daemon *d, bool json, Buf *out)
+{
+        _cleanup_free_ Ban **v = NULL;
+        size_t n = banset_list(d->bans, true, &v);
+        char text[CIDR_STRLEN];
+
+        if (json) {
+                buf_puts(out, "[");
+                for (size_t i = 0; i < n; i++) {
+                        buf_puts(out, i ? ",\n {" : "\n {");
+                        buf_puts(out, "\"address\": ");
+                        json_string(out, daemon_ban_text(v[i], text));
+                        buf_printf(out, ", \"network\": %s, \"rule\": ",
+                                   v[i]->plen == (addr_is_v4(&v[i]->addr) ? 32 : 128) ? "false" : "true");
+                        json_string(out, names_get(d->names, v[i]->rule));
+                        buf_printf(out, ", \"manual\": %s, \"hits\": %u, \"bans\": %u, \"first_hit\": ",
+                                   v[i]->manual ? "true" : "false", v[i]->hits, v[i]->count);
+                        json_time(out, v[i]->first_hit_ms);
+                        buf_puts(out, ", \"last_hit\": ");
+                        json_time(out, v[i]->last_hit_ms);
+                        buf_puts(out, ", \"banned\": ");
+                        json_time(out, v[i]->banned_ms);
+                        buf_puts(out, ", \"expires\": ");
+                        json_time(out, v[i]->expires_ms);
+                        buf_puts(out, "}");
+                }
+                buf_puts(out, n ? "\n]\n" : "]\n");
+                return CONTROL_OK;
+        }
+        buf_printf(out, "%-40s %-26s %5s %4s  %-20s  %s\n", "ADDRESS", "RULE", "HITS", "BANS", "BANNED", "EXPIRES");
+        for (size_t i = 0; i < n; i++) {
+                char t1[64], t2[64];
+                buf_printf(out, "%-40s %-26s %5u %4u  %-20s  %s\n", daemon_ban_text(v[i], text),
+                           names_get(d->names, v[i]->rule), v[i]->hits, v[i]->count,
+                           format_time(v[i]->banned_ms, t1, sizeof(t1)),
+                           v[i]->expires_ms ? format_time(v[i]->expires_ms, t2, sizeof(t2)) : "never");
+        }
+        return CONTROL_OK;
+}
+
+/* ADDR or ADDR/LEN into a network; the text of the problem, if any. */
+static const char *parse_target(const char *s, Cidr *c)
+{
+        int r = cidr_parse(s, c);
+
+        if (r == -EDOM)
+                return "host bits are set after the prefix length";
+        if (r < 0)
+                return "not an IPv4 or IPv6 address (or ADDRESS/LENGTH)";
+        return NULL;
+}
+
+static ControlResult cmd_ban(Daemon *d, char **argv, size_t argc, Buf *out)
+{
+        uint64_t len = d->cfg->ban_time_ms;
+        char key[CIDR_STRLEN], text[CIDR_STRLEN], dur[32];
+        const char *problem, *why;
+        int64_t now = now_ms();
+        Cidr c;
+        Ban *b;
+
+        if (argc < 2 || argc > 3) {
+                buf_puts(out, "usage: ban ADDRESS[/LENGTH] [DURATION]");
+                return CONTROL_ERROR;
+        }
+        problem = parse_target(argv[1], &c);
+        if (problem) {
+                buf_printf(out, "'%s': %s", argv[1], problem);
+                return CONTROL_ERROR;
+        }
+        if (argc == 3 && (streq(argv[2], "forever") ? (len = 0, false) : parse_duration(argv[2], &len) < 0)) {
+                buf_printf(out, "'%s' is not a duration (e.g. 90s, 10m, 1h, 7d, or forever)", argv[2]);
+                return CONTROL_ERROR;
+        }
+        if (mapfile_key(&c.net, c.plen, key, sizeof(key)) < 0) {
+                buf_printf(out, "%s: no access(5) key can match exactly this network; IPv4 networks need "
+                                "a /8, /16 or /24, IPv6 ones whole 16-bit groups without '::' inside",
+                           argv[1]);
+                return CONTROL_ERROR;
+        }
+        why = c.plen == (c.v4 ? 32 : 128)
+                      ? exempt_reason(&d->exempt, mapwriter_admin_keys(d->map), &c.net)
+                      : exempt_reason_net(&d->exempt, mapwriter_admin_keys(d->map), &c.net, c.plen, key);
+        if (why) {
+                buf_printf(out, "%s is never banned (%s)", argv[1], why);
+                return CONTROL_ERROR;
+        }
+        b = banset_upsert(d->bans, &c.net, c.plen);
+        b->rule = d->manual_rule;
+        b->manual = true;
+        b->count++;
+        b->hits = 0;
+        b->first_hit_ms = b->last_hit_ms = 0;
+        b->banned_ms = now;
+        banset_activate(d->bans, b, len ? now + (int64_t)len : 0);
+        if (c.plen == (c.v4 ? 32 : 128))
+                tracker_forget(d->tracker, &c.net);
+        mapwriter_set_block(d->map, true);
+        d->stats.manual_bans++;
+        daemon_ban_text(b, text);
+        log_event(LOG_EVENT_BAN, LOG_NOTICE,
+                  &(LogFields){.address = text, .rule = "manual", .expires_ms = len ? b->expires_ms : -1},
+                  "ban %s: by hand, for %s", text, len ? format_duration(len, dur, sizeof(dur)) : "ever");
+        daemon_bans_changed(d);
+        buf_printf(out, "banned %s until ", text);
+        put_time(out, b->expires_ms);
+        buf_puts(out, "\n");
+        return CONTROL_OK;
+}
+
+static ControlResult cmd_unban(Daemon *d, char **argv, size_t argc, Buf *out)
+{
+        char text[CIDR_STRLEN];
+        const char *problem;
+        Cidr c;
+        Ban *b, *cover;
+
+        if (argc != 2) {
+                buf_puts(out, "usage: unban ADDRESS[/LENGTH]");
+                return CONTROL_ERROR;
+        }
+        problem = parse_target(argv[1], &c);
+        if (problem) {
+                buf_printf(out, "'%s': %s", argv[1], problem);
+                return CONTROL_ERROR;
+        }
+        b = banset_get(d->bans, &c.net, c.plen);
+        if (!b || !b->active) {
+                cover = c.plen == (c.v4 ? 32 : 128) ? banset_covering(d->bans, &c.net) : NULL;
+                if (cover)
+                        buf_printf(out, "%s is not banned itself, but its network %s is: unban that", argv[1],
+                                   daemon_ban_text(cover, text));
+                else
+                        buf_printf(out, "%s is not banned", argv[1]);
+                /* forget its hits all the same: the admin trusts it now */
+                if (c.plen == (c.v4 ? 32 : 128))
+                        tracker_forget(d->tracker, &c.net);
+                return CONTROL_ERROR;
+        }
+        daemon_ban_text(b, text);
+        daemon_lift(d, b, "by hand");
+        buf_printf(out, "unbanned %s\n", text);
+        return CONTROL_OK;
+}
+
+static ControlResult cmd_flush(Daemon *d, ControlClient *client, char **argv, size_t argc, Buf *out)
+{
+        _cleanup_free_ Ban **v = NULL;
+        size_t n;
+
+        if (argc != 2 || !streq(argv[1], "--yes")) {
+                buf_puts(out, "flush lifts every ban and takes our block out of the map; say 'flush --yes'");
+                return CONTROL_ERROR;
+        }
+        if (d->flush_client) {
+                buf_puts(out, "a flush is already under way");
+                return CONTROL_ERROR;
+        }
+        n = banset_list(d->bans, false, &v);
+        for (size_t i = 0; i < n; i++) {
+                if (v[i]->plen == (addr_is_v4(&v[i]->addr) ? 32 : 128))
+                        tracker_forget(d->tracker, &v[i]->addr);
+                banset_remove(d->bans, v[i]);
+        }
+        log_event(LOG_EVENT_UNBAN, LOG_NOTICE, NULL, "flush: %zu ban records dropped; removing our block from %s", n,
+                  mapwriter_path(d->map));
+        d->stats.unbans += n;
+        mapwriter_set_block(d->map, false);
+        d->bans_dirty = true;
+        daemon_arm_due(d);
+        mapwriter_request_now(d->map);
+        d->flush_client = client;
+        return CONTROL_PENDING;
+}
+
+ControlResult daemon_command(void *ctx, ControlClient *client, char **argv, size_t argc, Buf *out)
+{
+        Daemon *d = ctx;
+
+        if (streq(argv[0], "status") && argc == 1)
+                return cmd_status(d, out);
+        if (streq(argv[0], "list") && argc == 1)
+                return cmd_list(d, false, out);
+        if (streq(argv[0], "list") && argc == 2 && streq(argv[1], "--json"))
+                return cmd_list(d, true, out);
+        if (streq(argv[0], "ban"))
+                return cmd_ban(d, argv, argc, out);
+        if (streq(argv[0], "unban"))
+                return cmd_unban(d, argv, argc, out);
+        if (streq(argv[0], "flush"))
+                return cmd_flush(d, client, argv, argc, out);
+        if (streq(argv[0], "reload") && argc == 1) {
+                _cleanup_free_ char *why = NULL;
+                if (daemon_reload(d, &why) < 0) {
+                        buf_printf(out, "reload rejected, the previous configuration stays: %s", why);
+                        return CONTROL_ERROR;
+                }
+                buf_printf(out, "reloaded: %zu rules\n", ruleset_count(d->rules));
+                return CONTROL_OK;
+        }
+        if (streq(argv[0], "help") && argc == 1) {
+                buf_puts(out, "status\nlist [--json]\nban ADDRESS[/LENGTH] [DURATION]\nunban ADDRESS[/LENGTH]\n"
+                              "reload\nflush --yes\n");
+                return CONTROL_OK;
+        }
+        buf_printf(out, "unknown command or arguments: '%s'; try 'help'", argv[0]);
+        return CONTROL_ERROR;
+}
+
+void daemon_client_gone(void *ctx, ControlClient *client)
+{
+        Daemon *d = ctx;
+
+        if (d->flush_client == client)
+                d->flush_client = NULL;
+}

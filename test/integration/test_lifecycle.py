@@ -1,0 +1,338 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The life of a ban: expiry, repeat offenders, persistence across kill -9,
+the never-ban list, IPv6 network bans, and autoblacklistctl on the running
+daemon.  Every ban is checked where smtpd sees it: postmap -q on the map.
+"""
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+
+import harness
+from harness import DaemonTest, sasl_fail, wait_until
+
+ONE_HIT = ("[one-hit]\nprogram = postfix*/smtpd\n"
+           "pattern = ^warning: [^[]*\\[<ADDR>\\]: SASL \\S+ authentication failed\n"
+           "max_hits = 1\n")
+
+
+def access_lookups(addr):
+    """The keys smtpd looks up for a client address in an indexed access table:
+    the address, then with its last ':part' or '.part' cut off, again and again
+    (check_addr_access() in smtpd_check.c).  addr is in compressed form."""
+    delim = ":" if ":" in addr else "."
+    keys = []
+    while True:
+        if addr:
+            keys.append(addr)
+        if delim not in addr:
+            return keys
+        addr = addr.rsplit(delim, 1)[0]
+
+
+def smtpd_verdict(env, addr):
+    """What smtpd's check_client_access would find for this client: the value
+    of the first lookup key that the map has, or None."""
+    for key in access_lookups(addr):
+        v = env.postmap_q(key)
+        if v is not None:
+            return key, v
+    return None, None
+
+
+class Lifecycle(DaemonTest):
+
+    def one_hit_rules(self, ban_time=None):
+        path = os.path.join(self.env.dir, "one.rules")
+        with open(path, "w") as f:
+            f.write(ONE_HIT + ("ban_time = %s\n" % ban_time if ban_time else ""))
+        self.env.write_config(rules=path)
+
+    def ban_now(self, addr):
+        self.env.append(sasl_fail(addr))
+        wait_until(lambda: self.env.postmap_q(addr), what="the ban of " + addr)
+
+    def test_expiry_on_the_real_clock(self):
+        env = self.env
+        self.one_hit_rules(ban_time="2s")
+        env.write_config(ban_memory="0")
+        env.start()
+        t0 = time.monotonic()
+        self.ban_now("203.0.113.1")
+        wait_until(lambda: env.postmap_q("203.0.113.1") is None, timeout=8, what="the expiry")
+        took = time.monotonic() - t0
+        self.assertGreater(took, 1.5, "not before its time")
+        st = env.status()
+        self.assertIn("1 expired", st["bans"])
+        self.assertIn("0 active", st["bans"])
+
+    def test_repeat_offender_gets_a_longer_ban(self):
+        env = self.env
+        self.one_hit_rules(ban_time="2s")
+        env.write_config(ban_time_factor="3", ban_memory="1h", ban_time_max="1h")
+        env.start()
+        self.ban_now("203.0.113.2")
+        wait_until(lambda: env.postmap_q("203.0.113.2") is None, timeout=8, what="the first expiry")
+        self.ban_now("203.0.113.2")
+        _, out, _ = env.ctl("list", "--json", check=0)
+        ban = [b for b in json.loads(out) if b["address"] == "203.0.113.2"][0]
+        self.assertEqual(ban["bans"], 2)
+        length = (time_of(ban["expires"]) - time_of(ban["banned"]))
+        self.assertTrue(5 <= length <= 7, "the second ban lasts 2s x 3: %s" % length)
+        self.assertIn("repeat offender", env.stderr())
+
+    def test_ctl_ban_unban_list_status(self):
+        env = self.env
+        env.write_map("# mine\n192.0.2.50 OK\n")
+        env.start()
+        env.ctl("ban", "203.0.113.3", check=0)
+        env.ctl("ban", "2001:DB8:0:0::5", "10m", check=0)
+        wait_until(lambda: env.postmap_q("203.0.113.3") and env.postmap_q("2001:db8::5"), what="both in the map")
+        self.assertIn("postfix-autoblacklist", env.postmap_q("2001:db8::5"))
+        _, out, _ = env.ctl("list", check=0)
+        self.assertRegex(out, r"203\.0\.113\.3 +manual ")
+        self.assertRegex(out, r"2001:db8::5 +manual ")
+        _, out, _ = env.ctl("list", "--json", check=0)
+        bans = {b["address"]: b for b in json.loads(out)}
+        self.assertEqual(set(bans), {"203.0.113.3", "2001:db8::5"})
+        self.assertTrue(bans["2001:db8::5"]["manual"])
+        self.assertAlmostEqual(time_of(bans["2001:db8::5"]["expires"]) - time_of(bans["2001:db8::5"]["banned"]),
+                               600, delta=2)
+        st = env.status()
+        self.assertIn("2 active", st["bans"])
+        self.assertIn("2 by hand", st["bans"])
+        for key in ("uptime", "lines read", "hits", "tracked addresses", "last ban", "map", "memory"):
+            self.assertIn(key, st)
+        self.assertRegex(st["map"], r"\d+ writes, 0 postmap failures")
+        # unban: out of the map, and out of the state file
+        env.ctl("unban", "203.0.113.3", check=0)
+        wait_until(lambda: env.postmap_q("203.0.113.3") is None, what="the unban")
+        self.assertEqual(env.postmap_q("192.0.2.50"), "OK")
+        self.assertEqual(env.stop(), 0)
+        with open(env.state) as f:
+            state = f.read()
+        self.assertNotIn("203.0.113.3", state)
+        self.assertIn("ban 2001:db8::5/128 manual 1 1 ", state)
+
+    def test_unban_forgets_hits(self):
+        env = self.env
+        env.start()
+        env.append(sasl_fail("203.0.113.4"), sasl_fail("203.0.113.4"))
+        wait_until(lambda: "hit 203.0.113.4: rule sasl-auth-failed (2/3)" in env.stderr(), what="two hits")
+        rc, _, err = env.ctl("unban", "203.0.113.4")
+        self.assertEqual(rc, 1)
+        self.assertIn("203.0.113.4 is not banned", err)
+        env.append(sasl_fail("203.0.113.4"), sasl_fail("203.0.113.4"))
+        wait_until(lambda: env.stderr().count("hit 203.0.113.4: rule sasl-auth-failed (2/3)") == 2,
+                   what="counting from zero again")
+        self.assertIsNone(env.postmap_q("203.0.113.4"))
+        env.append(sasl_fail("203.0.113.4"))
+        wait_until(lambda: env.postmap_q("203.0.113.4"), what="the ban at the third new hit")
+
+    def test_ctl_bad_input_gets_a_clear_error_and_the_daemon_keeps_serving(self):
+        env = self.env
+        env.start()
+        cases = [
+            (("ban", "203.0.113.999"), 1, "not an IPv4 or IPv6 address"),
+            (("ban", "203.0.113.5", "soon"), 1, "is not a duration"),
+            (("ban", "127.0.0.1"), 1, "never banned (loopback)"),
+            (("ban", "203.0.113.5/25"), 1, "host bits are set"),
+            (("ban", "203.0.113.0/25"), 1, "no access(5) key can match"),
+            (("unban", "nonsense"), 1, "not an IPv4 or IPv6 address"),
+            (("frobnicate",), 1, "unknown command"),
+            (("list", "--yaml"), 1, "unknown command"),
+            (("flush",), 2, "flush --yes"),
+        ]
+        for args, rc, msg in cases:
+            got_rc, _, err = env.ctl(*args)
+            self.assertEqual(got_rc, rc, args)
+            self.assertIn(msg, err, args)
+            self.assertTrue(err.endswith("\n") and not err.endswith("\n\n"), repr(err))
+        # raw protocol abuse: an over-long line, a client that hangs up midway,
+        # binary junk, a server-side refusal of a bare flush
+        def raw(data, read=True):
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.settimeout(5)
+            s.connect(env.socket)
+            s.sendall(data)
+            if not read:
+                s.close()
+                return ""
+            out = b""
+            while True:
+                try:
+                    chunk = s.recv(4096)
+                except ConnectionResetError:
+                    break
+                if not chunk:
+                    break
+                out += chunk
+            s.close()
+            return out.decode(errors="replace")
+        self.assertIn("ERROR: command line too long", raw(b"status " + b"x" * 10000))
+        raw(b"stat", read=False)
+        self.assertIn("ERROR: the command holds control characters", raw(b"st\x01atus\n"))
+        self.assertIn("ERROR: flush lifts every ban", raw(b"flush\n"))
+        self.assertTrue(raw(b"status\n").startswith("OK\n"))
+        self.assertEqual(env.ctl("status")[0], 0)
+        self.assertEqual(oct(os.stat(env.socket).st_mode & 0o777), "0o600")
+
+    def test_kill_9_then_restart_keeps_the_bans(self):
+        env = self.env
+        env.write_config(ban_time="1h")
+        env.start()
+        for _ in range(3):
+            env.append(sasl_fail("203.0.113.6"))
+        env.ctl("ban", "2001:db8:6::6", "2h", check=0)
+        wait_until(lambda: env.postmap_q("203.0.113.6") and env.postmap_q("2001:db8:6::6"), what="the bans")
+        _, before, _ = env.ctl("list", "--json", check=0)
+        env.kill9()
+        env.start()
+        self.assertIn("REJECT", env.postmap_q("203.0.113.6") or "")
+        self.assertIn("REJECT", env.postmap_q("2001:db8:6::6") or "")
+        _, after, _ = env.ctl("list", "--json", check=0)
+        self.assertEqual(json.loads(after), json.loads(before), "the same bans, the same expiries")
+        self.assertIn("restored 2 bans", env.stderr())
+
+    def test_garbage_state_file_means_a_warning_and_a_fresh_start(self):
+        env = self.env
+        with open(env.state, "wb") as f:
+            f.write(os.urandom(3000))
+        env.start()
+        self.assertIn("damaged", env.stderr())
+        self.assertTrue([n for n in os.listdir(env.dir) if n.startswith("state.damaged-")])
+        for _ in range(3):
+            env.append(sasl_fail("203.0.113.7"))
+        wait_until(lambda: env.postmap_q("203.0.113.7"), what="a ban on the fresh start")
+
+    def test_never_banned_however_many_hits(self):
+        env = self.env
+        pf = env.pfdir
+        with open(os.path.join(pf, "main.cf"), "w") as f:
+            f.write("mynetworks = 198.51.100.0/24 [2001:db8:77::]/48 127.0.0.0/8\n")
+        os.utime(os.path.join(pf, "main.cf"), (0, 0))
+        env.write_config(ignore="192.0.2.0/24", ignore_mynetworks="yes",
+                         postconf="postconf -c %s" % pf)
+        env.write_map("203.0.113.8 OK\n2001:db8:88 OK\n")
+        own = local_address()
+        env.start()
+        never = ["127.0.0.1", "::1", "192.0.2.9", "198.51.100.9", "2001:db8:77:1::9", "203.0.113.8",
+                 "2001:db8:88::9"] + ([own] if own else [])
+        for _ in range(20):
+            env.append(*[sasl_fail(a) for a in never])
+        for _ in range(3):
+            env.append(sasl_fail("203.0.113.9"))
+        wait_until(lambda: env.postmap_q("203.0.113.9"), what="the control ban")
+        for a in never:
+            self.assertEqual(smtpd_verdict(env, a)[1] in (None, "OK"), True, a + " must never be banned")
+        self.assertIn("networks from mynetworks are never banned", env.stderr())
+        for a in ("192.0.2.9", "127.0.0.1"):
+            rc, _, err = env.ctl("ban", a)
+            self.assertEqual(rc, 1, a)
+            self.assertIn("never banned", err)
+        self.assertIn("never banned", env.status()["hits"])
+
+    def test_ok_set_after_the_ban_lifts_it(self):
+        env = self.env
+        env.start()
+        for _ in range(3):
+            env.append(sasl_fail("203.0.113.10"))
+        wait_until(lambda: env.postmap_q("203.0.113.10"), what="the ban")
+        with open(env.map, "a") as f:
+            f.write("203.0.113.10 OK\n")
+        env.ctl("ban", "203.0.113.11", check=0)      # any change makes a new write
+        wait_until(lambda: "unban 203.0.113.10: never banned (OK in the access map)" in env.stderr(),
+                   what="the lift")
+        wait_until(lambda: env.postmap_q("203.0.113.10") == "OK", what="only the admin's line")
+
+    def test_ipv6_network_ban(self):
+        env = self.env
+        self.one_hit_rules()
+        env.write_config(ipv6_net_hosts="3", ipv6_net_prefix="64")
+        env.start()
+        for a in ("2001:db8:1:2::a", "2001:db8:1:2::b"):
+            self.ban_now(a)
+        self.assertIsNone(env.postmap_q("2001:db8:1:2"), "two hosts: no network ban yet")
+        self.ban_now_net = None
+        env.append(sasl_fail("2001:db8:1:2:3:4:5:6"))
+        wait_until(lambda: env.postmap_q("2001:db8:1:2"), what="the network key")
+        text = env.read_map()
+        self.assertIn("\n2001:db8:1:2 REJECT ", text)
+        self.assertNotIn("2001:db8:1:2::a REJECT", text, "the hosts are covered by the network")
+        # smtpd's own lookup sequence finds the network key for any address in it
+        for a in ("2001:db8:1:2::99", "2001:db8:1:2:ffff:ffff:ffff:ffff", "2001:db8:1:2::", "2001:db8:1:2:0:1::"):
+            key, value = smtpd_verdict(env, a)
+            self.assertEqual(key, "2001:db8:1:2", a)
+            self.assertIn("REJECT", value)
+        for a in ("2001:db8:1:3::1", "2001:db8:1::2"):
+            self.assertIsNone(smtpd_verdict(env, a)[1], a + " is outside the network")
+        _, out, _ = env.ctl("list", "--json", check=0)
+        nets = [b for b in json.loads(out) if b["network"]]
+        self.assertEqual([b["address"] for b in nets], ["2001:db8:1:2::/64"])
+        self.assertEqual(nets[0]["rule"], "ipv6-network")
+
+    def test_ipv6_network_that_no_key_can_match_stays_host_by_host(self):
+        env = self.env
+        self.one_hit_rules()
+        env.write_config(ipv6_net_hosts="2")
+        env.start()
+        # 2001:db8:5:0::/64 ends in a zero group: "2001:db8:5:0" is never looked up
+        for a in ("2001:db8:5::1", "2001:db8:5::2"):
+            self.ban_now(a)
+        wait_until(lambda: "no access(5) key can match the whole network" in env.stderr(), what="the notice")
+        self.assertIn("2001:db8:5::1 REJECT", env.read_map())
+
+    def test_flush_removes_every_ban_and_our_block(self):
+        env = self.env
+        admin = "# my lines\n192.0.2.50 OK\n"
+        env.write_map(admin)
+        env.start()
+        env.ctl("ban", "203.0.113.12", check=0)
+        env.ctl("ban", "2001:db8:12::12", check=0)
+        wait_until(lambda: env.postmap_q("203.0.113.12"), what="the bans")
+        rc, out, err = env.ctl("flush", "--yes")
+        self.assertEqual(rc, 0, err)
+        # the answer comes after the map is written: no waiting needed
+        self.assertEqual(env.read_map(), admin)
+        self.assertIsNone(env.postmap_q("203.0.113.12"))
+        self.assertEqual(env.postmap_q("192.0.2.50"), "OK")
+        self.assertIn("0 active", env.status()["bans"])
+        self.assertEqual(env.stop(), 0)
+        with open(env.state) as f:
+            self.assertNotIn("\nban ", f.read())
+
+    def test_tracker_cap_evicts_the_oldest(self):
+        env = self.env
+        env.write_config(max_tracked="100", max_hits="5")
+        env.start()
+        lines = [sasl_fail("10.77.%d.%d" % (i // 250, i % 250 + 1)) for i in range(150)]
+        env.append(*lines)
+        wait_until(lambda: "hits: 150 " in env.ctl("status")[1], what="all the hits")
+        st = env.status()
+        m = re.match(r"(\d+) \(at most 100; (\d+) evicted\)", st["tracked addresses"])
+        self.assertTrue(m, st["tracked addresses"])
+        self.assertLessEqual(int(m.group(1)), 100)
+        self.assertGreaterEqual(int(m.group(2)), 50)
+
+
+def time_of(text):
+    return time.mktime(time.strptime(text, "%Y-%m-%dT%H:%M:%SZ"))
+
+
+def local_address():
+    """A non-loopback address of this host, or None."""
+    try:
+        out = subprocess.run(["ip", "-o", "addr", "show"], capture_output=True, text=True).stdout
+    except FileNotFoundError:
+        return None
+    for m in re.finditer(r"inet6? ([0-9a-f.:]+)/\d+ .*scope global", out):
+        return m.group(1)
+    return None
+
+
+if __name__ == "__main__":
+    harness.main()
