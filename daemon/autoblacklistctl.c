@@ -74,7 +74,7 @@ int main(int argc, char **argv)
         _cleanup_free_ char *path = NULL;
         struct sockaddr_un sa = {.sun_family = AF_UNIX};
         struct timeval tv = {.tv_sec = 330};
-        Buf cmd = {0}, reply = {0};
+        _cleanup_buf_ Buf cmd = {0}, reply = {0};
         char *nl;
         int fd, c;
 
@@ -153,20 +153,17 @@ int main(int argc, char **argv)
                 buf_append(&reply, chunk, (size_t)n);
         }
         close(fd);
-        buf_free(&cmd);
         if (!reply.data || !(nl = memchr(reply.data, '\n', reply.len))) {
                 fprintf(stderr, "autoblacklistctl: %s: no answer\n", path);
                 return 2;
         }
         if (startswith(reply.data, "OK\n")) {
                 fwrite(nl + 1, 1, reply.len - (size_t)(nl + 1 - reply.data), stdout);
-                buf_free(&reply);
                 return 0;
         }
         {
                 const char *msg = startswith(reply.data, "ERROR: ") ? reply.data + 7 : reply.data;
                 fprintf(stderr, "autoblacklistctl: %.*s\n", (int)(nl - msg), msg);
         }
-        buf_free(&reply);
         return 1;
 }

@@ -378,7 +378,7 @@ int read_file(const char *path, size_t max, char **out, size_t *out_len)
         fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
         if (fd < 0)
                 return -errno;
-        buf_reserve(&b, 0);
+        buf_append(&b, "", 0); /* an empty file is an empty string */
         for (;;) {
                 ssize_t n = read(fd, chunk, sizeof(chunk));
                 if (n < 0) {

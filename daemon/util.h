@@ -49,6 +49,12 @@
         })
 
 static inline void freep(void *p) { free(*(void **)p); }
+/* free(p) and return NULL: `p = mfree(p);` */
+static inline void *mfree(void *p)
+{
+        free(p);
+        return NULL;
+}
 static inline void closep(int *fd)
 {
         if (*fd >= 0)
@@ -91,6 +97,8 @@ void buf_printf(Buf *b, const char *fmt, ...) _printf_(2, 3);
 void buf_vprintf(Buf *b, const char *fmt, va_list ap) _printf_(2, 0) __attribute__((nonnull(2)));
 void buf_clear(Buf *b);
 void buf_free(Buf *b);
+static inline void buf_freep(Buf *b) { buf_free(b); }
+#define _cleanup_buf_ _cleanup_(buf_freep)
 
 /*
  * A list of diagnostics, each "file:line: message".  Parsers collect every

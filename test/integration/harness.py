@@ -94,11 +94,13 @@ class Env:
     # --- files ---------------------------------------------------------
 
     def write_config(self, **changes):
+        """Write the config atomically, so that a reload never reads half of it."""
         self.config.update(changes)
-        with open(self.conf, "w") as f:
+        with open(self.conf + ".new", "w") as f:
             for k, v in self.config.items():
                 if v is not None:
                     f.write("%s = %s\n" % (k, v))
+        os.replace(self.conf + ".new", self.conf)
 
     def append(self, *lines, path=None):
         with open(path or self.log, "a") as f:

@@ -76,6 +76,10 @@ int main(void)
                 CHECK_STR(text, "hello\n", "read back");
                 free(text);
                 CHECK_INT(read_file(path, 3, &text, &len), -EFBIG, "read_file over max");
+                check_write(path, "");
+                CHECK_INT(read_file(path, 100, &text, &len), 0, "read an empty file");
+                CHECK(text && text[0] == '\0' && len == 0, "an empty file is an empty string");
+                free(text);
                 CHECK_INT(write_file_atomic(path, "bye\n", 4, 0600), 0, "replace");
                 CHECK_INT(read_file(path, 100, &text, &len), 0, "read_file again");
                 CHECK_STR(text, "bye\n", "replaced");
