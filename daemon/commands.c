@@ -290,7 +290,7 @@ ControlResult daemon_command(void *ctx, ControlClient *client, char **argv, size
                 return cmd_flush(d, client, argv, argc, out);
         if (streq(argv[0], "reload") && argc == 1) {
                 _cleanup_free_ char *why = NULL;
-                if (daemon_reload(d, &why) < 0) {
+                if (daemon_reload_notify(d, &why) < 0) {
                         buf_printf(out, "reload rejected, the previous configuration stays: %s", why);
                         return CONTROL_ERROR;
                 }

@@ -16,6 +16,7 @@
 #include "exempt.h"
 #include "mapwriter.h"
 #include "names.h"
+#include "notify.h"
 #include "rules.h"
 #include "tail.h"
 #include "tracker.h"
@@ -51,6 +52,7 @@ typedef struct Daemon {
         MapWriter *map;
         Tail *tail;
         Control *control;
+        Notify *notify;
         Exempt exempt;
         uint8_t hash_key[16];
         int64_t started_ms;
@@ -74,6 +76,8 @@ void daemon_arm_due(Daemon *d);
 void daemon_lift(Daemon *d, Ban *ban, const char *why);
 /* Reload config and rules; on failure *why says what was wrong. */
 int daemon_reload(Daemon *d, char **why);
+/* The reload as systemd sees it: RELOADING=1, the reload, READY=1. */
+int daemon_reload_notify(Daemon *d, char **why);
 char *daemon_ban_text(const Ban *ban, char *buf);
 
 /* commands.c */

@@ -19,7 +19,6 @@
 #include <ifaddrs.h>
 #include <signal.h>
 #include <sys/random.h>
-#include <systemd/sd-daemon.h>
 #include <time.h>
 
 #include "log.h"
@@ -266,13 +265,33 @@ void daemon_arm_due(Daemon *d)
         }
 }
 
+/* The one-line summary for systemd's STATUS=. */
+static char *status_line(Daemon *d)
+{
+        Buf b = {0};
+
+        buf_printf(&b, "%zu bans, %zu addresses tracked", banset_active(d->bans), tracker_count(d->tracker));
+        if (d->stats.last_ban_ms) {
+                char t[64];
+                buf_printf(&b, "; last ban %s (%s) at %s", d->stats.last_ban, d->stats.last_ban_rule,
+                           format_time(d->stats.last_ban_ms, t, sizeof(t)));
+        }
+        return b.data;
+}
+
 /* The bans changed: a new map soon, the state before it, the timer. */
 void daemon_bans_changed(Daemon *d)
 {
+        _cleanup_free_ char *status = NULL;
+
         d->bans_dirty = true;
         daemon_arm_due(d);
         mapwriter_request(d->map);
         schedule_save(d, SAVE_BANS_S);
+        if (d->ready) {
+                status = status_line(d);
+                notify_status(d->notify, status);
+        }
 }
 
 char *daemon_ban_text(const Ban *ban, char *buf)
@@ -372,18 +391,26 @@ static void map_done(void *ctx, int result, size_t entries)
                         control_reply(cl, true, t);
                 }
         }
+        if (d->stopping) {
+                /* Bans that came during the last write get one more, at once;
+                   after a failure, stop anyway: the state file has the bans. */
+                if (result >= 0 && mapwriter_busy(d->map))
+                        mapwriter_request_now(d->map);
+                else
+                        ev_break(d->loop, EVBREAK_ALL);
+                return;
+        }
         if (result < 0)
                 return; /* the writer logged it and retries */
         log_event(LOG_EVENT_MAP_WRITTEN, LOG_INFO, NULL, "%s: written, %zu %s", mapwriter_path(d->map), entries,
                   entries == 1 ? "entry" : "entries");
         if (!d->ready) {
+                _cleanup_free_ char *status = status_line(d);
                 d->ready = true;
-                sd_notify(0, "READY=1\nSTATUS=Following the log");
+                notify_ready(d->notify, status);
                 log_event(LOG_EVENT_START, LOG_INFO, NULL, "ready: following %s, %zu rules, %zu bans",
                           d->cfg->log_file, ruleset_count(d->rules), banset_active(d->bans));
         }
-        if (d->stopping && !mapwriter_busy(d->map))
-                ev_break(d->loop, EVBREAK_ALL);
 }
 
 static const MapWriterOps map_ops = {render_entries, map_done};
@@ -622,23 +649,24 @@ int daemon_reload(Daemon *d, char **why)
         return 0;
 }
 
-static void reload_notify(Daemon *d)
+int daemon_reload_notify(Daemon *d, char **why)
 {
-        _cleanup_free_ char *why = NULL;
-        struct timespec ts;
+        int r;
 
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu",
-                   (unsigned long long)ts.tv_sec * 1000000ULL + (unsigned long long)ts.tv_nsec / 1000);
-        (void)daemon_reload(d, &why);
-        sd_notify(0, "READY=1");
+        notify_reloading(d->notify);
+        r = daemon_reload(d, why);
+        /* READY=1 also when the reload was rejected: the old config runs on */
+        notify_ready(d->notify, NULL);
+        return r;
 }
 
 static void sighup_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
+        _cleanup_free_ char *why = NULL;
+
         (void)loop;
         (void)revents;
-        reload_notify(w->data);
+        (void)daemon_reload_notify(w->data, &why);
 }
 
 static void stop_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -657,7 +685,7 @@ static void sigterm_cb(struct ev_loop *loop, ev_signal *w, int revents)
         if (d->stopping)
                 return;
         d->stopping = true;
-        sd_notify(0, "STOPPING=1");
+        notify_stopping(d->notify);
         log_event(LOG_EVENT_STOP, LOG_INFO, NULL, "stopping");
         /* Read what is left, then let a pending map write finish. */
         tail_poll_now(d->tail);
@@ -681,6 +709,7 @@ static void daemon_done(Daemon *d)
                 ev_periodic_stop(d->loop, &d->due);
         }
         d->control = control_free(d->control);
+        d->notify = notify_free(d->notify);
         d->tail = tail_free(d->tail);
         d->map = mapwriter_free(d->map);
         d->rules = ruleset_free(d->rules);
@@ -736,6 +765,7 @@ int daemon_run(const DaemonOptions *opts)
                 return fail(&d, 1);
         }
         d.started_ms = now_ms();
+        d.notify = notify_new(d.loop);
         d.tracker = tracker_new(d.cfg->max_tracked, d.hash_key);
         tracker_set_window(d.tracker, ruleset_max_find_time(d.rules));
         d.bans = banset_new(d.hash_key);

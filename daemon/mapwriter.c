@@ -253,12 +253,11 @@ void mapwriter_request_now(MapWriter *mw)
         switch (mw->state) {
         case IDLE:
         case DEBOUNCE:
+        case RETRY_WAIT: /* a failing write is tried again at once */
                 arm(mw, DEBOUNCE, 0.);
                 break;
         case RUNNING:
                 mw->pending = true;
-                break;
-        case RETRY_WAIT:
                 break;
         }
 }

@@ -50,7 +50,7 @@ void mapwriter_configure(MapWriter *mw, const char *type, const char *path, char
                          uint64_t debounce_ms);
 /* The bans changed: write within the debounce delay. */
 void mapwriter_request(MapWriter *mw);
-/* Write as soon as possible (skip the debounce). */
+/* Write as soon as possible (skip the debounce, and any retry delay). */
 void mapwriter_request_now(MapWriter *mw);
 /*
  * With present false, the next writes leave our block out of the map

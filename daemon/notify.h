@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+/*
+ * The systemd notify protocol (sd_notify(3)), through libsystemd: READY,
+ * RELOADING (with MONOTONIC_USEC), STOPPING, a STATUS line that is sent at
+ * most every STATUS interval, and WATCHDOG=1 from the event loop at half
+ * of WATCHDOG_USEC, when systemd sets it.  Without NOTIFY_SOCKET every
+ * call is a no-op.
+ */
+
+#include <ev.h>
+#include <stdint.h>
+
+typedef struct Notify Notify;
+
+Notify *notify_new(struct ev_loop *loop);
+Notify *notify_free(Notify *n);
+void notify_ready(Notify *n, const char *status);
+void notify_reloading(Notify *n);
+void notify_stopping(Notify *n);
+/* Send this status line now, or when the rate limit allows (the latest wins). */
+void notify_status(Notify *n, const char *status);
+/* The watchdog interval in µs, 0 if systemd asked for none. */
+uint64_t notify_watchdog_usec(const Notify *n);
