@@ -223,8 +223,12 @@ static bool file_read(Tail *t, TFile *f)
                 t->stats.bytes += (uint64_t)n;
                 linebuf_feed(&f->lb, t->buf, (size_t)n, line_fn, f);
         }
-        t->stats.cut += f->lb.cut;
-        f->lb.cut = 0;
+        if (f->lb.cut) {
+                log_event(LOG_EVENT_SKIPPED, LOG_WARNING, NULL, "%s: skipped %llu line%s longer than %d bytes",
+                          t->path, (unsigned long long)f->lb.cut, f->lb.cut == 1 ? "" : "s", TAIL_MAX_LINE);
+                t->stats.cut += f->lb.cut;
+                f->lb.cut = 0;
+        }
         update_head(f);
         if (total > 0 && f->old) {
                 f->got_data = true;
