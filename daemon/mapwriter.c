@@ -24,14 +24,11 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
 #include "conf.h"
 #include "log.h"
-
-extern char **environ;
 
 #define POSTMAP_TIMEOUT_S 300.0
 #define RETRY_MIN_S 1.0
@@ -471,35 +468,14 @@ static int spawn_postmap(MapWriter *mw)
         _cleanup_free_ char *arg = xasprintf("%s:%s", mw->type, mw->tmp);
         size_t n = strv_length(mw->postmap);
         _cleanup_free_ char **argv = xcalloc(n + 2, sizeof(char *));
-        posix_spawn_file_actions_t fa;
-        posix_spawnattr_t attr;
-        sigset_t none, all;
-        int pipefd[2], r;
+        int r;
 
         for (size_t i = 0; i < n; i++)
                 argv[i] = mw->postmap[i];
         argv[n] = arg;
-        if (pipe2(pipefd, O_CLOEXEC) < 0)
-                return -errno;
-        posix_spawn_file_actions_init(&fa);
-        posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-        posix_spawn_file_actions_adddup2(&fa, pipefd[1], STDOUT_FILENO);
-        posix_spawn_file_actions_adddup2(&fa, pipefd[1], STDERR_FILENO);
-        posix_spawnattr_init(&attr);
-        sigemptyset(&none);
-        sigfillset(&all);
-        posix_spawnattr_setsigmask(&attr, &none);
-        posix_spawnattr_setsigdefault(&attr, &all);
-        posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-        r = posix_spawnp(&mw->pid, argv[0], &fa, &attr, argv, environ);
-        posix_spawn_file_actions_destroy(&fa);
-        posix_spawnattr_destroy(&attr);
-        close(pipefd[1]);
-        if (r != 0) {
-                close(pipefd[0]);
-                return -r;
-        }
-        mw->out_fd = pipefd[0];
+        r = spawn_piped(argv, &mw->pid, &mw->out_fd);
+        if (r < 0)
+                return r;
         (void)fcntl(mw->out_fd, F_SETFL, O_NONBLOCK);
         buf_clear(&mw->out);
         ev_io_init(&mw->out_io, out_cb, mw->out_fd, EV_READ);

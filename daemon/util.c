@@ -458,31 +458,51 @@ int write_file_atomic(const char *path, const void *data, size_t len, mode_t mod
 
 /* --- processes --------------------------------------------------------- */
 
-int run_capture(char *const *argv, size_t max, int timeout_ms, char **out)
+int spawn_piped(char *const *argv, pid_t *pid, int *out_fd)
 {
         posix_spawn_file_actions_t fa;
-        int pipefd[2], status = 0, r;
-        int64_t deadline = now_ms() + timeout_ms;
-        Buf b = {0};
-        pid_t pid;
+        posix_spawnattr_t attr;
+        sigset_t none, all;
+        int pipefd[2], r;
 
-        *out = NULL;
         if (pipe2(pipefd, O_CLOEXEC) < 0)
                 return -errno;
         posix_spawn_file_actions_init(&fa);
         posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
         posix_spawn_file_actions_adddup2(&fa, pipefd[1], STDOUT_FILENO);
         posix_spawn_file_actions_adddup2(&fa, pipefd[1], STDERR_FILENO);
-        r = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+        posix_spawnattr_init(&attr);
+        sigemptyset(&none);
+        sigfillset(&all);
+        posix_spawnattr_setsigmask(&attr, &none);
+        posix_spawnattr_setsigdefault(&attr, &all);
+        posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+        r = posix_spawnp(pid, argv[0], &fa, &attr, argv, environ);
         posix_spawn_file_actions_destroy(&fa);
+        posix_spawnattr_destroy(&attr);
         close(pipefd[1]);
         if (r != 0) {
                 close(pipefd[0]);
                 return -r;
         }
+        *out_fd = pipefd[0];
+        return 0;
+}
+
+int run_capture(char *const *argv, size_t max, int timeout_ms, char **out)
+{
+        int fd, status = 0, r;
+        int64_t deadline = now_ms() + timeout_ms;
+        Buf b = {0};
+        pid_t pid;
+
+        *out = NULL;
+        r = spawn_piped(argv, &pid, &fd);
+        if (r < 0)
+                return r;
         buf_append(&b, "", 0);
         for (;;) {
-                struct pollfd p = {.fd = pipefd[0], .events = POLLIN};
+                struct pollfd p = {.fd = fd, .events = POLLIN};
                 int64_t left = deadline - now_ms();
                 char chunk[4096];
                 ssize_t n;
@@ -490,11 +510,11 @@ int run_capture(char *const *argv, size_t max, int timeout_ms, char **out)
                 if (left <= 0 || poll(&p, 1, (int)left) == 0) {
                         kill(pid, SIGKILL);
                         (void)waitpid(pid, NULL, 0);
-                        close(pipefd[0]);
+                        close(fd);
                         buf_free(&b);
                         return -ETIMEDOUT;
                 }
-                n = read(pipefd[0], chunk, sizeof(chunk));
+                n = read(fd, chunk, sizeof(chunk));
                 if (n < 0 && errno == EINTR)
                         continue;
                 if (n <= 0)
@@ -502,7 +522,7 @@ int run_capture(char *const *argv, size_t max, int timeout_ms, char **out)
                 if (b.len < max)
                         buf_append(&b, chunk, MIN((size_t)n, max - b.len));
         }
-        close(pipefd[0]);
+        close(fd);
         while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
                 ;
         *out = b.data;

@@ -160,6 +160,14 @@ int write_file_atomic(const char *path, const void *data, size_t len, mode_t mod
 int fsync_parent(const char *path);
 
 /*
+ * Start argv (no shell, looked up in PATH) with stdin from /dev/null, and
+ * stdout and stderr into a pipe whose reading end (close-on-exec) goes to
+ * *out_fd.  The child starts with no signal blocked and every signal at its
+ * default, whatever the daemon has blocked or ignored.  0, or -errno.
+ */
+int spawn_piped(char *const *argv, pid_t *pid, int *out_fd);
+
+/*
  * Run argv (no shell), wait for it at most timeout_ms, and return its
  * standard output (up to max bytes) in *out.  0 if it exited with status 0;
  * -EIO (with what it printed in *out) if not; -ETIMEDOUT; -errno.
