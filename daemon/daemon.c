@@ -415,6 +415,30 @@ static void map_done(void *ctx, int result, size_t entries)
 
 static const MapWriterOps map_ops = {render_entries, map_done};
 
+/*
+ * Ban a/plen from now on for rule.  A repeat offender (banned before,
+ * within ban_memory) gets ban_time_ms escalated by ban_time_factor.
+ * *len is the length of the ban, 0 for ever.
+ */
+static Ban *impose(Daemon *d, const Addr *a, uint8_t plen, uint16_t rule, uint64_t ban_time_ms, uint32_t hits,
+                   int64_t first_ms, int64_t now, uint64_t *len)
+{
+        Ban *b = banset_upsert(d->bans, a, plen);
+        bool repeat = !b->active && b->count &&
+                      (b->expires_ms ? b->expires_ms : b->banned_ms) + (int64_t)d->cfg->ban_memory_ms >= now;
+
+        b->count = repeat ? b->count + 1 : 1;
+        b->rule = rule;
+        b->manual = false;
+        b->hits = hits;
+        b->first_hit_ms = first_ms;
+        b->last_hit_ms = now;
+        b->banned_ms = now;
+        *len = banset_escalate(ban_time_ms, b->count, d->cfg->ban_time_factor, d->cfg->ban_time_max_ms);
+        banset_activate(d->bans, b, *len ? now + (int64_t)*len : 0);
+        return b;
+}
+
 /* Ban a whole IPv6 network once enough of its hosts are banned. */
 static void maybe_ban_net(Daemon *d, const Addr *host, int64_t now)
 {
@@ -445,19 +469,7 @@ static void maybe_ban_net(Daemon *d, const Addr *host, int64_t now)
                 log_debug("%s/%u: not banned as a network: %s", addr_format(&net, text), plen, why);
                 return;
         }
-        b = banset_upsert(d->bans, &net, (uint8_t)plen);
-        b->count = (!b->active && b->count && (b->expires_ms ? b->expires_ms : b->banned_ms) +
-                                                              (int64_t)d->cfg->ban_memory_ms >= now)
-                           ? b->count + 1
-                           : 1;
-        b->rule = d->net_rule;
-        b->manual = false;
-        b->hits = hosts;
-        b->first_hit_ms = now;
-        b->last_hit_ms = now;
-        b->banned_ms = now;
-        len = banset_escalate(d->cfg->ban_time_ms, b->count, d->cfg->ban_time_factor, d->cfg->ban_time_max_ms);
-        banset_activate(d->bans, b, len ? now + (int64_t)len : 0);
+        b = impose(d, &net, (uint8_t)plen, d->net_rule, d->cfg->ban_time_ms, hosts, now, now, &len);
         d->stats.net_bans++;
         daemon_ban_text(b, text);
         log_event(LOG_EVENT_BAN, LOG_NOTICE,
@@ -468,25 +480,10 @@ static void maybe_ban_net(Daemon *d, const Addr *host, int64_t now)
 
 static void ban(Daemon *d, const Addr *a, const Rule *rule, unsigned hits, int64_t first_ms, int64_t now)
 {
-        Ban *b = banset_get(d->bans, a, addr_is_v4(a) ? 32 : 128);
-        uint32_t count = 1;
         uint64_t len;
+        Ban *b = impose(d, a, addr_is_v4(a) ? 32 : 128, rule->id, rule->ban_time_ms, hits, first_ms, now, &len);
         char text[ADDR_STRLEN], dur[32];
 
-        /* A repeat offender: banned before, within the memory period. */
-        if (b && !b->active && b->count &&
-            (b->expires_ms ? b->expires_ms : b->banned_ms) + (int64_t)d->cfg->ban_memory_ms >= now)
-                count = b->count + 1;
-        b = banset_upsert(d->bans, a, addr_is_v4(a) ? 32 : 128);
-        len = banset_escalate(rule->ban_time_ms, count, d->cfg->ban_time_factor, d->cfg->ban_time_max_ms);
-        b->rule = rule->id;
-        b->hits = hits;
-        b->first_hit_ms = first_ms;
-        b->last_hit_ms = now;
-        b->banned_ms = now;
-        b->manual = false;
-        b->count = count;
-        banset_activate(d->bans, b, len ? now + (int64_t)len : 0);
         tracker_forget(d->tracker, a);
         mapwriter_set_block(d->map, true);
 
@@ -499,7 +496,7 @@ static void ban(Daemon *d, const Addr *a, const Rule *rule, unsigned hits, int64
                   &(LogFields){.address = text, .rule = rule->name, .expires_ms = len ? now + (int64_t)len : -1},
                   "ban %s: %u hits of rule %s, for %s%s", text, hits, rule->name,
                   len ? format_duration(len, dur, sizeof(dur)) : "ever",
-                  count > 1 ? " (a repeat offender)" : "");
+                  b->count > 1 ? " (a repeat offender)" : "");
         maybe_ban_net(d, a, now);
         daemon_bans_changed(d);
 }
