@@ -276,6 +276,8 @@ static char *status_line(Daemon *d)
                 buf_printf(&b, "; last ban %s (%s) at %s", d->stats.last_ban, d->stats.last_ban_rule,
                            format_time(d->stats.last_ban_ms, t, sizeof(t)));
         }
+        if (mapwriter_stats(d->map)->last_error[0])
+                buf_printf(&b, "; map not updated, retrying: %s", mapwriter_stats(d->map)->last_error);
         return b.data;
 }
 
@@ -379,6 +381,7 @@ static size_t render_entries(void *ctx, const AdminKeys *admin, Buf *out)
 static void map_done(void *ctx, int result, size_t entries)
 {
         Daemon *d = ctx;
+        _cleanup_free_ char *status = NULL;
 
         if (d->flush_client) {
                 ControlClient *cl = d->flush_client;
@@ -400,17 +403,23 @@ static void map_done(void *ctx, int result, size_t entries)
                         ev_break(d->loop, EVBREAK_ALL);
                 return;
         }
-        if (result < 0)
-                return; /* the writer logged it and retries */
+        if (result < 0) {
+                /* The writer logged it and retries; systemctl status shows it. */
+                status = status_line(d);
+                notify_status(d->notify, status);
+                return;
+        }
         log_event(LOG_EVENT_MAP_WRITTEN, LOG_INFO, NULL, "%s: written, %zu %s", mapwriter_path(d->map), entries,
                   entries == 1 ? "entry" : "entries");
-        if (!d->ready) {
-                _cleanup_free_ char *status = status_line(d);
-                d->ready = true;
-                notify_ready(d->notify, status);
-                log_event(LOG_EVENT_START, LOG_INFO, NULL, "ready: following %s, %zu rules, %zu bans",
-                          d->cfg->log_file, ruleset_count(d->rules), banset_active(d->bans));
+        status = status_line(d);
+        if (d->ready) {
+                notify_status(d->notify, status); /* no more "map not updated" */
+                return;
         }
+        d->ready = true;
+        notify_ready(d->notify, status);
+        log_event(LOG_EVENT_START, LOG_INFO, NULL, "ready: following %s, %zu rules, %zu bans", d->cfg->log_file,
+                  ruleset_count(d->rules), banset_active(d->bans));
 }
 
 static const MapWriterOps map_ops = {render_entries, map_done};

@@ -93,6 +93,7 @@ void notify_ready(Notify *n, const char *status)
                 free(n->last);
                 n->last = xstrdup(status);
                 n->last_sent = ev_now(n->loop);
+                n->pending = mfree(n->pending); /* older than this one */
         } else
                 sd_notify(0, "READY=1");
 }

@@ -39,12 +39,22 @@ class Notify(DaemonTest):
 
     def test_no_ready_while_the_map_cannot_be_written(self):
         env = self.env
-        env.write_config(postmap="%s -c %s" % (harness.POSTMAP, os.path.join(env.dir, "nowhere")))
+        nowhere = os.path.join(env.dir, "nowhere")
+        env.write_config(postmap="%s -c %s" % (harness.POSTMAP, nowhere))
         env.start(wait_ready=False)
         wait_until(lambda: "map not updated" in env.stderr(), what="the failure")
         time.sleep(0.3)
         env.read_notify()
         self.assertFalse(any("READY=1" in m.split("\n") for m in env.messages), env.messages)
+        # systemctl status tells why
+        status = [m for m in env.messages if m.startswith("STATUS=")]
+        self.assertTrue(status and "map not updated, retrying: " in status[-1], env.messages)
+        # once postmap works (its config folder appears), the retry makes us ready,
+        # and the status no longer speaks of a failure
+        shutil.copytree(env.pfdir, nowhere)
+        i = env.wait_notify("READY=1", timeout=10)
+        self.assertIn("STATUS=", env.messages[i])
+        self.assertNotIn("map not updated", env.messages[i])
 
     def reload_and_check(self, trigger):
         env = self.env
