@@ -49,15 +49,11 @@ static char *socket_path(const char *sock, const char *config)
 
         if (sock)
                 return xstrdup(sock);
-        if (config || access(DEFAULT_CONFIG_FILE, F_OK) == 0) {
-                if (config_load(config ? config : DEFAULT_CONFIG_FILE, &c, &errors) < 0) {
-                        for (size_t i = 0; i < errors.n; i++)
-                                fprintf(stderr, "%s\n", errors.items[i]);
-                        diags_free(&errors);
-                        return NULL;
-                }
-        } else
-                c = config_new_default();
+        if (config_load_or_default(config, &c, &errors) < 0) {
+                diags_print(stderr, &errors, "");
+                diags_free(&errors);
+                return NULL;
+        }
         path = xstrdup(c->control_socket);
         config_free(c);
         return path;

@@ -416,6 +416,28 @@ int config_load(const char *path, Config **out, Diags *errors)
         return 0;
 }
 
+int config_load_or_default(const char *path, Config **out, Diags *errors)
+{
+        if (!path && access(DEFAULT_CONFIG_FILE, F_OK) < 0) {
+                *out = config_new_default();
+                return 0;
+        }
+        return config_load(path ? path : DEFAULT_CONFIG_FILE, out, errors);
+}
+
+int config_load_rules(const Config *cfg, const char *override, Names *names, RuleSet **out, Diags *errors,
+                      Diags *warnings)
+{
+        RuleDefaults defs = {
+                .max_hits = cfg->max_hits,
+                .find_time_ms = cfg->find_time_ms,
+                .ban_time_ms = cfg->ban_time_ms,
+                .reject_text = cfg->reject_text,
+        };
+
+        return ruleset_load(out, override ? override : cfg->rules, &defs, names, errors, warnings);
+}
+
 void config_dump(const Config *c, Buf *out)
 {
         char d[32];

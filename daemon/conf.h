@@ -12,6 +12,8 @@
 
 #include "addr.h"
 #include "log.h"
+#include "names.h"
+#include "rules.h"
 #include "util.h"
 
 typedef enum StartAt {
@@ -55,8 +57,20 @@ Config *config_new_default(void);
  * file cannot be read.
  */
 int config_load(const char *path, Config **out, Diags *errors);
+/*
+ * The configuration every program uses: path if given (it must exist);
+ * else the default file if it exists; else the built-in defaults.
+ */
+int config_load_or_default(const char *path, Config **out, Diags *errors);
 Config *config_free(Config *c);
 static inline void config_freep(Config **c) { config_free(*c); }
+
+/*
+ * Load the rules that cfg names (or override, a file or folder, if set),
+ * with cfg's defaults for what a rule does not say.  See ruleset_load().
+ */
+int config_load_rules(const Config *cfg, const char *override, Names *names, RuleSet **out, Diags *errors,
+                      Diags *warnings);
 
 /* The file suffix that postmap gives the indexed map of this type. */
 const char *config_map_suffix(const char *type);

@@ -41,7 +41,6 @@ typedef struct Stats {
 typedef struct Daemon {
         struct ev_loop *loop;
         const DaemonOptions *opts;
-        const char *config_path;
         Config *cfg;
         Names *names;
         uint16_t manual_rule; /* the rule name "manual" */

@@ -40,29 +40,11 @@ static void log_diags(const Diags *d, const char *prefix)
                 log_event(LOG_EVENT_NONE, LOG_ERR, NULL, "%s%s", prefix, d->items[i]);
 }
 
-static int load_config(Daemon *d, Config **out, Diags *errors)
-{
-        if (access(d->config_path, F_OK) < 0 && !d->opts->config_path) {
-                /* no file at the default place: built-in defaults */
-                *out = config_new_default();
-                return 0;
-        }
-        return config_load(d->config_path, out, errors);
-}
-
 static int load_rules(Daemon *d, const Config *cfg, RuleSet **out, Diags *errors)
 {
-        RuleDefaults defs = {
-                .max_hits = cfg->max_hits,
-                .find_time_ms = cfg->find_time_ms,
-                .ban_time_ms = cfg->ban_time_ms,
-                .reject_text = cfg->reject_text,
-        };
         Diags warnings = {0};
-        int r;
+        int r = config_load_rules(cfg, d->opts->rules_override, d->names, out, errors, &warnings);
 
-        r = ruleset_load(out, d->opts->rules_override ? d->opts->rules_override : cfg->rules, &defs,
-                         d->names, errors, &warnings);
         for (size_t i = 0; i < warnings.n; i++)
                 log_warn("%s", warnings.items[i]);
         diags_free(&warnings);
@@ -610,7 +592,7 @@ int daemon_reload(Daemon *d, char **why)
         int r;
 
         *why = NULL;
-        r = load_config(d, &cfg, &errors);
+        r = config_load_or_default(d->opts->config_path, &cfg, &errors);
         if (r == 0)
                 r = load_rules(d, cfg, &rules, &errors);
         if (r < 0) {
@@ -740,10 +722,8 @@ int daemon_run(const DaemonOptions *opts)
         bool same_log;
         int r;
 
-        d.config_path = opts->config_path ? opts->config_path : DEFAULT_CONFIG_FILE;
-        if (load_config(&d, &d.cfg, &errors) < 0) {
-                for (size_t i = 0; i < errors.n; i++)
-                        fprintf(stderr, "%s\n", errors.items[i]);
+        if (config_load_or_default(opts->config_path, &d.cfg, &errors) < 0) {
+                diags_print(stderr, &errors, "");
                 diags_free(&errors);
                 return 78; /* EX_CONFIG */
         }
@@ -752,8 +732,7 @@ int daemon_run(const DaemonOptions *opts)
         (void)names_intern(d.names, "manual", &d.manual_rule);
         (void)names_intern(d.names, "ipv6-network", &d.net_rule);
         if (load_rules(&d, d.cfg, &d.rules, &errors) < 0) {
-                for (size_t i = 0; i < errors.n; i++)
-                        fprintf(stderr, "%s\n", errors.items[i]);
+                diags_print(stderr, &errors, "");
                 diags_free(&errors);
                 return fail(&d, 78);
         }

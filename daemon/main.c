@@ -58,31 +58,6 @@ typedef struct Options {
         bool verbose;
 } Options;
 
-/* Load the config for an offline mode: -c, else the default file if present. */
-static int offline_config(const Options *o, Config **out, Diags *errors)
-{
-        if (o->config)
-                return config_load(o->config, out, errors);
-        if (access(DEFAULT_CONFIG_FILE, F_OK) == 0)
-                return config_load(DEFAULT_CONFIG_FILE, out, errors);
-        *out = config_new_default();
-        return 0;
-}
-
-static int offline_rules(const Options *o, const Config *cfg, Names *names, RuleSet **out, Diags *errors,
-                         Diags *warnings)
-{
-        RuleDefaults defs = {cfg->max_hits, cfg->find_time_ms, cfg->ban_time_ms, cfg->reject_text};
-
-        return ruleset_load(out, o->rules ? o->rules : cfg->rules, &defs, names, errors, warnings);
-}
-
-static void print_all(FILE *f, const Diags *d, const char *prefix)
-{
-        for (size_t i = 0; i < d->n; i++)
-                fprintf(f, "%s%s\n", prefix, d->items[i]);
-}
-
 static int run_check(const Options *o)
 {
         _cleanup_(config_freep) Config *cfg = NULL;
@@ -91,11 +66,11 @@ static int run_check(const Options *o)
         RuleSet *rs = NULL;
         int r;
 
-        r = offline_config(o, &cfg, &errors);
+        r = config_load_or_default(o->config, &cfg, &errors);
         if (r == 0)
-                r = offline_rules(o, cfg, names, &rs, &errors, &warnings);
-        print_all(stderr, &warnings, "warning: ");
-        print_all(stderr, &errors, "");
+                r = config_load_rules(cfg, o->rules, names, &rs, &errors, &warnings);
+        diags_print(stderr, &warnings, "warning: ");
+        diags_print(stderr, &errors, "");
         if (r == 0)
                 fprintf(stderr, "%s: %zu rules OK\n", o->rules ? o->rules : cfg->rules, ruleset_count(rs));
         diags_free(&errors);
@@ -234,11 +209,11 @@ static int run_test(const Options *o)
         double secs;
         int r;
 
-        r = offline_config(o, &cfg, &errors);
+        r = config_load_or_default(o->config, &cfg, &errors);
         if (r == 0)
-                r = offline_rules(o, cfg, names, &t.rs, &errors, &warnings);
-        print_all(stderr, &warnings, "warning: ");
-        print_all(stderr, &errors, "");
+                r = config_load_rules(cfg, o->rules, names, &t.rs, &errors, &warnings);
+        diags_print(stderr, &warnings, "warning: ");
+        diags_print(stderr, &errors, "");
         diags_free(&errors);
         diags_free(&warnings);
         if (r < 0) {

@@ -204,6 +204,12 @@ void diags_free(Diags *d)
         *d = (Diags){0};
 }
 
+void diags_print(FILE *f, const Diags *d, const char *prefix)
+{
+        for (size_t i = 0; i < d->n; i++)
+                fprintf(f, "%s%s\n", prefix, d->items[i]);
+}
+
 /* --- numbers and durations --------------------------------------------- */
 
 int parse_uint(const char *s, uint64_t max, uint64_t *out)

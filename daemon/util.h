@@ -113,6 +113,8 @@ typedef struct Diags {
 
 void diags_add(Diags *d, const char *file, unsigned line, const char *fmt, ...) _printf_(4, 5);
 void diags_free(Diags *d);
+/* Print each item on a line of its own, after prefix. */
+void diags_print(FILE *f, const Diags *d, const char *prefix);
 
 /*
  * Durations are kept in milliseconds.  The text form is a non-negative

@@ -146,6 +146,60 @@ int main(void)
                 diags_free(&errors);
         }
 
+        /* An explicit path must exist: no quiet fallback to the defaults */
+        {
+                Config *m = NULL;
+                CHECK(config_load_or_default("/nonexistent/abl.conf", &m, &errors) < 0 && !m,
+                      "a missing -c file fails");
+                CHECK_INT(errors.n, 1, "one message for the missing -c file");
+                diags_free(&errors);
+        }
+
+        /* The config's defaults reach rules that do not set them; override wins over rules = */
+        {
+                char conf[512], rules[512], other[512];
+                Config *m = NULL;
+                RuleSet *rs = NULL;
+                Names *names = names_new();
+                Diags warnings = {0};
+
+                snprintf(rules, sizeof(rules), "%s/a.rules", dir);
+                snprintf(other, sizeof(other), "%s/b.rules", dir);
+                check_write(rules, "[a]\nprogram = postfix/smtpd\npattern = ^x \\[<ADDR>\\]$\n");
+                check_write(other, "[b1]\nprogram = postfix/smtpd\npattern = ^y \\[<ADDR>\\]$\nmax_hits = 2\n"
+                                   "[b2]\nprogram = postfix/smtpd\npattern = ^z \\[<ADDR>\\]$\n");
+                snprintf(conf, sizeof(conf), "%s/r.conf", dir);
+                {
+                        Buf b = {0};
+                        buf_printf(&b, "rules = %s\nmax_hits = 7\nfind_time = 1h\nban_time = 2d\n", rules);
+                        check_write(conf, b.data);
+                        buf_free(&b);
+                }
+                CHECK_INT(config_load_or_default(conf, &m, &errors), 0, "load the -c file");
+                CHECK_INT(config_load_rules(m, NULL, names, &rs, &errors, &warnings), 0, "the config's rules");
+                if (rs) {
+                        Rule *a = ruleset_rule(rs, 0);
+                        CHECK_INT(ruleset_count(rs), 1, "rules = a.rules");
+                        CHECK_STR(a->name, "a", "rule a");
+                        CHECK_INT(a->max_hits, 7, "max_hits from the config");
+                        CHECK_INT(a->find_time_ms, 3600000, "find_time from the config");
+                        CHECK_INT(a->ban_time_ms, 2 * 86400000ULL, "ban_time from the config");
+                        rs = ruleset_free(rs);
+                }
+                CHECK_INT(config_load_rules(m, other, names, &rs, &errors, &warnings), 0, "the override");
+                if (rs) {
+                        CHECK_INT(ruleset_count(rs), 2, "the override's rules only");
+                        CHECK_INT(ruleset_rule(rs, 0)->max_hits, 2, "a rule's own max_hits wins");
+                        CHECK_INT(ruleset_rule(rs, 1)->max_hits, 7, "else the config's");
+                        ruleset_free(rs);
+                }
+                CHECK_INT(errors.n, 0, "no errors");
+                diags_free(&errors);
+                diags_free(&warnings);
+                names_free(names);
+                config_free(m);
+        }
+
         /* config_dump writes a file that loads back to the same values */
         {
                 Buf b = {0};
