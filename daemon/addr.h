@@ -56,4 +56,8 @@ uint64_t addr_hash(const Addr *a, const uint8_t key[16]);
 #define ADDR_MAX_ACCESS_KEYS 10
 size_t addr_access_keys(const Addr *a, char keys[][ADDR_STRLEN], size_t max);
 
+/* The prefix length of one host of a's family: 32 or 128. */
+static inline uint8_t addr_host_plen(const Addr *a) { return addr_is_v4(a) ? 32 : 128; }
+static inline bool cidr_is_host(const Cidr *c) { return c->plen == (c->v4 ? 32 : 128); }
+
 static inline int addr_parse_str(const char *s, Addr *out) { return addr_parse(s, strlen(s), out); }

@@ -80,7 +80,6 @@ static bool nc_equal(const void *ctx, uint32_t i, const void *key)
 
 static const HTabOps nc_ops = {nc_hash, nc_equal};
 
-static inline uint8_t host_plen(const Addr *a) { return addr_is_v4(a) ? 32 : 128; }
 
 Banset *banset_new(const uint8_t hash_key[16])
 {
@@ -128,7 +127,7 @@ Ban *banset_get(Banset *b, const Addr *a, uint8_t plen)
 
 Ban *banset_covering(Banset *b, const Addr *a)
 {
-        uint8_t hp = host_plen(a);
+        uint8_t hp = addr_host_plen(a);
         Ban *ban = banset_get(b, a, hp);
 
         if (ban && ban->active)
@@ -165,7 +164,7 @@ Ban *banset_upsert(Banset *b, const Addr *a, uint8_t plen)
         b->v[i] = ban;
         htab_insert(&b->index, i, key_hash(b, &ban->addr, plen));
         b->records++;
-        if (plen < host_plen(&ban->addr))
+        if (plen < addr_host_plen(&ban->addr))
                 b->nets_by_plen[plen]++;
         return ban;
 }
@@ -336,7 +335,7 @@ void banset_remove(Banset *b, Ban *ban)
 
         banset_deactivate(b, ban, 0);
         htab_remove(&b->index, e, key_hash(b, &ban->addr, ban->plen));
-        if (ban->plen < host_plen(&ban->addr))
+        if (ban->plen < addr_host_plen(&ban->addr))
                 b->nets_by_plen[ban->plen]--;
         b->v[e] = NULL;
         GROW(b->free_slots, b->cap_free, b->n_free + 1);

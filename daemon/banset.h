@@ -34,6 +34,8 @@ typedef struct Ban {
         uint32_t heap;      /* place in the heap */
 } Ban;
 
+static inline bool ban_is_host(const Ban *b) { return b->plen == addr_host_plen(&b->addr); }
+
 typedef struct Banset Banset;
 
 Banset *banset_new(const uint8_t hash_key[16]);

@@ -56,10 +56,10 @@ static ControlResult cmd_status(Daemon *d, Buf *out)
 {
         const TailStats *ts = tail_stats(d->tail);
         const MapWriterStats *ms = mapwriter_stats(d->map);
-        size_t tracked = tracker_count(d->tracker), records = banset_records(d->bans);
+        size_t tracked, records = banset_records(d->bans);
         char up[32];
 
-        tracker_expire(d->tracker, now_ms());
+        tracker_expire(d->tracker, now_ms()); /* count only what still counts */
         tracked = tracker_count(d->tracker);
         buf_printf(out, "uptime: %s\n",
                    format_duration((uint64_t)(now_ms() - d->started_ms) / 1000 * 1000, up, sizeof(up)));
@@ -110,7 +110,7 @@ static ControlResult cmd_list(Daemon *d, bool json, Buf *out)
                         buf_puts(out, "\"address\": ");
                         json_string(out, daemon_ban_text(v[i], text));
                         buf_printf(out, ", \"network\": %s, \"rule\": ",
-                                   v[i]->plen == (addr_is_v4(&v[i]->addr) ? 32 : 128) ? "false" : "true");
+                                   ban_is_host(v[i]) ? "false" : "true");
                         json_string(out, names_get(d->names, v[i]->rule));
                         buf_printf(out, ", \"manual\": %s, \"hits\": %u, \"bans\": %u, \"first_hit\": ",
                                    v[i]->manual ? "true" : "false", v[i]->hits, v[i]->count);
@@ -177,7 +177,7 @@ static ControlResult cmd_ban(Daemon *d, char **argv, size_t argc, Buf *out)
                            argv[1]);
                 return CONTROL_ERROR;
         }
-        why = c.plen == (c.v4 ? 32 : 128)
+        why = cidr_is_host(&c)
                       ? exempt_reason(&d->exempt, mapwriter_admin_keys(d->map), &c.net)
                       : exempt_reason_net(&d->exempt, mapwriter_admin_keys(d->map), &c.net, c.plen, key);
         if (why) {
@@ -192,7 +192,7 @@ static ControlResult cmd_ban(Daemon *d, char **argv, size_t argc, Buf *out)
         b->first_hit_ms = b->last_hit_ms = 0;
         b->banned_ms = now;
         banset_activate(d->bans, b, len ? now + (int64_t)len : 0);
-        if (c.plen == (c.v4 ? 32 : 128))
+        if (cidr_is_host(&c))
                 tracker_forget(d->tracker, &c.net);
         mapwriter_set_block(d->map, true);
         d->stats.manual_bans++;
@@ -225,14 +225,14 @@ static ControlResult cmd_unban(Daemon *d, char **argv, size_t argc, Buf *out)
         }
         b = banset_get(d->bans, &c.net, c.plen);
         if (!b || !b->active) {
-                cover = c.plen == (c.v4 ? 32 : 128) ? banset_covering(d->bans, &c.net) : NULL;
+                cover = cidr_is_host(&c) ? banset_covering(d->bans, &c.net) : NULL;
                 if (cover)
                         buf_printf(out, "%s is not banned itself, but its network %s is: unban that", argv[1],
                                    daemon_ban_text(cover, text));
                 else
                         buf_printf(out, "%s is not banned", argv[1]);
                 /* forget its hits all the same: the admin trusts it now */
-                if (c.plen == (c.v4 ? 32 : 128))
+                if (cidr_is_host(&c))
                         tracker_forget(d->tracker, &c.net);
                 return CONTROL_ERROR;
         }
@@ -257,7 +257,7 @@ static ControlResult cmd_flush(Daemon *d, ControlClient *client, char **argv, si
         }
         n = banset_list(d->bans, false, &v);
         for (size_t i = 0; i < n; i++) {
-                if (v[i]->plen == (addr_is_v4(&v[i]->addr) ? 32 : 128))
+                if (ban_is_host(v[i]))
                         tracker_forget(d->tracker, &v[i]->addr);
                 banset_remove(d->bans, v[i]);
         }

@@ -202,16 +202,15 @@ static void restore_bans(Daemon *d, const State *st, int64_t now)
 
         for (size_t i = 0; i < st->n_bans; i++) {
                 const StateBan *sb = &st->bans[i];
-                int64_t ended, forget;
+                bool live = sb->active && (sb->expires_ms == 0 || sb->expires_ms > now);
+                int64_t forget = (sb->expires_ms ? sb->expires_ms : sb->banned_ms) + (int64_t)d->cfg->ban_memory_ms;
                 uint16_t rule;
                 Ban *b;
 
+                if (!live && forget <= now)
+                        continue; /* ended, and out of memory too */
                 if (names_intern(d->names, sb->rule, &rule) < 0)
                         continue;
-                ended = sb->active ? sb->expires_ms : (sb->expires_ms ? sb->expires_ms : sb->banned_ms);
-                forget = ended + (int64_t)d->cfg->ban_memory_ms;
-                if (!(sb->active && (sb->expires_ms == 0 || sb->expires_ms > now)) && forget <= now)
-                        continue; /* ended, and out of memory too */
                 b = banset_upsert(d->bans, &sb->addr, sb->plen);
                 b->rule = rule;
                 b->manual = sb->manual;
@@ -221,7 +220,7 @@ static void restore_bans(Daemon *d, const State *st, int64_t now)
                 b->last_hit_ms = sb->last_hit_ms;
                 b->banned_ms = sb->banned_ms;
                 b->expires_ms = sb->expires_ms;
-                if (sb->active && (sb->expires_ms == 0 || sb->expires_ms > now)) {
+                if (live) {
                         banset_activate(d->bans, b, sb->expires_ms);
                         active++;
                 } else {
@@ -282,7 +281,7 @@ char *daemon_ban_text(const Ban *ban, char *buf)
 {
         char a[ADDR_STRLEN];
 
-        if (ban->plen == (addr_is_v4(&ban->addr) ? 32 : 128))
+        if (ban_is_host(ban))
                 snprintf(buf, CIDR_STRLEN, "%s", addr_format(&ban->addr, a));
         else
                 snprintf(buf, CIDR_STRLEN, "%s/%u", addr_format(&ban->addr, a), ban->plen);
@@ -297,7 +296,7 @@ void daemon_lift(Daemon *d, Ban *ban, const char *why)
         log_event(LOG_EVENT_UNBAN, LOG_NOTICE,
                   &(LogFields){.address = text, .rule = names_get(d->names, ban->rule)}, "unban %s: %s", text,
                   why);
-        if (ban->plen == (addr_is_v4(&ban->addr) ? 32 : 128))
+        if (ban_is_host(ban))
                 tracker_forget(d->tracker, &ban->addr);
         banset_remove(d->bans, ban);
         d->stats.unbans++;
@@ -331,7 +330,7 @@ static size_t render_entries(void *ctx, const AdminKeys *admin, Buf *out)
         for (size_t i = 0; i < n; i++) {
                 char key[CIDR_STRLEN];
                 const char *why = NULL;
-                bool host = v[i]->plen == (addr_is_v4(&v[i]->addr) ? 32 : 128);
+                bool host = ban_is_host(v[i]);
 
                 if (mapfile_key(&v[i]->addr, v[i]->plen, key, sizeof(key)) < 0)
                         continue;
@@ -472,7 +471,7 @@ static void maybe_ban_net(Daemon *d, const Addr *host, int64_t now)
 static void ban(Daemon *d, const Addr *a, const Rule *rule, unsigned hits, int64_t first_ms, int64_t now)
 {
         uint64_t len;
-        Ban *b = impose(d, a, addr_is_v4(a) ? 32 : 128, rule->id, rule->ban_time_ms, hits, first_ms, now, &len);
+        Ban *b = impose(d, a, addr_host_plen(a), rule->id, rule->ban_time_ms, hits, first_ms, now, &len);
         char text[ADDR_STRLEN], dur[32];
 
         tracker_forget(d->tracker, a);

@@ -127,7 +127,7 @@ static int parse_ban(char **w, size_t n, State *s)
         if (!slash)
                 return -1;
         *slash = '\0';
-        if (addr_parse_str(w[1], &b->addr) < 0 || parse_uint(slash + 1, addr_is_v4(&b->addr) ? 32 : 128, &v) < 0)
+        if (addr_parse_str(w[1], &b->addr) < 0 || parse_uint(slash + 1, addr_host_plen(&b->addr), &v) < 0)
                 return -1;
         b->plen = (uint8_t)v;
         if (strlen(w[2]) > STATE_RULE_MAX)
