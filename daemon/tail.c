@@ -432,17 +432,25 @@ static void recover_from_copy(Tail *t, TFile *f, uint32_t head_len, uint64_t hea
         siblings_free(s, n);
 }
 
-static void handle_truncation(Tail *t, TFile *f)
+/*
+ * f was truncated, or has other content under the same inode: read what
+ * we had not read yet from a copy beside it (the copy starts like f
+ * started: head_len bytes hashing to head_hash), then f from its start.
+ */
+static void reread_from_start(Tail *t, TFile *f, uint32_t head_len, uint64_t head_hash)
 {
-        uint64_t hash = tail_hash(f->head, f->head_len);
-
         t->stats.truncations++;
-        log_event(LOG_EVENT_ROTATE, LOG_INFO, NULL, "%s: truncated (copytruncate?); reading it again from the start",
-                  t->path);
-        recover_from_copy(t, f, f->head_len, hash);
+        recover_from_copy(t, f, head_len, head_hash);
         linebuf_reset(&f->lb);
         f->off = 0;
-        f->head_len = 0;
+        f->head_len = 0; /* the head recover_from_copy saw is the copy's */
+}
+
+static void handle_truncation(Tail *t, TFile *f)
+{
+        log_event(LOG_EVENT_ROTATE, LOG_INFO, NULL, "%s: truncated (copytruncate?); reading it again from the start",
+                  t->path);
+        reread_from_start(t, f, f->head_len, tail_hash(f->head, f->head_len));
 }
 
 /* Keep a watch on the folder of the symlink target, if path is a symlink. */
@@ -614,11 +622,7 @@ static TFile *resume_file(Tail *t, const TailPos *p, bool *is_current)
                          * this file from its start.
                          */
                         f->off = p->offset;
-                        recover_from_copy(t, f, p->head_len, p->head_hash);
-                        linebuf_reset(&f->lb);
-                        f->off = 0;
-                        f->head_len = 0; /* what recover_from_copy saw is the copy's */
-                        t->stats.truncations++;
+                        reread_from_start(t, f, p->head_len, p->head_hash);
                         return f;
                 }
                 file_close(t, f);
@@ -630,6 +634,54 @@ static TFile *resume_file(Tail *t, const TailPos *p, bool *is_current)
                 f->off = p->offset;
         update_head(f);
         return f;
+}
+
+static bool is_open(const Tail *t, ino_t ino)
+{
+        if (t->cur && t->cur->ino == ino)
+                return true;
+        for (size_t i = 0; i < t->n_old; i++)
+                if (t->old[i]->ino == ino)
+                        return true;
+        return false;
+}
+
+static int by_mtime(const void *a, const void *b)
+{
+        const struct timespec *x = &((const Sibling *)a)->st.st_mtim, *y = &((const Sibling *)b)->st.st_mtim;
+
+        if (x->tv_sec != y->tv_sec)
+                return x->tv_sec < y->tv_sec ? -1 : 1;
+        return x->tv_nsec < y->tv_nsec ? -1 : x->tv_nsec > y->tv_nsec;
+}
+
+/*
+ * The log was rotated (maybe more than once) while we were stopped, after
+ * we stopped in prev: open the rotated files written since (not the log
+ * itself, which becomes the current file), oldest first.
+ */
+static void open_rotated_since(Tail *t, const TFile *prev)
+{
+        Sibling *s;
+        size_t n = siblings(t, &s);
+        struct stat pst, cur;
+        bool have_cur = stat(t->path, &cur) == 0;
+
+        if (fstat(prev->fd, &pst) == 0) {
+                qsort(s, n, sizeof(*s), by_mtime);
+                for (size_t i = 0; i < n; i++) {
+                        TFile *f;
+                        if (s[i].st.st_mtim.tv_sec < pst.st_mtim.tv_sec || is_open(t, s[i].st.st_ino) ||
+                            (have_cur && cur.st_ino == s[i].st.st_ino))
+                                continue;
+                        f = file_open(t, s[i].path, true);
+                        if (f) {
+                                log_info("%s: reading %s, rotated while we were stopped", t->path, s[i].path);
+                                push_old(t, f);
+                        }
+                }
+        }
+        siblings_free(s, n);
 }
 
 int tail_start(Tail *t, const TailPos *saved, size_t n_saved, bool from_beginning)
@@ -668,44 +720,8 @@ int tail_start(Tail *t, const TailPos *saved, size_t n_saved, bool from_beginnin
                         t->stats.rotations++;
                 }
         }
-        if (n_saved && !resumed_current && prev) {
-                /* Rotated while we were down: rotated files newer than ours, oldest first. */
-                Sibling *s;
-                size_t n = siblings(t, &s);
-                struct stat pst;
-                if (fstat(prev->fd, &pst) == 0) {
-                        for (;;) {
-                                Sibling *next = NULL;
-                                for (size_t i = 0; i < n; i++) {
-                                        bool known = false;
-                                        if (!s[i].path ||
-                                            s[i].st.st_mtim.tv_sec < pst.st_mtim.tv_sec)
-                                                continue;
-                                        known = s[i].st.st_ino == pst.st_ino;
-                                        for (size_t k = 0; k < t->n_old && !known; k++)
-                                                known = t->old[k]->ino == s[i].st.st_ino;
-                                        if (!known && (!next || s[i].st.st_mtim.tv_sec < next->st.st_mtim.tv_sec))
-                                                next = &s[i];
-                                }
-                                if (!next)
-                                        break;
-                                {
-                                        struct stat cur;
-                                        TFile *f = NULL;
-                                        if (stat(t->path, &cur) < 0 || cur.st_ino != next->st.st_ino)
-                                                f = file_open(t, next->path, true);
-                                        if (f) {
-                                                log_info("%s: reading %s, rotated while we were stopped",
-                                                         t->path, next->path);
-                                                push_old(t, f);
-                                        }
-                                }
-                                free(next->path);
-                                next->path = NULL;
-                        }
-                }
-                siblings_free(s, n);
-        }
+        if (n_saved && !resumed_current && prev)
+                open_rotated_since(t, prev);
         if (!t->cur) {
                 t->cur = file_open(t, t->path, true);
                 if (t->cur && n_saved == 0 && !from_beginning) {
