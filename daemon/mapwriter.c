@@ -34,6 +34,7 @@
 #define RETRY_MIN_S 1.0
 #define RETRY_MAX_S 60.0
 #define MAX_REDO 5
+#define OUTPUT_MAX 4096 /* bytes of postmap's output kept for the log */
 
 typedef enum State {
         IDLE,
@@ -76,6 +77,7 @@ struct MapWriter {
 
         AdminKeys *admin;
         FileId admin_id;
+        ev_tstamp admin_checked; /* the loop time of the last look at the file */
 
         MapWriterStats stats;
 };
@@ -169,6 +171,15 @@ static void cleanup_tmp(MapWriter *mw)
         (void)unlink(mw->tmp_db);
 }
 
+static void close_output(MapWriter *mw)
+{
+        if (mw->out_fd < 0)
+                return;
+        ev_io_stop(mw->loop, &mw->out_io);
+        close(mw->out_fd);
+        mw->out_fd = -1;
+}
+
 MapWriter *mapwriter_free(MapWriter *mw)
 {
         if (!mw)
@@ -177,13 +188,11 @@ MapWriter *mapwriter_free(MapWriter *mw)
         ev_timer_stop(mw->loop, &mw->timeout);
         if (mw->state == RUNNING) {
                 ev_child_stop(mw->loop, &mw->child);
-                ev_io_stop(mw->loop, &mw->out_io);
                 kill(mw->pid, SIGKILL);
                 (void)waitpid(mw->pid, NULL, 0);
                 cleanup_tmp(mw);
         }
-        if (mw->out_fd >= 0)
-                close(mw->out_fd);
+        close_output(mw);
         free(mw->type);
         free(mw->path);
         free(mw->tmp);
@@ -305,11 +314,17 @@ static void refresh_admin(MapWriter *mw, const MapText *mt, const FileId *id)
 
 const AdminKeys *mapwriter_admin_keys(MapWriter *mw)
 {
-        FileId id = file_id(mw->path);
         _cleanup_free_ char *text = NULL;
         size_t len = 0;
         MapText mt;
+        FileId id;
 
+        /* Called for every matched line: look at the file once per loop
+           iteration, not once per line of a burst read in one go. */
+        if (mw->admin && mw->admin_checked == ev_now(mw->loop))
+                return mw->admin;
+        mw->admin_checked = ev_now(mw->loop);
+        id = file_id(mw->path);
         if (mw->admin && same_file(&id, &mw->admin_id))
                 return mw->admin;
         if (!id.exists) {
@@ -351,41 +366,26 @@ static int write_tmp(MapWriter *mw, const Buf *data)
         return r;
 }
 
-static void out_cb(struct ev_loop *loop, ev_io *w, int revents)
+/* Keep what postmap wrote so far (its first OUTPUT_MAX bytes); true at its end. */
+static bool read_output(MapWriter *mw)
 {
-        MapWriter *mw = w->data;
         char chunk[1024];
         ssize_t n;
 
-        (void)revents;
-        n = read(mw->out_fd, chunk, sizeof(chunk));
-        if (n > 0) {
-                if (mw->out.len < 4096)
-                        buf_append(&mw->out, chunk, (size_t)MIN((size_t)n, 4096 - mw->out.len));
-                return;
-        }
-        if (n < 0 && (errno == EINTR || errno == EAGAIN))
-                return;
-        ev_io_stop(loop, w);
-        close(mw->out_fd);
-        mw->out_fd = -1;
+        while ((n = read(mw->out_fd, chunk, sizeof(chunk))) > 0)
+                if (mw->out.len < OUTPUT_MAX)
+                        buf_append(&mw->out, chunk, MIN((size_t)n, OUTPUT_MAX - mw->out.len));
+        return !(n < 0 && (errno == EINTR || errno == EAGAIN));
 }
 
-static void drain_output(MapWriter *mw)
+static void out_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
-        if (mw->out_fd < 0)
-                return;
-        for (;;) {
-                char chunk[1024];
-                ssize_t n = read(mw->out_fd, chunk, sizeof(chunk));
-                if (n <= 0)
-                        break;
-                if (mw->out.len < 4096)
-                        buf_append(&mw->out, chunk, (size_t)MIN((size_t)n, 4096 - mw->out.len));
-        }
-        ev_io_stop(mw->loop, &mw->out_io);
-        close(mw->out_fd);
-        mw->out_fd = -1;
+        MapWriter *mw = w->data;
+
+        (void)loop;
+        (void)revents;
+        if (read_output(mw))
+                close_output(mw);
 }
 
 /* The output of postmap on one line, for the log. */
@@ -406,7 +406,10 @@ static void child_cb(struct ev_loop *loop, ev_child *w, int revents)
         (void)revents;
         ev_child_stop(loop, w);
         ev_timer_stop(loop, &mw->timeout);
-        drain_output(mw);
+        if (mw->out_fd >= 0) {
+                (void)read_output(mw); /* what is there; a grandchild may hold the pipe open */
+                close_output(mw);
+        }
         if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
                 if (WIFSIGNALED(status))
                         set_error(mw, "%s killed by signal %d: %s", mw->postmap[0], WTERMSIG(status),
