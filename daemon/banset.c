@@ -80,7 +80,6 @@ static bool nc_equal(const void *ctx, uint32_t i, const void *key)
 
 static const HTabOps nc_ops = {nc_hash, nc_equal};
 
-
 Banset *banset_new(const uint8_t hash_key[16])
 {
         Banset *b = xcalloc(1, sizeof(Banset));

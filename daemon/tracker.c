@@ -102,10 +102,10 @@ Tracker *tracker_free(Tracker *t)
         return NULL;
 }
 
-void tracker_set_window(Tracker *t, uint64_t window_ms)
-{
-        t->window_s = (uint32_t)MIN((window_ms + 999) / 1000, UINT32_MAX);
-}
+/* Milliseconds to whole seconds, rounded up: hits are kept to the second. */
+static inline uint32_t secs(uint64_t ms) { return (uint32_t)MIN((ms + 999) / 1000, UINT32_MAX); }
+
+void tracker_set_window(Tracker *t, uint64_t window_ms) { t->window_s = secs(window_ms); }
 
 void tracker_set_max(Tracker *t, size_t max_tracked) { t->max = max_tracked ? max_tracked : 1; }
 
@@ -218,13 +218,14 @@ static void add_hit(Tracker *t, Entry *e, Hit hit)
         hits(e)[e->n++] = hit;
 }
 
-void tracker_expire(Tracker *t, int64_t now_ms)
+/* Forget up to max addresses whose last hit is out of every window. */
+static void expire_stale(Tracker *t, uint32_t now, size_t max)
 {
-        uint32_t now = (uint32_t)(now_ms / 1000);
-
-        while (t->head != NONE && !within(E(t, t->head)->last, now, t->window_s))
+        for (size_t k = 0; k < max && t->head != NONE && !within(E(t, t->head)->last, now, t->window_s); k++)
                 entry_remove(t, t->head);
 }
+
+void tracker_expire(Tracker *t, int64_t now_ms) { expire_stale(t, (uint32_t)(now_ms / 1000), SIZE_MAX); }
 
 static uint32_t lookup(const Tracker *t, const Addr *a)
 {
@@ -235,7 +236,7 @@ unsigned tracker_count_hits(Tracker *t, const Addr *a, uint16_t rule, uint64_t f
                             int64_t now_ms)
 {
         uint32_t i = lookup(t, a), now = (uint32_t)(now_ms / 1000);
-        uint32_t w = (uint32_t)MIN((find_time_ms + 999) / 1000, UINT32_MAX);
+        uint32_t w = secs(find_time_ms);
         unsigned c = 0;
         Entry *e;
 
@@ -252,7 +253,7 @@ unsigned tracker_hit(Tracker *t, const Addr *a, uint16_t rule, uint64_t find_tim
                      unsigned max_hits, int64_t now_ms, int64_t *first_ms)
 {
         uint32_t now = (uint32_t)(now_ms / 1000);
-        uint32_t w = (uint32_t)MIN((find_time_ms + 999) / 1000, UINT32_MAX);
+        uint32_t w = secs(find_time_ms);
         uint32_t i, oldest = NONE;
         unsigned c = 1, stored = 0;
         uint32_t first = now;
@@ -260,8 +261,7 @@ unsigned tracker_hit(Tracker *t, const Addr *a, uint16_t rule, uint64_t find_tim
         Hit *h;
 
         /* Housekeeping first: a few stale addresses leave at each hit. */
-        for (int k = 0; k < 4 && t->head != NONE && !within(E(t, t->head)->last, now, t->window_s); k++)
-                entry_remove(t, t->head);
+        expire_stale(t, now, 4);
 
         i = lookup(t, a);
         if (i == NONE) {

@@ -102,6 +102,23 @@ int main(void)
                 tracker_free(t);
         }
 
+        /* Each hit also forgets a few stale addresses (at most 4), without a timer. */
+        {
+                Tracker *t = tracker_new(100, key);
+                Addr a = A("192.0.2.0"), b = A("198.51.100.1");
+                tracker_set_window(t, S(60));
+                for (uint8_t i = 1; i <= 6; i++) {
+                        a.b[15] = i;
+                        tracker_hit(t, &a, 1, S(60), 5, T0, NULL);
+                }
+                CHECK_INT(tracker_count(t), 6, "six tracked");
+                tracker_hit(t, &b, 1, S(60), 5, T0 + S(61), NULL);
+                CHECK_INT(tracker_count(t), 3, "a hit later forgets four stale ones, and adds its own");
+                tracker_hit(t, &b, 1, S(60), 5, T0 + S(62), NULL);
+                CHECK_INT(tracker_count(t), 1, "the next hit forgets the rest");
+                tracker_free(t);
+        }
+
         /* Many addresses: memory stays near 64 bytes of entry plus the index. */
         {
                 Tracker *t = tracker_new(1000000, key);
