@@ -32,14 +32,6 @@ StateBan *state_add_ban(State *s)
         return &s->bans[s->n_bans++];
 }
 
-static uint64_t fnv(const char *p, size_t n)
-{
-        uint64_t h = 14695981039346656037ULL;
-        for (size_t i = 0; i < n; i++)
-                h = (h ^ (unsigned char)p[i]) * 1099511628211ULL;
-        return h;
-}
-
 void state_render(const State *s, Buf *out)
 {
         size_t start = out->len, records = 0;
@@ -64,7 +56,7 @@ void state_render(const State *s, Buf *out)
                            b->first_hit_ms, b->last_hit_ms, b->banned_ms, b->expires_ms);
                 records++;
         }
-        buf_printf(out, "end %zu %016" PRIx64 "\n", records, fnv(out->data + start, out->len - start));
+        buf_printf(out, "end %zu %016" PRIx64 "\n", records, fnv1a(out->data + start, out->len - start));
 }
 
 /* Split a line into at most max words at single spaces; returns the count. */
@@ -206,7 +198,7 @@ int state_parse(const char *text, size_t len, State *out, char **why)
                                                  records, count);
                                 goto bad;
                         }
-                        if (hash != fnv(text, (size_t)(end_line - text))) {
+                        if (hash != fnv1a(text, (size_t)(end_line - text))) {
                                 *why = xasprintf("line %u: the content does not match its hash", lineno);
                                 goto bad;
                         }

@@ -85,16 +85,6 @@ struct Tail {
         char buf[65536];
 };
 
-uint64_t tail_hash(const void *data, size_t len)
-{
-        const uint8_t *p = data;
-        uint64_t h = 14695981039346656037ULL;
-
-        for (size_t i = 0; i < len; i++)
-                h = (h ^ p[i]) * 1099511628211ULL;
-        return h;
-}
-
 static void inotify_cb(struct ev_loop *loop, ev_io *w, int revents);
 static void more_cb(struct ev_loop *loop, ev_idle *w, int revents);
 static void grace_cb(struct ev_loop *loop, ev_timer *w, int revents);
@@ -390,7 +380,7 @@ static bool fd_head_is(int fd, uint32_t len, uint64_t hash)
 
         if (len == 0 || len > TAIL_HEAD_LEN)
                 return len == 0;
-        return pread(fd, buf, len, 0) == (ssize_t)len && tail_hash(buf, len) == hash;
+        return pread(fd, buf, len, 0) == (ssize_t)len && fnv1a(buf, len) == hash;
 }
 
 /*
@@ -450,7 +440,7 @@ static void handle_truncation(Tail *t, TFile *f)
 {
         log_event(LOG_EVENT_ROTATE, LOG_INFO, NULL, "%s: truncated (copytruncate?); reading it again from the start",
                   t->path);
-        reread_from_start(t, f, f->head_len, tail_hash(f->head, f->head_len));
+        reread_from_start(t, f, f->head_len, fnv1a(f->head, f->head_len));
 }
 
 /* Keep a watch on the folder of the symlink target, if path is a symlink. */
@@ -764,7 +754,7 @@ size_t tail_positions(Tail *t, TailPos *out, size_t max)
                         /* a partial line is read again, whole, after a restart */
                         .offset = f->off - linebuf_pending(&f->lb),
                         .head_len = f->head_len,
-                        .head_hash = tail_hash(f->head, f->head_len),
+                        .head_hash = fnv1a(f->head, f->head_len),
                 };
         }
         return n;

@@ -65,5 +65,3 @@ const TailStats *tail_stats(const Tail *t);
 /* Is the log file open? */
 bool tail_is_open(const Tail *t);
 
-/* FNV-1a, used for the head hash. */
-uint64_t tail_hash(const void *data, size_t len);

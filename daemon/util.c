@@ -535,6 +535,16 @@ int run_capture(char *const *argv, size_t max, int timeout_ms, char **out)
         return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EIO;
 }
 
+uint64_t fnv1a(const void *data, size_t len)
+{
+        const uint8_t *p = data;
+        uint64_t h = 14695981039346656037ULL;
+
+        for (size_t i = 0; i < len; i++)
+                h = (h ^ p[i]) * 1099511628211ULL;
+        return h;
+}
+
 /* --- time -------------------------------------------------------------- */
 
 int64_t now_ms(void)

@@ -176,6 +176,12 @@ int spawn_piped(char *const *argv, pid_t *pid, int *out_fd);
  */
 int run_capture(char *const *argv, size_t max, int timeout_ms, char **out);
 
+/*
+ * FNV-1a, 64 bits: a checksum against accidents (a damaged state file, a
+ * file that no longer starts as it did), not against an adversary.
+ */
+uint64_t fnv1a(const void *data, size_t len);
+
 /* Wall-clock time in milliseconds since the epoch. */
 int64_t now_ms(void);
 /* Format a wall-clock time (ms) as RFC 3339 in UTC: 2026-11-30T10:00:01Z */
