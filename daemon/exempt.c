@@ -93,6 +93,11 @@ const char *exempt_reason_net(const Exempt *e, const AdminKeys *admin, const Add
 {
         Cidr c = {.net = *net, .plen = (uint8_t)plen, .v4 = addr_is_v4(net)};
 
+        /* An IPv4 network with a key (a /8 or longer) holds loopback iff its
+           address does; an IPv6 one that holds ::1 starts with '::', which
+           has no key (mapfile_key). */
+        if (addr_is_loopback(net))
+                return "loopback";
         for (size_t i = 0; i < e->n; i++) {
                 /* overlap either way: one contains the other's network address */
                 Cidr *x = &e->v[i];
@@ -101,8 +106,6 @@ const char *exempt_reason_net(const Exempt *e, const AdminKeys *admin, const Add
                 if (cidr_contains(x, &c.net) || cidr_contains(&c, &x->net))
                         return e->why[i];
         }
-        if (c.v4 ? net->b[12] == 127 : false)
-                return "loopback";
         if (admin && adminkeys_lookup(admin, key) == ADMIN_PERMIT)
                 return "OK in the access map";
         return NULL;

@@ -62,6 +62,8 @@ int main(void)
                           "inside the admin's OK network");
                 net = A("2001:db8:99:1::");
                 CHECK_STR(exempt_reason_net(&e, k, &net, 64, "2001:db8:99:1"), NULL, "a network nobody protects");
+                net = A("127.0.0.0");
+                CHECK_STR(exempt_reason_net(&e, k, &net, 8, "127"), "loopback", "the loopback network");
                 /* No map (unreadable): only the lists apply. */
                 Addr a = A("203.0.113.7");
                 CHECK_STR(exempt_reason(&e, NULL, &a), NULL, "without the map");
