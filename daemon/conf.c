@@ -365,51 +365,45 @@ static void apply(Config *c, const char *file, unsigned line, char *text, Diags 
         diags_add(errors, file, line, "unknown key '%s'", name);
 }
 
+typedef struct Loading {
+        Config *c;
+        const char *path;
+        Diags *errors;
+        bool seen[ELEMENTSOF(keys)];
+} Loading;
+
+static void apply_line(void *ctx, char *line, size_t len, unsigned lineno)
+{
+        Loading *l = ctx;
+
+        (void)len;
+        apply(l->c, l->path, lineno, line, l->errors, l->seen);
+}
+
+static void orphan_line(void *ctx, char *line, size_t len, unsigned lineno)
+{
+        Loading *l = ctx;
+
+        (void)line;
+        (void)len;
+        diags_add(l->errors, l->path, lineno, "continuation line with nothing to continue");
+}
+
 int config_load(const char *path, Config **out, Diags *errors)
 {
         _cleanup_free_ char *text = NULL;
         _cleanup_(config_freep) Config *c = NULL;
-        bool seen[ELEMENTSOF(keys)] = {0};
-        Buf logical = {0};
-        unsigned lineno = 0, logical_line = 0;
-        size_t n_errors = errors->n;
-        char *save, *line;
+        size_t n_errors = errors->n, len = 0;
         int r;
 
-        r = read_file(path, 1 << 20, &text, NULL);
+        r = read_file(path, 1 << 20, &text, &len);
         if (r < 0) {
                 diags_add(errors, path, 0, "cannot read: %s", strerror(-r));
                 return r;
         }
         c = config_new_default();
         c->path = xstrdup(path);
-        save = text;
-        while ((line = strsep(&save, "\n"))) {
-                const char *s = line;
-                lineno++;
-                while (*s == ' ' || *s == '\t')
-                        s++;
-                if (!*s || *s == '#')
-                        continue;
-                if (s != line) {
-                        /* continuation of the previous logical line */
-                        if (!logical.len) {
-                                diags_add(errors, path, lineno, "continuation line with nothing to continue");
-                                continue;
-                        }
-                        buf_puts(&logical, " ");
-                        buf_puts(&logical, s);
-                        continue;
-                }
-                if (logical.len)
-                        apply(c, path, logical_line, logical.data, errors, seen);
-                buf_clear(&logical);
-                buf_puts(&logical, line);
-                logical_line = lineno;
-        }
-        if (logical.len)
-                apply(c, path, logical_line, logical.data, errors, seen);
-        buf_free(&logical);
+        postfix_lines(text, len, apply_line, orphan_line, &(Loading){.c = c, .path = path, .errors = errors});
         if (errors->n > n_errors)
                 return -EINVAL;
         *out = TAKE_PTR(c);

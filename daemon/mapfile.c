@@ -99,11 +99,13 @@ static AdminVerdict verdict_of(const char *value)
         return ADMIN_OTHER;
 }
 
-static void add_logical_line(AdminKeys *k, const char *line, size_t len)
+static void add_logical_line(void *ctx, char *line, size_t len, unsigned lineno)
 {
-        _cleanup_free_ char *copy = xstrndup(line, len);
-        char *key = copy, *value;
+        AdminKeys *k = ctx;
+        char *key = line, *value;
 
+        (void)len;
+        (void)lineno;
         value = key;
         while (*value && !isspace((unsigned char)*value))
                 value++;
@@ -116,38 +118,6 @@ static void add_logical_line(AdminKeys *k, const char *line, size_t len)
         GROW(k->v, k->cap, k->n + 1);
         k->v[k->n] = (AdminKey){xstrdup(key), verdict_of(value), k->n};
         k->n++;
-}
-
-static void parse_part(AdminKeys *k, const char *p, size_t len)
-{
-        const char *end = p + len;
-        Buf logical = {0};
-
-        while (p < end) {
-                const char *nl = memchr(p, '\n', (size_t)(end - p));
-                const char *next = nl ? nl + 1 : end, *eol = nl ? nl : end;
-                const char *s = p;
-
-                while (s < eol && (*s == ' ' || *s == '\t'))
-                        s++;
-                if (s == eol || *s == '#') {
-                        /* blank or comment line: skipped, as postmap does */
-                } else if (s == p) {
-                        /* a new logical line */
-                        if (logical.len)
-                                add_logical_line(k, logical.data, logical.len);
-                        buf_clear(&logical);
-                        buf_append(&logical, p, (size_t)(eol - p));
-                } else if (logical.len) {
-                        /* white space first: it continues the logical line */
-                        buf_append(&logical, " ", 1);
-                        buf_append(&logical, s, (size_t)(eol - s));
-                }
-                p = next;
-        }
-        if (logical.len)
-                add_logical_line(k, logical.data, logical.len);
-        buf_free(&logical);
 }
 
 static int cmp_key(const void *a, const void *b)
@@ -164,8 +134,8 @@ AdminKeys *adminkeys_parse(const MapText *mt)
         AdminKeys *k = xcalloc(1, sizeof(AdminKeys));
         size_t w = 0;
 
-        parse_part(k, mt->before, mt->before_len);
-        parse_part(k, mt->after, mt->after_len);
+        postfix_lines(mt->before, mt->before_len, add_logical_line, NULL, k);
+        postfix_lines(mt->after, mt->after_len, add_logical_line, NULL, k);
         if (k->n > 1)
                 qsort(k->v, k->n, sizeof(AdminKey), cmp_key);
         /* keep the first of each key */

@@ -210,6 +210,43 @@ void diags_print(FILE *f, const Diags *d, const char *prefix)
                 fprintf(f, "%s%s\n", prefix, d->items[i]);
 }
 
+/* --- Postfix's logical lines ------------------------------------------- */
+
+void postfix_lines(const char *text, size_t len, LogicalLineFn fn, LogicalLineFn orphan, void *ctx)
+{
+        const char *p = text, *end = text + len;
+        Buf logical = {0};
+        unsigned lineno = 0, first = 0;
+
+        while (p < end) {
+                const char *nl = memchr(p, '\n', (size_t)(end - p));
+                const char *eol = nl ? nl : end, *s = p;
+
+                lineno++;
+                while (s < eol && (*s == ' ' || *s == '\t'))
+                        s++;
+                if (s == eol || *s == '#') {
+                        /* blank or comment: skipped */
+                } else if (s == p) {
+                        if (logical.len)
+                                fn(ctx, logical.data, logical.len, first);
+                        buf_clear(&logical);
+                        buf_append(&logical, p, (size_t)(eol - p));
+                        first = lineno;
+                } else if (logical.len) {
+                        buf_append(&logical, " ", 1);
+                        buf_append(&logical, s, (size_t)(eol - s));
+                } else if (orphan) {
+                        _cleanup_free_ char *line = xstrndup(p, (size_t)(eol - p));
+                        orphan(ctx, line, (size_t)(eol - p), lineno);
+                }
+                p = nl ? nl + 1 : end;
+        }
+        if (logical.len)
+                fn(ctx, logical.data, logical.len, first);
+        buf_free(&logical);
+}
+
 /* --- numbers and durations --------------------------------------------- */
 
 int parse_uint(const char *s, uint64_t max, uint64_t *out)

@@ -117,6 +117,18 @@ void diags_free(Diags *d);
 void diags_print(FILE *f, const Diags *d, const char *prefix);
 
 /*
+ * Postfix's logical lines, as main.cf and postmap(1) input have them: a
+ * line that starts with white space continues the one before it (joined
+ * by one space, its leading white space dropped); blank lines and lines
+ * whose first non-white byte is '#' are skipped.  fn gets each logical
+ * line, NUL-terminated and writable, with the number of its first line.
+ * A continuation with no line before it goes to orphan (if not NULL) on
+ * its own, with its white space.
+ */
+typedef void (*LogicalLineFn)(void *ctx, char *line, size_t len, unsigned lineno);
+void postfix_lines(const char *text, size_t len, LogicalLineFn fn, LogicalLineFn orphan, void *ctx);
+
+/*
  * Durations are kept in milliseconds.  The text form is a non-negative
  * integer with an optional unit: ms, s, m, h, d, w (a bare number is
  * seconds), e.g. "250ms", "10m", "1d".

@@ -26,6 +26,16 @@ static const struct {
         {0, "0s"}, {250, "250ms"}, {1000, "1s"}, {90000, "1m30s"}, {3600000, "1h"}, {86400000 + 3600000, "1d1h"},
 };
 
+static void collect_line(void *ctx, char *line, size_t len, unsigned lineno)
+{
+        buf_printf(ctx, "%u:%.*s|", lineno, (int)len, line);
+}
+
+static void collect_orphan(void *ctx, char *line, size_t len, unsigned lineno)
+{
+        buf_printf(ctx, "orphan %u:%.*s|", lineno, (int)len, line);
+}
+
 int main(void)
 {
         for (size_t i = 0; i < sizeof(dur_cases) / sizeof(dur_cases[0]); i++) {
@@ -130,6 +140,17 @@ int main(void)
                 free(out);
                 signal(SIGPIPE, SIG_DFL);
                 sigprocmask(SIG_SETMASK, &old, NULL);
+        }
+        /* Postfix's logical lines: continuation, comments, blank lines, no final newline */
+        {
+                static const char text[] = " orphan\nk1 v1\n  cont\n# comment\n\n\tmore\n  # indented comment\nk2 v2";
+                Buf b = {0};
+                postfix_lines(text, sizeof(text) - 1, collect_line, collect_orphan, &b);
+                CHECK_STR(b.data, "orphan 1: orphan|2:k1 v1 cont more|8:k2 v2|", "postfix_lines");
+                buf_clear(&b);
+                postfix_lines(text, sizeof(text) - 1, collect_line, NULL, &b);
+                CHECK_STR(b.data, "2:k1 v1 cont more|8:k2 v2|", "without an orphan callback");
+                buf_free(&b);
         }
         /* FNV-1a 64: the published test vectors, so that saved hashes stay valid */
         CHECK(fnv1a("", 0) == 0xcbf29ce484222325ULL, "fnv1a of nothing");
