@@ -95,17 +95,6 @@ void control_reply(ControlClient *cl, bool ok, const char *text)
         start_reply(cl);
 }
 
-/* Split line at spaces into argv (pointers into line); returns argc. */
-static size_t split_words(char *line, char **argv, size_t max)
-{
-        size_t n = 0;
-        char *save = NULL;
-
-        for (char *w = strtok_r(line, " \t", &save); w && n < max; w = strtok_r(NULL, " \t", &save))
-                argv[n++] = w;
-        return n;
-}
-
 static void handle_line(ControlClient *cl, char *line)
 {
         Control *c = cl->c;
@@ -120,9 +109,13 @@ static void handle_line(ControlClient *cl, char *line)
                         control_reply(cl, false, "the command holds control characters");
                         return;
                 }
-        argc = split_words(line, argv, ELEMENTSOF(argv));
+        argc = split_words(line, " \t", argv, ELEMENTSOF(argv));
         if (argc == 0) {
                 control_reply(cl, false, "empty command; try 'help'");
+                return;
+        }
+        if (argc > ELEMENTSOF(argv)) {
+                control_reply(cl, false, "too many words; try 'help'");
                 return;
         }
         r = c->ops->command(c->ctx, cl, argv, argc, &payload);

@@ -59,20 +59,6 @@ void state_render(const State *s, Buf *out)
         buf_printf(out, "end %zu %016" PRIx64 "\n", records, fnv1a(out->data + start, out->len - start));
 }
 
-/* Split a line into at most max words at single spaces; returns the count. */
-static size_t words(char *line, char **w, size_t max)
-{
-        size_t n = 0;
-        char *save = NULL;
-
-        for (char *t = strtok_r(line, " ", &save); t; t = strtok_r(NULL, " ", &save)) {
-                if (n == max)
-                        return max + 1;
-                w[n++] = t;
-        }
-        return n;
-}
-
 static bool num_u64(const char *s, uint64_t *out) { return parse_uint(s, UINT64_MAX, out) == 0; }
 
 static bool num_i64(const char *s, int64_t *out)
@@ -187,7 +173,7 @@ int state_parse(const char *text, size_t len, State *out, char **why)
                 }
                 if (startswith(line, "end ")) {
                         end_line = text + (line - copy);
-                        n = words(line, w, 3);
+                        n = split_words(line, " ", w, 3);
                         uint64_t count, hash;
                         if (n != 3 || !num_u64(w[1], &count) || !num_hex(w[2], &hash)) {
                                 *why = xasprintf("line %u: bad end line", lineno);
@@ -205,7 +191,7 @@ int state_parse(const char *text, size_t len, State *out, char **why)
                         ended = true;
                         continue;
                 }
-                n = words(line, w, 11);
+                n = split_words(line, " ", w, 11);
                 if (n >= 1 && streq(w[0], "position")) {
                         TailPos *p;
                         uint64_t hl;

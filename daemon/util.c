@@ -372,6 +372,19 @@ bool endswith(const char *s, const char *suffix)
         return a >= b && memcmp(s + a - b, suffix, b) == 0;
 }
 
+size_t split_words(char *line, const char *delims, char **w, size_t max)
+{
+        size_t n = 0;
+        char *save = NULL;
+
+        for (char *t = strtok_r(line, delims, &save); t; t = strtok_r(NULL, delims, &save)) {
+                if (n == max)
+                        return max + 1;
+                w[n++] = t;
+        }
+        return n;
+}
+
 char **split_list(const char *s)
 {
         char **v = NULL;

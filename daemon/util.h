@@ -155,6 +155,11 @@ bool endswith(const char *s, const char *suffix);
  * with strv_free().
  */
 char **split_list(const char *s);
+/*
+ * Split line in place at any of delims into at most max words (pointers
+ * into line).  Returns the count, or max + 1 if there are more words.
+ */
+size_t split_words(char *line, const char *delims, char **w, size_t max);
 size_t strv_length(char **v);
 void strv_free(char **v);
 static inline void strv_freep(char ***v) { strv_free(*v); }

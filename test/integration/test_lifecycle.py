@@ -145,6 +145,7 @@ class Lifecycle(DaemonTest):
             (("unban", "nonsense"), 1, "not an IPv4 or IPv6 address"),
             (("frobnicate",), 1, "unknown command"),
             (("list", "--yaml"), 1, "unknown command"),
+            (("ban",) + ("203.0.113.5",) * 16, 1, "too many words"),
             (("flush",), 2, "flush --yes"),
         ]
         for args, rc, msg in cases:

@@ -152,6 +152,13 @@ int main(void)
                 CHECK_STR(b.data, "2:k1 v1 cont more|8:k2 v2|", "without an orphan callback");
                 buf_free(&b);
         }
+        {
+                char line[] = "ban  192.0.2.1\t1h", over[] = "a b c d";
+                char *w[3];
+                CHECK_INT(split_words(line, " \t", w, 3), 3, "split_words");
+                CHECK(streq(w[0], "ban") && streq(w[1], "192.0.2.1") && streq(w[2], "1h"), "the words");
+                CHECK_INT(split_words(over, " ", w, 3), 4, "more words than room: max + 1");
+        }
         /* FNV-1a 64: the published test vectors, so that saved hashes stay valid */
         CHECK(fnv1a("", 0) == 0xcbf29ce484222325ULL, "fnv1a of nothing");
         CHECK(fnv1a("a", 1) == 0xaf63dc4c8601ec8cULL, "fnv1a of 'a'");
