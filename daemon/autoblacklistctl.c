@@ -72,7 +72,7 @@ int main(int argc, char **argv)
         struct timeval tv = {.tv_sec = 330};
         _cleanup_buf_ Buf cmd = {0}, reply = {0};
         char *nl;
-        int fd, c;
+        int fd, c, r;
 
         /* "+": stop at the first word, so that "list --json" keeps its option */
         while ((c = getopt_long(argc, argv, "+s:c:h", longopts, NULL)) != -1) {
@@ -131,8 +131,9 @@ int main(int argc, char **argv)
         }
         /* flush waits for a map write: allow for a large map */
         (void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-        if (write_all(fd, cmd.data, cmd.len) < 0) {
-                fprintf(stderr, "autoblacklistctl: %s: %s\n", path, strerror(errno));
+        r = write_all(fd, cmd.data, cmd.len);
+        if (r < 0) {
+                fprintf(stderr, "autoblacklistctl: %s: %s\n", path, strerror(-r));
                 return 2;
         }
         for (;;) {

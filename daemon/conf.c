@@ -147,8 +147,8 @@ static int p_max_hits(Config *c, const char *v, char **why)
 {
         uint64_t n;
 
-        if (parse_uint(v, 1000, &n) < 0 || n == 0) {
-                *why = xasprintf("'%s' is not a number from 1 to 1000", v);
+        if (parse_uint(v, RULES_MAX_HITS, &n) < 0 || n == 0) {
+                *why = xasprintf("'%s' is not a number from 1 to %d", v, RULES_MAX_HITS);
                 return -EINVAL;
         }
         c->max_hits = (unsigned)n;
