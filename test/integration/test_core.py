@@ -226,6 +226,14 @@ class Cli(DaemonTest):
     def test_check_good_config(self):
         r = self.run_daemon("-c", self.env.conf, "--check")
         self.assertEqual(r.returncode, 0, r.stderr)
+        # it read every shipped rule, and touched nothing
+        blocks = 0
+        for name in os.listdir(harness.RULES):
+            if name.endswith(".rules"):
+                with open(os.path.join(harness.RULES, name)) as f:
+                    blocks += sum(1 for line in f if line.startswith("["))
+        self.assertIn(": %d rules OK" % blocks, r.stderr)
+        self.assertFalse(os.path.exists(self.env.map), "--check wrote no map")
 
     def test_check_bad_rules_exits_78(self):
         bad = os.path.join(self.env.dir, "bad.rules")

@@ -8,6 +8,7 @@ A case is "VERDICT<TAB>LOG LINE", where VERDICT is "ADDRESS RULE" or "-".
 import glob
 import os
 import re
+import shutil
 import subprocess
 import tempfile
 import unittest
@@ -51,12 +52,16 @@ class Corpus(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         if not harness.DAEMON or not os.path.exists(harness.DAEMON):
-            raise unittest.SkipTest("AUTOBLACKLISTD is not set")
+            harness.skip("AUTOBLACKLISTD is not set")
         cls.tmp = tempfile.mkdtemp(prefix="abl-corpus-")
         cls.conf = os.path.join(cls.tmp, "test.conf")
         with open(cls.conf, "w") as f:
             # no ignore list and no map: the verdicts are the rules' alone
             f.write("rules = %s\naccess_map = hash:%s/no-such-map\n" % (harness.RULES, cls.tmp))
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def run_file(self, path):
         cases = load(path)
@@ -134,6 +139,7 @@ class ShippedRules(unittest.TestCase):
 
     def test_rules_document_themselves(self):
         tmp = tempfile.mkdtemp(prefix="abl-rules-")
+        self.addCleanup(shutil.rmtree, tmp, True)
         conf = os.path.join(tmp, "test.conf")
         with open(conf, "w") as f:
             f.write("rules = %s\naccess_map = hash:%s/no-such-map\n" % (harness.RULES, tmp))
