@@ -45,7 +45,6 @@ struct Control {
         void *ctx;
         ControlClient *clients;
         size_t n_clients;
-        uint64_t served;
 };
 
 static void client_free(ControlClient *cl)
@@ -103,7 +102,6 @@ static void handle_line(ControlClient *cl, char *line)
         Buf payload = {0};
         ControlResult r;
 
-        c->served++;
         for (char *p = line; *p; p++)
                 if ((unsigned char)*p < 0x20 && *p != '\t') {
                         control_reply(cl, false, "the command holds control characters");
@@ -299,5 +297,3 @@ Control *control_free(Control *c)
         free(c);
         return NULL;
 }
-
-uint64_t control_served(const Control *c) { return c->served; }

@@ -40,5 +40,3 @@ int control_new(Control **out, struct ev_loop *loop, const char *path, const Con
 Control *control_free(Control *c);
 /* Answer a pending command. */
 void control_reply(ControlClient *client, bool ok, const char *text);
-/* Commands served, and errors answered, since start. */
-uint64_t control_served(const Control *c);

@@ -22,7 +22,6 @@
 #include "tracker.h"
 
 typedef struct Stats {
-        uint64_t matches;
         uint64_t hits;
         uint64_t bans;        /* by rules */
         uint64_t net_bans;    /* whole IPv6 networks */
@@ -73,8 +72,6 @@ void daemon_bans_changed(Daemon *d);
 void daemon_arm_due(Daemon *d);
 /* Lift ban (an unban): log why, forget its hits, drop the record. */
 void daemon_lift(Daemon *d, Ban *ban, const char *why);
-/* Reload config and rules; on failure *why says what was wrong. */
-int daemon_reload(Daemon *d, char **why);
 /* The reload as systemd sees it: RELOADING=1, the reload, READY=1. */
 int daemon_reload_notify(Daemon *d, char **why);
 char *daemon_ban_text(const Ban *ban, char *buf);

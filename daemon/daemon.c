@@ -550,7 +550,6 @@ static void on_line(void *ctx, const char *line, size_t len)
         }
         if (r == 0)
                 return;
-        d->stats.matches++;
         if (m.own_reject) {
                 d->stats.own_rejects++;
                 return;
@@ -582,7 +581,8 @@ static const TailOps tail_ops = {on_line};
 
 /* --- reload, stop ------------------------------------------------------- */
 
-int daemon_reload(Daemon *d, char **why)
+/* Reload config and rules; on failure *why says what was wrong. */
+static int daemon_reload(Daemon *d, char **why)
 {
         Diags errors = {0};
         Config *cfg = NULL;

@@ -161,8 +161,6 @@ AdminKeys *adminkeys_free(AdminKeys *k)
         return NULL;
 }
 
-size_t adminkeys_count(const AdminKeys *k) { return k ? k->n : 0; }
-
 static const AdminKey *find(const AdminKeys *k, const char *key)
 {
         size_t lo = 0, hi = k ? k->n : 0;

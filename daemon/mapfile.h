@@ -40,7 +40,6 @@ typedef struct AdminKeys AdminKeys;
 /* The keys of the admin's lines (outside our block), with their actions. */
 AdminKeys *adminkeys_parse(const MapText *mt);
 AdminKeys *adminkeys_free(AdminKeys *k);
-size_t adminkeys_count(const AdminKeys *k);
 
 typedef enum AdminVerdict {
         ADMIN_NONE,   /* no admin key decides this lookup */

@@ -22,7 +22,6 @@ struct Notify {
         struct ev_loop *loop;
         ev_timer watchdog;
         ev_timer status_timer;
-        uint64_t watchdog_usec;
         char *pending; /* the status waiting for the rate limit */
         char *last;
         ev_tstamp last_sent;
@@ -65,7 +64,6 @@ Notify *notify_new(struct ev_loop *loop)
         ev_init(&n->status_timer, status_cb);
         n->status_timer.data = n;
         if (sd_watchdog_enabled(0, &usec) > 0 && usec > 0) {
-                n->watchdog_usec = usec;
                 ev_timer_init(&n->watchdog, watchdog_cb, 0., (double)usec / 2e6);
                 ev_timer_again(loop, &n->watchdog);
         }
@@ -83,8 +81,6 @@ Notify *notify_free(Notify *n)
         free(n);
         return NULL;
 }
-
-uint64_t notify_watchdog_usec(const Notify *n) { return n->watchdog_usec; }
 
 void notify_ready(Notify *n, const char *status)
 {

@@ -21,5 +21,3 @@ void notify_reloading(Notify *n);
 void notify_stopping(Notify *n);
 /* Send this status line now, or when the rate limit allows (the latest wins). */
 void notify_status(Notify *n, const char *status);
-/* The watchdog interval in µs, 0 if systemd asked for none. */
-uint64_t notify_watchdog_usec(const Notify *n);
