@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "names.h"
 #include "util.h"
 
 static const struct {
@@ -158,6 +159,16 @@ int main(void)
                 CHECK_INT(split_words(line, " \t", w, 3), 3, "split_words");
                 CHECK(streq(w[0], "ban") && streq(w[1], "192.0.2.1") && streq(w[2], "1h"), "the words");
                 CHECK_INT(split_words(over, " ", w, 3), 4, "more words than room: max + 1");
+        }
+        /* names: one id per distinct name */
+        {
+                Names *n = names_new();
+                uint16_t a, b, c;
+                CHECK(names_intern(n, "sasl", &a) == 0 && names_intern(n, "rbl", &b) == 0, "intern");
+                CHECK(names_intern(n, "sasl", &c) == 0 && c == a && a != b, "the same name, the same id");
+                CHECK_STR(names_get(n, b), "rbl", "names_get");
+                CHECK_STR(names_get(n, 999), "?", "an unknown id");
+                names_free(n);
         }
         /* FNV-1a 64: the published test vectors, so that saved hashes stay valid */
         CHECK(fnv1a("", 0) == 0xcbf29ce484222325ULL, "fnv1a of nothing");
