@@ -102,6 +102,14 @@ class Env:
                     f.write("%s = %s\n" % (k, v))
         os.replace(self.conf + ".new", self.conf)
 
+    def own_rules(self):
+        """A copy of the shipped rules in the scratch folder, that the config
+        now names (for tests that edit rules and reload): its path."""
+        rules = os.path.join(self.dir, "rules")
+        shutil.copytree(RULES, rules)
+        self.write_config(rules=rules)
+        return rules
+
     def append(self, *lines, path=None):
         with open(path or self.log, "a") as f:
             for line in lines:

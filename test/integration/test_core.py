@@ -6,7 +6,6 @@ inotify on real files, and a real notify socket.
 """
 
 import os
-import shutil
 import signal
 import subprocess
 import time
@@ -127,9 +126,7 @@ class Core(DaemonTest):
 
     def test_reload_with_broken_rules_keeps_the_old_ones(self):
         env = self.env
-        rules = os.path.join(env.dir, "rules")
-        shutil.copytree(harness.RULES, rules)
-        env.write_config(rules=rules)
+        rules = env.own_rules()
         env.start()
         with open(os.path.join(rules, "postfix-smtpd.rules"), "a") as f:
             f.write("\n[broken]\nprogram = x\npattern = ^(unclosed <ADDR>\n")
@@ -146,9 +143,7 @@ class Core(DaemonTest):
 
     def test_hits_survive_a_reload_for_rules_that_keep_their_name(self):
         env = self.env
-        rules = os.path.join(env.dir, "rules")
-        shutil.copytree(harness.RULES, rules)
-        env.write_config(rules=rules)
+        rules = env.own_rules()
         env.start()
         env.append(sasl_fail("203.0.113.51"), sasl_fail("203.0.113.51"))
         wait_until(lambda: "hit 203.0.113.51: rule sasl-auth-failed (2/3)" in env.stderr(), what="two hits")

@@ -110,13 +110,12 @@ class Journal(DaemonTest):
 
     def test_every_event_kind_has_its_message_id_in_the_catalog(self):
         env = self.env
-        rules = os.path.join(env.dir, "rules")
-        shutil.copytree(harness.RULES, rules)
+        rules = env.own_rules()
         one = os.path.join(rules, "zz-one.rules")
         with open(one, "w") as f:
             f.write("[one]\nprogram = postfix*/smtpd\npattern = ^test event from [^[]*\\[<ADDR>\\]\n"
                     "max_hits = 1\nban_time = 1s\n")
-        env.write_config(rules=rules, ban_memory="0")
+        env.write_config(ban_memory="0")
         open(env.log, "w").close()
         env.start()
         env.append("%s mx postfix/smtpd[1]: test event from x[203.0.113.41]" % harness.stamp())  # hit, ban, expire

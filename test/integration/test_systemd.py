@@ -70,9 +70,7 @@ class Notify(DaemonTest):
 
     def test_reloading_then_ready_on_sighup_also_when_rejected(self):
         env = self.env
-        rules = os.path.join(env.dir, "rules")
-        shutil.copytree(harness.RULES, rules)
-        env.write_config(rules=rules)
+        rules = env.own_rules()
         env.start()
         self.reload_and_check(lambda: env.signal(signal.SIGHUP))
         wait_until(lambda: "reloaded:" in env.stderr(), what="the reload")
