@@ -59,8 +59,7 @@ int main(void)
                  "postconf = postconf -c /tmp/pf\n",
                  &errors, &r);
         CHECK_INT(r, 0, "good file loads");
-        for (size_t i = 0; i < errors.n; i++)
-                fprintf(stderr, "  unexpected: %s\n", errors.items[i]);
+        diags_print(stderr, &errors, "  unexpected: ");
         if (c) {
                 CHECK_STR(c->log_file, "/var/log/mail.log", "log_file");
                 CHECK_STR(c->map_type, "lmdb", "map type");

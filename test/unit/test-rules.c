@@ -133,8 +133,7 @@ int main(void)
 
         rs = load(dir, rules_text, names, &errors, &warnings);
         CHECK(rs != NULL, "test rules load");
-        for (size_t i = 0; i < errors.n; i++)
-                fprintf(stderr, "  unexpected: %s\n", errors.items[i]);
+        diags_print(stderr, &errors, "  unexpected: ");
         if (rs) {
                 Rule *r = ruleset_find(rs, "sasl");
                 CHECK_INT(ruleset_count(rs), 3, "enabled rules");

@@ -55,11 +55,9 @@ int main(void)
         struct dirent *de;
 
         CHECK_INT(ruleset_load(&rs, RULES_DIR, &defs, names, &errors, &warnings), 0, "shipped rules load");
-        for (size_t i = 0; i < errors.n; i++)
-                fprintf(stderr, "  %s\n", errors.items[i]);
+        diags_print(stderr, &errors, "  ");
         CHECK_INT(warnings.n, 0, "lint warnings at load");
-        for (size_t i = 0; i < warnings.n; i++)
-                fprintf(stderr, "  %s\n", warnings.items[i]);
+        diags_print(stderr, &warnings, "  ");
         CHECK(rs && ruleset_count(rs) >= 20, "a full rule set: %zu rules", rs ? ruleset_count(rs) : 0);
         CHECK(rs && ruleset_jit(rs), "every pattern has a JIT");
 
