@@ -268,6 +268,46 @@ static int p_start_at(Config *c, const char *v, char **why)
         return 0;
 }
 
+static int p_log_source(Config *c, const char *v, char **why)
+{
+        if (streq(v, "auto"))
+                c->log_source = LOG_SOURCE_AUTO;
+        else if (streq(v, "file"))
+                c->log_source = LOG_SOURCE_FILE;
+        else if (streq(v, "journal"))
+                c->log_source = LOG_SOURCE_JOURNAL;
+        else {
+                *why = xasprintf("'%s' is not auto, file or journal", v);
+                return -EINVAL;
+        }
+        return 0;
+}
+
+/* A list of names made of [-._A-Za-z0-9]. */
+static int name_list(char ***dst, const char *v, const char *what, char **why)
+{
+        _cleanup_strv_free_ char **items = split_list(v);
+
+        for (char **p = items; *p; p++)
+                if (!**p || (*p)[strspn(*p, "-._abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")]) {
+                        *why = xasprintf("'%s' is not %s", *p, what);
+                        return -EINVAL;
+                }
+        strv_free(*dst);
+        *dst = TAKE_PTR(items);
+        return 0;
+}
+
+static int p_journal_users(Config *c, const char *v, char **why)
+{
+        return name_list(&c->journal_users, v, "a user name", why);
+}
+
+static int p_journal_identifiers(Config *c, const char *v, char **why)
+{
+        return name_list(&c->journal_identifiers, v, "a syslog identifier prefix", why);
+}
+
 static int p_log_target(Config *c, const char *v, char **why)
 {
         if (log_target_from_string(v, &c->log_target) < 0) {
@@ -282,7 +322,10 @@ static const struct {
         KeyParser parse;
         const char *def; /* the built-in default, parsed by config_new_default() */
 } keys[] = {
+        {"log_source", p_log_source, "auto"},
         {"log_file", p_log_file, "/var/log/maillog"},
+        {"journal_users", p_journal_users, "postfix dovecot dovenull"},
+        {"journal_identifiers", p_journal_identifiers, "postfix dovecot"},
         {"rules", p_rules, DEFAULT_RULES},
         {"access_map", p_access_map, "hash:/etc/postfix/access"},
         {"postmap", p_postmap, "postmap"},
@@ -331,6 +374,8 @@ Config *config_free(Config *c)
         free(c->map_path);
         strv_free(c->postmap);
         strv_free(c->postconf);
+        strv_free(c->journal_users);
+        strv_free(c->journal_identifiers);
         free(c->state_file);
         free(c->control_socket);
         free(c->ignore);
@@ -403,7 +448,11 @@ int config_load(const char *path, Config **out, Diags *errors)
         }
         c = config_new_default();
         c->path = xstrdup(path);
-        postfix_lines(text, len, apply_line, orphan_line, &(Loading){.c = c, .path = path, .errors = errors});
+        Loading l = {.c = c, .path = path, .errors = errors};
+        postfix_lines(text, len, apply_line, orphan_line, &l);
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++)
+                if (l.seen[i] && streq(keys[i].name, "log_file"))
+                        c->log_file_set = true;
         if (errors->n > n_errors)
                 return -EINVAL;
         *out = TAKE_PTR(c);
@@ -436,7 +485,17 @@ void config_dump(const Config *c, Buf *out)
 {
         char d[32];
 
+        static const char *const sources[] = {"auto", "file", "journal"};
+
+        buf_printf(out, "log_source = %s\n", sources[c->log_source]);
         buf_printf(out, "log_file = %s\n", c->log_file);
+        buf_puts(out, "journal_users =");
+        for (size_t i = 0; c->journal_users[i]; i++)
+                buf_printf(out, " %s", c->journal_users[i]);
+        buf_puts(out, "\njournal_identifiers =");
+        for (size_t i = 0; c->journal_identifiers[i]; i++)
+                buf_printf(out, " %s", c->journal_identifiers[i]);
+        buf_puts(out, "\n");
         buf_printf(out, "rules = %s\n", c->rules);
         buf_printf(out, "access_map = %s:%s\n", c->map_type, c->map_path);
         buf_puts(out, "postmap =");

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "names.h"
 #include "rules.h"
+#include "source.h"
 #include "util.h"
 
 typedef enum StartAt {
@@ -23,7 +24,11 @@ typedef enum StartAt {
 
 typedef struct Config {
         char *path; /* the file read, or NULL for built-in defaults */
+        LogSourceKind log_source;
         char *log_file;
+        bool log_file_set; /* given in the file, not the default */
+        char **journal_users;       /* besides root, whose journal entries count */
+        char **journal_identifiers; /* SYSLOG_IDENTIFIER prefixes read from the journal */
         char *rules;
         char *map_type; /* "hash", ... */
         char *map_path;

@@ -14,6 +14,7 @@
 #include "control.h"
 #include "daemon.h"
 #include "exempt.h"
+#include "journal.h"
 #include "mapwriter.h"
 #include "names.h"
 #include "notify.h"
@@ -32,6 +33,7 @@ typedef struct Stats {
         uint64_t already_banned;
         uint64_t own_rejects;
         uint64_t unparsed;
+        uint64_t spoofed_reported; /* journal entries refused, as last reported */
         char last_ban[CIDR_STRLEN];
         char last_ban_rule[65];
         int64_t last_ban_ms;
@@ -48,7 +50,9 @@ typedef struct Daemon {
         Tracker *tracker;
         Banset *bans;
         MapWriter *map;
-        Tail *tail;
+        Tail *tail;                 /* the file source, or ... */
+        Journal *journal;           /* ... the journal source */
+        char *source_why;           /* why this source */
         Control *control;
         Notify *notify;
         Exempt exempt;

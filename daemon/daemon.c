@@ -22,6 +22,8 @@
 #include <time.h>
 
 #include "log.h"
+#include "logline.h"
+#include "source.h"
 #include "state.h"
 #include "util.h"
 
@@ -129,8 +131,12 @@ static void save_state(Daemon *d)
         size_t n = banset_list(d->bans, false, &v);
         int r;
 
-        st.log_file = d->cfg->log_file;
-        st.n_pos = tail_positions(d->tail, st.pos, TAIL_MAX_POS);
+        if (d->journal)
+                st.journal_cursor = journal_cursor(d->journal);
+        else {
+                st.log_file = d->cfg->log_file;
+                st.n_pos = tail_positions(d->tail, st.pos, TAIL_MAX_POS);
+        }
         for (size_t i = 0; i < n; i++) {
                 StateBan *sb = state_add_ban(&st);
                 sb->addr = v[i]->addr;
@@ -399,8 +405,8 @@ static void map_done(void *ctx, int result, size_t entries)
         }
         d->ready = true;
         notify_ready(d->notify, status);
-        log_event(LOG_EVENT_START, LOG_INFO, NULL, "ready: following %s, %zu rules, %zu bans", d->cfg->log_file,
-                  ruleset_count(d->rules), banset_active(d->bans));
+        log_event(LOG_EVENT_START, LOG_INFO, NULL, "ready: following %s, %zu rules, %zu bans",
+                  d->journal ? "the journal" : d->cfg->log_file, ruleset_count(d->rules), banset_active(d->bans));
 }
 
 static const MapWriterOps map_ops = {render_entries, map_done};
@@ -531,24 +537,18 @@ static void due_cb(struct ev_loop *loop, ev_periodic *w, int revents)
 
 /* --- lines -------------------------------------------------------------- */
 
-static void on_line(void *ctx, const char *line, size_t len)
+static void on_record(void *ctx, const LogRecord *rec)
 {
         Daemon *d = ctx;
         RuleMatch m;
         const char *why;
         char text[ADDR_STRLEN];
         unsigned count;
-        int64_t now, first;
-        int r;
+        int64_t now, first, at;
 
         if (!d->save_due)
                 schedule_save(d, SAVE_POSITION_S);
-        r = ruleset_match(d->rules, line, len, &m);
-        if (r < 0) {
-                d->stats.unparsed++;
-                return;
-        }
-        if (r == 0)
+        if (ruleset_match_record(d->rules, rec, &m) <= 0)
                 return;
         if (m.own_reject) {
                 d->stats.own_rejects++;
@@ -566,7 +566,9 @@ static void on_line(void *ctx, const char *line, size_t len)
                 return;
         }
         now = now_ms();
-        count = tracker_hit(d->tracker, &m.addr, m.rule->id, m.rule->find_time_ms, m.rule->max_hits, now,
+        /* the record's own time, where the source knows it (never the future) */
+        at = rec->time_ms > 0 && rec->time_ms < now ? rec->time_ms : now;
+        count = tracker_hit(d->tracker, &m.addr, m.rule->id, m.rule->find_time_ms, m.rule->max_hits, at,
                             &first);
         d->stats.hits++;
         addr_format(&m.addr, text);
@@ -577,7 +579,41 @@ static void on_line(void *ctx, const char *line, size_t len)
                 ban(d, &m.addr, m.rule, count, first, now);
 }
 
+/* The file source: a line with a syslog header is a record. */
+static void on_line(void *ctx, const char *line, size_t len)
+{
+        Daemon *d = ctx;
+        LogLine ll;
+
+        if (logline_parse(line, len, &ll) < 0) {
+                d->stats.unparsed++;
+                if (!d->save_due)
+                        schedule_save(d, SAVE_POSITION_S);
+                return;
+        }
+        on_record(d, &(LogRecord){.tag = ll.tag, .tag_len = ll.tag_len, .msg = ll.msg, .msg_len = ll.msg_len});
+}
+
 static const TailOps tail_ops = {on_line};
+
+/* The journal source: a refused entry, reported at most once per burst (the flood limiter). */
+static void on_spoofed(void *ctx, const JournalFields *f, const char *why)
+{
+        (void)ctx;
+        log_event(LOG_EVENT_SPOOFED, LOG_WARNING, NULL,
+                  "journal: refused an entry of %s (_UID=%s _COMM=%s _PID=%s): %s; it is not counted",
+                  f->identifier, f->uid ? f->uid : "?", f->comm ? f->comm : "?", f->pid ? f->pid : "?", why);
+}
+
+static void on_suppressed(void *ctx, uint64_t n, const char *text)
+{
+        (void)ctx;
+        log_warn("journal: journald dropped %llu messages of a mail program (\"%s\"): lost input; raise "
+                 "RateLimitBurst (see README)",
+                 (unsigned long long)n, text);
+}
+
+static const JournalOps journal_ops = {on_record, on_spoofed, on_suppressed};
 
 /* --- reload, stop ------------------------------------------------------- */
 
@@ -609,8 +645,11 @@ static int daemon_reload(Daemon *d, char **why)
         }
         diags_free(&errors);
         if (!streq(cfg->log_file, d->cfg->log_file) || !streq(cfg->state_file, d->cfg->state_file) ||
-            !streq(cfg->control_socket, d->cfg->control_socket))
-                log_warn("reload: log_file, state_file and control_socket changes take effect at the next start");
+            !streq(cfg->control_socket, d->cfg->control_socket) || cfg->log_source != d->cfg->log_source)
+                log_warn("reload: log_source, log_file, state_file and control_socket changes take effect at "
+                         "the next start");
+        cfg->log_source = d->cfg->log_source;
+        cfg->log_file_set = d->cfg->log_file_set;
         /* keep the paths that need a restart */
         free(cfg->log_file);
         cfg->log_file = xstrdup(d->cfg->log_file);
@@ -619,6 +658,16 @@ static int daemon_reload(Daemon *d, char **why)
         free(cfg->control_socket);
         cfg->control_socket = xstrdup(d->cfg->control_socket);
         build_exempt(cfg, &exempt);
+        if (d->journal) {
+                JournalTrust trust;
+                Diags notes = {0};
+                source_journal_trust(cfg, &trust, &notes);
+                for (size_t i = 0; i < notes.n; i++)
+                        log_notice("reload: %s", notes.items[i]);
+                diags_free(&notes);
+                journal_set_trust(d->journal, &trust);
+                journal_trust_clear(&trust);
+        }
 
         ruleset_free(d->rules);
         d->rules = rules;
@@ -675,7 +724,10 @@ static void sigterm_cb(struct ev_loop *loop, ev_signal *w, int revents)
         notify_stopping(d->notify);
         log_event(LOG_EVENT_STOP, LOG_INFO, NULL, "stopping");
         /* Read what is left, then let a pending map write finish. */
-        tail_poll_now(d->tail);
+        if (d->tail)
+                tail_poll_now(d->tail);
+        if (d->journal)
+                journal_poll_now(d->journal);
         if (!mapwriter_busy(d->map)) {
                 ev_break(loop, EVBREAK_ALL);
                 return;
@@ -698,6 +750,8 @@ static void daemon_done(Daemon *d)
         d->control = control_free(d->control);
         d->notify = notify_free(d->notify);
         d->tail = tail_free(d->tail);
+        d->journal = journal_free(d->journal);
+        d->source_why = mfree(d->source_why);
         d->map = mapwriter_free(d->map);
         d->rules = ruleset_free(d->rules);
         d->tracker = tracker_free(d->tracker);
@@ -760,10 +814,27 @@ int daemon_run(const DaemonOptions *opts)
                 log_err("%s: %s", d.cfg->map_path, strerror(-r));
                 return fail(&d, 1);
         }
-        r = tail_new(&d.tail, d.loop, d.cfg->log_file, &tail_ops, &d);
-        if (r < 0) {
-                log_err("%s: cannot follow: %s", d.cfg->log_file, strerror(-r));
-                return fail(&d, 1);
+        if (source_choose(d.cfg, &d.source_why) == LOG_SOURCE_JOURNAL) {
+                JournalTrust trust;
+                Diags notes = {0};
+                source_journal_trust(d.cfg, &trust, &notes);
+                for (size_t i = 0; i < notes.n; i++)
+                        log_notice("%s", notes.items[i]);
+                diags_free(&notes);
+                r = journal_new(&d.journal, d.loop, &trust, &journal_ops, &d);
+                journal_trust_clear(&trust);
+                if (r < 0) {
+                        log_err("journal: cannot open the system journal: %s", strerror(-r));
+                        return fail(&d, 1);
+                }
+                log_info("reading the systemd journal (%s)", d.source_why);
+        } else {
+                r = tail_new(&d.tail, d.loop, d.cfg->log_file, &tail_ops, &d);
+                if (r < 0) {
+                        log_err("%s: cannot follow: %s", d.cfg->log_file, strerror(-r));
+                        return fail(&d, 1);
+                }
+                log_info("following %s (%s)", d.cfg->log_file, d.source_why);
         }
         r = control_new(&d.control, d.loop, d.cfg->control_socket, &control_ops, &d);
         if (r < 0) {
@@ -790,19 +861,38 @@ int daemon_run(const DaemonOptions *opts)
         restore_bans(&d, &st, d.started_ms);
         daemon_arm_due(&d);
         mapwriter_request_now(d.map);
-        same_log = st.log_file && streq(st.log_file, d.cfg->log_file);
-        if (st.n_pos && !same_log)
-                log_info("%s: the saved position is for %s; starting as configured", d.cfg->state_file,
-                         st.log_file ? st.log_file : "another log");
-        r = tail_start(d.tail, same_log ? st.pos : NULL, same_log ? st.n_pos : 0,
-                       d.cfg->start_at == START_AT_BEGINNING);
+        if (d.journal) {
+                if (!st.journal_cursor && st.n_pos)
+                        log_info("%s: the saved position is for %s, not the journal; starting as configured",
+                                 d.cfg->state_file, st.log_file ? st.log_file : "a log file");
+                r = journal_start(d.journal, st.journal_cursor,
+                                  d.cfg->start_at == START_AT_BEGINNING ? journal_boot_start_us() : 0);
+                if (r < 0)
+                        log_err("journal: cannot start reading: %s", strerror(-r));
+        } else {
+                same_log = st.log_file && streq(st.log_file, d.cfg->log_file);
+                if ((st.n_pos || st.journal_cursor) && !same_log)
+                        log_info("%s: the saved position is for %s; starting as configured", d.cfg->state_file,
+                                 st.log_file ? st.log_file : "another log");
+                r = tail_start(d.tail, same_log ? st.pos : NULL, same_log ? st.n_pos : 0,
+                               d.cfg->start_at == START_AT_BEGINNING);
+        }
         state_clear(&st);
         if (r < 0)
                 return fail(&d, 1);
         ev_run(d.loop, 0);
 
         save_state(&d);
-        {
+        if (d.journal) {
+                const JournalStats *js = journal_stats(d.journal);
+                log_event(LOG_EVENT_STOP, LOG_INFO, NULL,
+                          "stopped: %llu journal entries (%llu of mail programs, %llu refused as spoofed, %llu "
+                          "dropped by journald), %llu hits, %llu bans, %llu already banned, %llu never banned",
+                          (unsigned long long)js->entries, (unsigned long long)js->records,
+                          (unsigned long long)js->spoofed, (unsigned long long)js->suppressed,
+                          (unsigned long long)d.stats.hits, (unsigned long long)d.stats.bans,
+                          (unsigned long long)d.stats.already_banned, (unsigned long long)d.stats.exempt);
+        } else {
                 const TailStats *ts = tail_stats(d.tail);
                 log_event(LOG_EVENT_STOP, LOG_INFO, NULL,
                           "stopped: %llu lines (%llu bytes, %llu cut, %llu rotations, %llu truncations), "

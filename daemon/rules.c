@@ -1225,12 +1225,21 @@ static bool is_own_reject(RuleSet *rs, const char *msg, size_t len)
 int ruleset_match(RuleSet *rs, const char *line, size_t len, RuleMatch *m)
 {
         LogLine ll;
+
+        if (logline_parse(line, len, &ll) < 0)
+                return -EINVAL;
+        return ruleset_match_record(rs, &(LogRecord){.tag = ll.tag, .tag_len = ll.tag_len, .msg = ll.msg,
+                                                      .msg_len = ll.msg_len},
+                                    m);
+}
+
+int ruleset_match_record(RuleSet *rs, const LogRecord *rec, RuleMatch *m)
+{
+        const LogRecord ll = *rec;
         const TagEntry *te;
         const Step *steps;
         uint32_t plan, n;
 
-        if (logline_parse(line, len, &ll) < 0)
-                return -EINVAL;
         te = tag_lookup(rs, ll.tag, ll.tag_len);
         if (te->n_candidates == 0)
                 return 0;

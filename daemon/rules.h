@@ -23,6 +23,7 @@
 
 #include "addr.h"
 #include "names.h"
+#include "source.h"
 #include "util.h"
 
 #define RULES_MAX_HITS 1000
@@ -70,6 +71,8 @@ RuleSet *ruleset_free(RuleSet *rs);
  * no syslog header.  The first matching rule wins.
  */
 int ruleset_match(RuleSet *rs, const char *line, size_t len, RuleMatch *m);
+/* The same for a record whose header a log source has already parsed. */
+int ruleset_match_record(RuleSet *rs, const LogRecord *rec, RuleMatch *m);
 
 size_t ruleset_count(const RuleSet *rs);
 Rule *ruleset_rule(const RuleSet *rs, size_t i);

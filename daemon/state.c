@@ -21,6 +21,7 @@
 void state_clear(State *s)
 {
         free(s->log_file);
+        free(s->journal_cursor);
         free(s->bans);
         *s = (State){0};
 }
@@ -39,6 +40,10 @@ void state_render(const State *s, Buf *out)
         buf_printf(out, "%s %d\n", MAGIC, STATE_VERSION);
         if (s->log_file) {
                 buf_printf(out, "log %s\n", s->log_file);
+                records++;
+        }
+        if (s->journal_cursor) {
+                buf_printf(out, "journal %s\n", s->journal_cursor);
                 records++;
         }
         for (size_t i = 0; i < s->n_pos; i++) {
@@ -168,6 +173,17 @@ int state_parse(const char *text, size_t len, State *out, char **why)
                 if (startswith(line, "log ")) {
                         free(s.log_file);
                         s.log_file = xstrdup(line + 4);
+                        records++;
+                        continue;
+                }
+                if (startswith(line, "journal ")) {
+                        /* a cursor is printable ASCII without spaces */
+                        const char *c = line + 8;
+                        if (!*c || c[strcspn(c, " \t")] || s.journal_cursor) {
+                                *why = xasprintf("line %u: bad journal record", lineno);
+                                goto bad;
+                        }
+                        s.journal_cursor = xstrdup(c);
                         records++;
                         continue;
                 }

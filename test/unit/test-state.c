@@ -111,6 +111,29 @@ int main(void)
                 free(why);
         }
 
+        /* The journal source's cursor instead of file positions. */
+        {
+                State j = {0}, jb = {0};
+                Buf jt = {0};
+                static const char cursor[] = "s=7a1f0e4e9d8b4c2f;i=2f1;b=3c9e;m=1a2b3c;t=5f0e1d2c3b4a5;x=9f8e7d6c";
+                j.journal_cursor = xstrdup(cursor);
+                state_render(&j, &jt);
+                CHECK(strstr(jt.data, "\njournal s=7a1f0e4e9d8b4c2f;") != NULL, "journal record:\n%s", jt.data);
+                CHECK_INT(parse(jt.data, &jb, &why), 0, why ? why : "journal round trip parses");
+                CHECK_STR(jb.journal_cursor, cursor, "journal cursor round trip");
+                state_clear(&jb);
+                /* a cursor with a space, or two journal records, is damage */
+                buf_clear(&jt);
+                buf_puts(&jt, "postfix-autoblacklist-state 1\njournal a b\n");
+                buf_printf(&jt, "end 1 %016llx\n", (unsigned long long)fnv1a(jt.data, jt.len));
+                CHECK_INT(parse(jt.data, &jb, &why), -EBADMSG, "journal cursor with a space");
+                CHECK(why && strstr(why, "bad journal record"), "reason: %s", check_show(why));
+                free(why);
+                why = NULL;
+                buf_free(&jt);
+                state_clear(&j);
+        }
+
         /* Files: save, load, missing, set aside. */
         {
                 const char *dir = check_mktemp();
