@@ -63,7 +63,7 @@ static ControlResult cmd_status(Daemon *d, Buf *out)
         tracked = tracker_count(d->tracker);
         buf_printf(out, "uptime: %s\n",
                    format_duration((uint64_t)(now_ms() - d->started_ms) / 1000 * 1000, up, sizeof(up)));
-        buf_printf(out, "log: %s (%s)\n", d->cfg->log_file, tail_is_open(d->tail) ? "open" : "not there yet");
+        buf_printf(out, "log: %s (%s)\n", d->cfg->log_file, tail_problem(d->tail) ? tail_problem(d->tail) : "open");
         buf_printf(out, "lines read: %llu (%llu bytes, %llu cut, %llu rotations, %llu truncations, %llu without a "
                         "syslog header)\n",
                    (unsigned long long)ts->lines, (unsigned long long)ts->bytes, (unsigned long long)ts->cut,

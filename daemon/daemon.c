@@ -259,6 +259,8 @@ static char *status_line(Daemon *d)
         }
         if (mapwriter_stats(d->map)->last_error[0])
                 buf_printf(&b, "; map not updated, retrying: %s", mapwriter_stats(d->map)->last_error);
+        if (tail_problem(d->tail))
+                buf_printf(&b, "; log %s: %s", d->cfg->log_file, tail_problem(d->tail));
         return b.data;
 }
 
@@ -399,7 +401,9 @@ static void map_done(void *ctx, int result, size_t entries)
         }
         d->ready = true;
         notify_ready(d->notify, status);
-        log_event(LOG_EVENT_START, LOG_INFO, NULL, "ready: following %s, %zu rules, %zu bans", d->cfg->log_file,
+        log_event(LOG_EVENT_START, LOG_INFO, NULL, "ready: %s %s%s%s, %zu rules, %zu bans",
+                  tail_problem(d->tail) ? "waiting for" : "following", d->cfg->log_file,
+                  tail_problem(d->tail) ? ": " : "", tail_problem(d->tail) ? tail_problem(d->tail) : "",
                   ruleset_count(d->rules), banset_active(d->bans));
 }
 
@@ -577,7 +581,19 @@ static void on_line(void *ctx, const char *line, size_t len)
                 ban(d, &m.addr, m.rule, count, first, now);
 }
 
-static const TailOps tail_ops = {on_line};
+/* The log became unreadable, missing, ... or fine again: systemctl status shows it. */
+static void on_tail_problem(void *ctx)
+{
+        Daemon *d = ctx;
+        _cleanup_free_ char *status = NULL;
+
+        if (!d->ready)
+                return;
+        status = status_line(d);
+        notify_status(d->notify, status);
+}
+
+static const TailOps tail_ops = {on_line, on_tail_problem};
 
 /* --- reload, stop ------------------------------------------------------- */
 

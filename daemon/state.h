@@ -9,7 +9,7 @@
  *
  *   postfix-autoblacklist-state 1
  *   log /var/log/mail.log
- *   position DEV INO OFFSET HEAD_LEN HEAD_HASH
+ *   position DEV INO OFFSET HEAD_LEN HEAD_HASH [skip]
  *   ban ADDR/PLEN RULE ACTIVE MANUAL COUNT HITS FIRST_MS LAST_MS BANNED_MS EXPIRES_MS
  *   end RECORDS HASH
  *
