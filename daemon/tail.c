@@ -103,6 +103,8 @@ struct Tail {
         ev_idle more;
         int dir_wd, tdir_wd;
         int dir_err;  /* why the folder is not watched (ENOENT: it is gone) */
+        dev_t dir_dev; /* the folder watched by dir_wd */
+        ino_t dir_ino;
         char *anc;    /* nearest existing ancestor, watched while the folder is gone */
         int anc_wd;
         TFile *cur;
@@ -579,8 +581,14 @@ static void ensure_dir_watch(Tail *t)
                 int wd = inotify_add_watch(t->ifd, t->dir, DIR_MASK);
 
                 if (wd >= 0) {
+                        struct stat st;
                         t->dir_wd = wd;
                         t->dir_err = 0;
+                        t->dir_dev = t->dir_ino = 0;
+                        if (stat(t->dir, &st) == 0) {
+                                t->dir_dev = st.st_dev;
+                                t->dir_ino = st.st_ino;
+                        }
                         free(t->anc);
                         t->anc = NULL;
                         rm_dir_watch(t, &t->anc_wd);
@@ -611,6 +619,25 @@ static void ensure_dir_watch(Tail *t)
                 free(t->anc);
                 t->anc = TAKE_PTR(a);
         }
+}
+
+/*
+ * Is the folder we watch still the log's folder?  Its IN_DELETE_SELF does
+ * not come while we hold a file in it open (the file pins the folder), so
+ * this is asked whenever the log is missing or another file has its name.
+ * If not, watch the folder (or an ancestor) again; true if it changed.
+ */
+static bool folder_replaced(Tail *t)
+{
+        struct stat st;
+
+        if (t->dir_wd < 0)
+                return false;
+        if (stat(t->dir, &st) == 0 && S_ISDIR(st.st_mode) && st.st_dev == t->dir_dev && st.st_ino == t->dir_ino)
+                return false;
+        rm_dir_watch(t, &t->dir_wd);
+        ensure_dir_watch(t);
+        return true;
 }
 
 /*
@@ -700,7 +727,7 @@ static void check_path(Tail *t)
         int r;
 
         watch_target_dir(t);
-        if (stat(t->path, &st) < 0) {
+        if (stat(t->path, &st) < 0 && (!folder_replaced(t) || stat(t->path, &st) < 0)) {
                 struct stat fst;
                 r = errno;
                 t->cur_deleted = t->cur && fstat(t->cur->fd, &fst) == 0 && fst.st_nlink == 0;
@@ -721,6 +748,7 @@ static void check_path(Tail *t)
                 t->path_state = PATH_NOTREG;
                 return;
         }
+        (void)folder_replaced(t); /* made again, with a new log in it already? */
         if (pending_has(t, st.st_ino)) {
                 /* the file we stopped in, still unreadable: resume_pending() waits for it */
                 t->path_state = PATH_CANNOT;
@@ -893,6 +921,7 @@ static void update_problem(Tail *t)
                 kind = t->cur_deleted ? 4 : 5;
                 snprintf(text, sizeof(text), "%s; waiting for a new file (the old one is still read)",
                          t->cur_deleted ? "deleted" : "moved away");
+                retry = true; /* its folder may go too, unseen: folder_replaced() */
         } else if (t->path_state == PATH_CANNOT) {
                 kind = 6;
                 err = t->path_err;
