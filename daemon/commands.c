@@ -73,7 +73,7 @@ static ControlResult cmd_status(Daemon *d, Buf *out)
         } else {
                 const TailStats *ts = tail_stats(d->tail);
                 buf_printf(out, "source: file (%s)\n", d->source_why);
-                buf_printf(out, "log: %s (%s)\n", d->cfg->log_file, tail_is_open(d->tail) ? "open" : "not there yet");
+                buf_printf(out, "log: %s (%s)\n", d->cfg->log_file, tail_problem(d->tail) ? tail_problem(d->tail) : "open");
                 buf_printf(out, "lines read: %llu (%llu bytes, %llu cut, %llu rotations, %llu truncations, %llu "
                                 "without a syslog header)\n",
                            (unsigned long long)ts->lines, (unsigned long long)ts->bytes, (unsigned long long)ts->cut,

@@ -265,6 +265,8 @@ static char *status_line(Daemon *d)
         }
         if (mapwriter_stats(d->map)->last_error[0])
                 buf_printf(&b, "; map not updated, retrying: %s", mapwriter_stats(d->map)->last_error);
+        if (d->tail && tail_problem(d->tail))
+                buf_printf(&b, "; log %s: %s", d->cfg->log_file, tail_problem(d->tail));
         return b.data;
 }
 
@@ -405,8 +407,14 @@ static void map_done(void *ctx, int result, size_t entries)
         }
         d->ready = true;
         notify_ready(d->notify, status);
-        log_event(LOG_EVENT_START, LOG_INFO, NULL, "ready: following %s, %zu rules, %zu bans",
-                  d->journal ? "the journal" : d->cfg->log_file, ruleset_count(d->rules), banset_active(d->bans));
+        if (d->journal)
+                log_event(LOG_EVENT_START, LOG_INFO, NULL, "ready: following the journal, %zu rules, %zu bans",
+                          ruleset_count(d->rules), banset_active(d->bans));
+        else
+                log_event(LOG_EVENT_START, LOG_INFO, NULL, "ready: %s %s%s%s, %zu rules, %zu bans",
+                          tail_problem(d->tail) ? "waiting for" : "following", d->cfg->log_file,
+                          tail_problem(d->tail) ? ": " : "", tail_problem(d->tail) ? tail_problem(d->tail) : "",
+                          ruleset_count(d->rules), banset_active(d->bans));
 }
 
 static const MapWriterOps map_ops = {render_entries, map_done};
@@ -594,7 +602,20 @@ static void on_line(void *ctx, const char *line, size_t len)
         on_record(d, &(LogRecord){.tag = ll.tag, .tag_len = ll.tag_len, .msg = ll.msg, .msg_len = ll.msg_len});
 }
 
-static const TailOps tail_ops = {on_line};
+
+/* The log became unreadable, missing, ... or fine again: systemctl status shows it. */
+static void on_tail_problem(void *ctx)
+{
+        Daemon *d = ctx;
+        _cleanup_free_ char *status = NULL;
+
+        if (!d->ready)
+                return;
+        status = status_line(d);
+        notify_status(d->notify, status);
+}
+
+static const TailOps tail_ops = {on_line, on_tail_problem};
 
 /* The journal source: a refused entry, reported at most once per burst (the flood limiter). */
 static void on_spoofed(void *ctx, const JournalFields *f, const char *why)

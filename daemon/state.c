@@ -48,8 +48,9 @@ void state_render(const State *s, Buf *out)
         }
         for (size_t i = 0; i < s->n_pos; i++) {
                 const TailPos *p = &s->pos[i];
-                buf_printf(out, "position %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu32 " %016" PRIx64 "\n",
-                           p->dev, p->ino, p->offset, p->head_len, p->head_hash);
+                /* "skip": the offset is inside an over-long line, whose rest is not a line */
+                buf_printf(out, "position %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu32 " %016" PRIx64 "%s\n",
+                           p->dev, p->ino, p->offset, p->head_len, p->head_hash, p->skip_line ? " skip" : "");
                 records++;
         }
         for (size_t i = 0; i < s->n_bans; i++) {
@@ -216,13 +217,14 @@ int state_parse(const char *text, size_t len, State *out, char **why)
                                 goto bad;
                         }
                         p = &s.pos[s.n_pos];
-                        if (n != 6 || !num_u64(w[1], &p->dev) || !num_u64(w[2], &p->ino) ||
-                            !num_u64(w[3], &p->offset) || !num_u64(w[4], &hl) || hl > TAIL_HEAD_LEN ||
-                            !num_hex(w[5], &p->head_hash)) {
+                        if ((n != 6 && (n != 7 || !streq(w[6], "skip"))) || !num_u64(w[1], &p->dev) ||
+                            !num_u64(w[2], &p->ino) || !num_u64(w[3], &p->offset) || !num_u64(w[4], &hl) ||
+                            hl > TAIL_HEAD_LEN || !num_hex(w[5], &p->head_hash)) {
                                 *why = xasprintf("line %u: bad position record", lineno);
                                 goto bad;
                         }
                         p->head_len = (uint32_t)hl;
+                        p->skip_line = n == 7;
                         s.n_pos++;
                         records++;
                 } else if (n >= 1 && streq(w[0], "ban")) {

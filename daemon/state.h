@@ -10,7 +10,7 @@
  *   postfix-autoblacklist-state 1
  *   log /var/log/mail.log
  *   journal CURSOR                (the journal source's position, instead)
- *   position DEV INO OFFSET HEAD_LEN HEAD_HASH
+ *   position DEV INO OFFSET HEAD_LEN HEAD_HASH [skip]
  *   ban ADDR/PLEN RULE ACTIVE MANUAL COUNT HITS FIRST_MS LAST_MS BANNED_MS EXPIRES_MS
  *   end RECORDS HASH
  *

@@ -74,6 +74,7 @@ class Env:
         self.conf = os.path.join(self.dir, "autoblacklist.conf")
         self.stderr_path = os.path.join(self.dir, "stderr")
         self.proc = None
+        self.wrapper = []  # a command that runs the daemon, e.g. setpriv with fewer capabilities
         self.notify = None
         self.notify_path = None
         self.messages = []
@@ -175,7 +176,7 @@ class Env:
         if getattr(self, "stderr_file", None):
             self.stderr_file.close()
         self.stderr_file = open(self.stderr_path, "a")
-        self.proc = subprocess.Popen([DAEMON, "-c", self.conf] + list(args),
+        self.proc = subprocess.Popen(self.wrapper + [DAEMON, "-c", self.conf] + list(args),
                                      stdin=subprocess.DEVNULL, stdout=self.stderr_file,
                                      stderr=self.stderr_file, env=e)
         if wait_ready:
