@@ -130,6 +130,11 @@ static int duration(const char *v, uint64_t *dst, uint64_t min_ms, char **why)
         return 0;
 }
 
+static int p_postmap_timeout(Config *c, const char *v, char **why)
+{
+        return duration(v, &c->postmap_timeout_ms, 100, why);
+}
+
 static int p_debounce(Config *c, const char *v, char **why)
 {
         int r = duration(v, &c->debounce_ms, 0, why);
@@ -329,6 +334,7 @@ static const struct {
         {"rules", p_rules, DEFAULT_RULES},
         {"access_map", p_access_map, "hash:/etc/postfix/access"},
         {"postmap", p_postmap, "postmap"},
+        {"postmap_timeout", p_postmap_timeout, "10s"},
         {"debounce", p_debounce, "250ms"},
         {"state_file", p_state_file, "/var/lib/postfix-autoblacklist/state"},
         {"control_socket", p_control_socket, "/run/postfix-autoblacklist/control"},
@@ -502,6 +508,7 @@ void config_dump(const Config *c, Buf *out)
         for (size_t i = 0; c->postmap[i]; i++)
                 buf_printf(out, " %s", c->postmap[i]);
         buf_puts(out, "\n");
+        buf_printf(out, "postmap_timeout = %s\n", format_duration(c->postmap_timeout_ms, d, sizeof(d)));
         buf_printf(out, "debounce = %s\n", format_duration(c->debounce_ms, d, sizeof(d)));
         buf_printf(out, "state_file = %s\n", c->state_file);
         buf_printf(out, "control_socket = %s\n", c->control_socket);

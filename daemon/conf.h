@@ -33,6 +33,7 @@ typedef struct Config {
         char *map_type; /* "hash", ... */
         char *map_path;
         char **postmap; /* argv, without the map argument */
+        uint64_t postmap_timeout_ms; /* per 100,000 entries, and at least this */
         uint64_t debounce_ms;
         char *state_file;
         char *control_socket;

@@ -398,8 +398,12 @@ static void map_done(void *ctx, int result, size_t entries)
                 notify_status(d->notify, status);
                 return;
         }
-        log_event(LOG_EVENT_MAP_WRITTEN, LOG_INFO, NULL, "%s: written, %zu %s", mapwriter_path(d->map), entries,
-                  entries == 1 ? "entry" : "entries");
+        if (result == MAPWRITER_UNCHANGED)
+                log_info("%s: already up to date (%zu %s); not rewritten, postmap not run", mapwriter_path(d->map),
+                         entries, entries == 1 ? "entry" : "entries");
+        else
+                log_event(LOG_EVENT_MAP_WRITTEN, LOG_INFO, NULL, "%s: written, %zu %s", mapwriter_path(d->map),
+                          entries, entries == 1 ? "entry" : "entries");
         status = status_line(d);
         if (d->ready) {
                 notify_status(d->notify, status); /* no more "map not updated" */
@@ -700,7 +704,8 @@ static int daemon_reload(Daemon *d, char **why)
         tracker_set_window(d->tracker, ruleset_max_find_time(d->rules));
         tracker_set_max(d->tracker, cfg->max_tracked);
         banset_set_net_prefix(d->bans, cfg->ipv6_net_hosts ? cfg->ipv6_net_prefix : 0);
-        mapwriter_configure(d->map, cfg->map_type, cfg->map_path, cfg->postmap, cfg->debounce_ms);
+        mapwriter_configure(d->map, cfg->map_type, cfg->map_path, cfg->postmap, cfg->postmap_timeout_ms,
+                            cfg->debounce_ms);
         mapwriter_request(d->map); /* the reject text, the ignore list or the admin keys may differ */
         log_event(LOG_EVENT_RELOAD, LOG_INFO, NULL, "reloaded: %zu rules", ruleset_count(d->rules));
         return 0;
@@ -829,8 +834,8 @@ int daemon_run(const DaemonOptions *opts)
         tracker_set_window(d.tracker, ruleset_max_find_time(d.rules));
         d.bans = banset_new(d.hash_key);
         banset_set_net_prefix(d.bans, d.cfg->ipv6_net_hosts ? d.cfg->ipv6_net_prefix : 0);
-        r = mapwriter_new(&d.map, d.loop, d.cfg->map_type, d.cfg->map_path, d.cfg->postmap, d.cfg->debounce_ms,
-                          &map_ops, &d);
+        r = mapwriter_new(&d.map, d.loop, d.cfg->map_type, d.cfg->map_path, d.cfg->postmap,
+                          d.cfg->postmap_timeout_ms, d.cfg->debounce_ms, &map_ops, &d);
         if (r < 0) {
                 log_err("%s: %s", d.cfg->map_path, strerror(-r));
                 return fail(&d, 1);
