@@ -4,6 +4,12 @@
  * socket.  It sends one command line and prints the answer; the exit
  * status is 0 if the daemon said OK, 1 if it answered with an error, and
  * 2 if it could not be reached.
+ *
+ * The daemon may refuse a connection (too many clients, a user it does
+ * not serve) by answering at once and closing, before it reads a byte:
+ * our write then meets a closed socket.  So the write never raises
+ * SIGPIPE (MSG_NOSIGNAL), and whatever the write says, the answer that is
+ * there is read and reported; a reset after the answer ends it like EOF.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -57,6 +63,21 @@ static char *socket_path(const char *sock, const char *config)
         path = xstrdup(c->control_socket);
         config_free(c);
         return path;
+}
+
+/* write_all() for a socket whose peer may have closed: no SIGPIPE. */
+static int send_all(int fd, const char *p, size_t len)
+{
+        while (len) {
+                ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return -errno;
+                p += n;
+                len -= (size_t)n;
+        }
+        return 0;
 }
 
 int main(int argc, char **argv)
@@ -131,8 +152,8 @@ int main(int argc, char **argv)
         }
         /* flush waits for a map write: allow for a large map */
         (void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-        r = write_all(fd, cmd.data, cmd.len);
-        if (r < 0) {
+        r = send_all(fd, cmd.data, cmd.len);
+        if (r < 0 && r != -EPIPE && r != -ECONNRESET) {
                 fprintf(stderr, "autoblacklistctl: %s: %s\n", path, strerror(-r));
                 return 2;
         }
@@ -141,6 +162,8 @@ int main(int argc, char **argv)
                 ssize_t n = read(fd, chunk, sizeof(chunk));
                 if (n < 0 && errno == EINTR)
                         continue;
+                if (n < 0 && errno == ECONNRESET && reply.len)
+                        break; /* the daemon closed after its answer, without reading ours */
                 if (n < 0) {
                         fprintf(stderr, "autoblacklistctl: %s: %s\n", path, strerror(errno));
                         return 2;

@@ -43,6 +43,26 @@ static void json_string(Buf *out, const char *s)
         buf_append(out, "\"", 1);
 }
 
+/*
+ * s for a terminal: rule names come from the state file, which a crash or
+ * a hand edit may have filled with anything; a control character or a
+ * backslash is written as \xHH, so that `list` cannot move the cursor.
+ */
+static const char *text_safe(const char *s, char *buf, size_t size)
+{
+        size_t n = 0;
+
+        for (; *s && n + 5 < size; s++) {
+                unsigned char c = (unsigned char)*s;
+                if (c < 0x20 || c == 0x7f || c == '\\')
+                        n += (size_t)snprintf(buf + n, size - n, "\\x%02x", c);
+                else
+                        buf[n++] = (char)c;
+        }
+        buf[n] = '\0';
+        return buf;
+}
+
 static void json_time(Buf *out, int64_t ms)
 {
         char t[64];
@@ -139,9 +159,9 @@ static ControlResult cmd_list(Daemon *d, bool json, Buf *out)
         }
         buf_printf(out, "%-40s %-26s %5s %4s  %-20s  %s\n", "ADDRESS", "RULE", "HITS", "BANS", "BANNED", "EXPIRES");
         for (size_t i = 0; i < n; i++) {
-                char t1[64], t2[64];
+                char t1[64], t2[64], rule[4 * 65 + 8];
                 buf_printf(out, "%-40s %-26s %5u %4u  %-20s  %s\n", daemon_ban_text(v[i], text),
-                           names_get(d->names, v[i]->rule), v[i]->hits, v[i]->count,
+                           text_safe(names_get(d->names, v[i]->rule), rule, sizeof(rule)), v[i]->hits, v[i]->count,
                            format_time(v[i]->banned_ms, t1, sizeof(t1)),
                            v[i]->expires_ms ? format_time(v[i]->expires_ms, t2, sizeof(t2)) : "never");
         }
@@ -253,17 +273,13 @@ static ControlResult cmd_unban(Daemon *d, char **argv, size_t argc, Buf *out)
         return CONTROL_OK;
 }
 
-static ControlResult cmd_flush(Daemon *d, ControlClient *client, char **argv, size_t argc, Buf *out)
+static ControlResult cmd_flush(Daemon *d, uint64_t id, char **argv, size_t argc, Buf *out)
 {
         _cleanup_free_ Ban **v = NULL;
         size_t n;
 
         if (argc != 2 || !streq(argv[1], "--yes")) {
                 buf_puts(out, "flush lifts every ban and takes our block out of the map; say 'flush --yes'");
-                return CONTROL_ERROR;
-        }
-        if (d->flush_client) {
-                buf_puts(out, "a flush is already under way");
                 return CONTROL_ERROR;
         }
         n = banset_list(d->bans, false, &v);
@@ -278,12 +294,14 @@ static ControlResult cmd_flush(Daemon *d, ControlClient *client, char **argv, si
         mapwriter_set_block(d->map, false);
         d->bans_dirty = true;
         daemon_arm_due(d);
-        mapwriter_request_now(d->map);
-        d->flush_client = client;
+        /* The answer waits for a write that rendered after this point: a
+           write already under way shows the old bans and does not count. */
+        GROW(d->flushes, d->cap_flushes, d->n_flushes + 1);
+        d->flushes[d->n_flushes++] = (FlushWaiter){.id = id, .gen = daemon_map_request(d, true)};
         return CONTROL_PENDING;
 }
 
-ControlResult daemon_command(void *ctx, ControlClient *client, char **argv, size_t argc, Buf *out)
+ControlResult daemon_command(void *ctx, uint64_t id, char **argv, size_t argc, Buf *out)
 {
         Daemon *d = ctx;
 
@@ -298,7 +316,7 @@ ControlResult daemon_command(void *ctx, ControlClient *client, char **argv, size
         if (streq(argv[0], "unban"))
                 return cmd_unban(d, argv, argc, out);
         if (streq(argv[0], "flush"))
-                return cmd_flush(d, client, argv, argc, out);
+                return cmd_flush(d, id, argv, argc, out);
         if (streq(argv[0], "reload") && argc == 1) {
                 _cleanup_free_ char *why = NULL;
                 if (daemon_reload_notify(d, &why) < 0) {
@@ -315,12 +333,4 @@ ControlResult daemon_command(void *ctx, ControlClient *client, char **argv, size
         }
         buf_printf(out, "unknown command or arguments: '%s'; try 'help'", argv[0]);
         return CONTROL_ERROR;
-}
-
-void daemon_client_gone(void *ctx, ControlClient *client)
-{
-        Daemon *d = ctx;
-
-        if (d->flush_client == client)
-                d->flush_client = NULL;
 }

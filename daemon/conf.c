@@ -145,6 +145,11 @@ static int p_debounce(Config *c, const char *v, char **why)
         return r;
 }
 
+static int p_control_timeout(Config *c, const char *v, char **why)
+{
+        return duration(v, &c->control_timeout_ms, 100, why);
+}
+
 static int p_find_time(Config *c, const char *v, char **why) { return duration(v, &c->find_time_ms, 1000, why); }
 static int p_ban_time(Config *c, const char *v, char **why) { return duration(v, &c->ban_time_ms, 0, why); }
 
@@ -338,6 +343,7 @@ static const struct {
         {"debounce", p_debounce, "250ms"},
         {"state_file", p_state_file, "/var/lib/postfix-autoblacklist/state"},
         {"control_socket", p_control_socket, "/run/postfix-autoblacklist/control"},
+        {"control_timeout", p_control_timeout, "5m"},
         {"ignore", p_ignore, ""},
         {"max_hits", p_max_hits, "5"},
         {"find_time", p_find_time, "10m"},
@@ -512,6 +518,7 @@ void config_dump(const Config *c, Buf *out)
         buf_printf(out, "debounce = %s\n", format_duration(c->debounce_ms, d, sizeof(d)));
         buf_printf(out, "state_file = %s\n", c->state_file);
         buf_printf(out, "control_socket = %s\n", c->control_socket);
+        buf_printf(out, "control_timeout = %s\n", format_duration(c->control_timeout_ms, d, sizeof(d)));
         buf_puts(out, "ignore =");
         for (size_t i = 0; i < c->n_ignore; i++) {
                 char b[CIDR_STRLEN];

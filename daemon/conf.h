@@ -37,6 +37,7 @@ typedef struct Config {
         uint64_t debounce_ms;
         char *state_file;
         char *control_socket;
+        uint64_t control_timeout_ms; /* how long a control client waits for a map write */
         Cidr *ignore;
         size_t n_ignore;
         unsigned max_hits;

@@ -7,7 +7,10 @@
  * checked: only root and the daemon's own user may talk to it.  Input is a
  * single line of at most CONTROL_LINE_MAX bytes; a longer one, a client
  * that stalls (CLIENT_TIMEOUT_S) or one that hangs up midway only ends
- * that connection.  Every socket is non-blocking and every wait goes
+ * that connection.  A request whose answer comes later is known to the
+ * daemon by its id alone (never by a pointer to the client), so a client
+ * that timed out or went away cannot be written through: its late answer
+ * finds no id and is dropped.  Every socket is non-blocking and every wait goes
  * through the loop, so no client can hold up the daemon.
  */
 #include "control.h"
@@ -21,11 +24,13 @@
 #include "log.h"
 
 #define CLIENT_TIMEOUT_S 10.0
-#define PENDING_TIMEOUT_S 300.0 /* a map write can take a while with a big map */
 #define MAX_CLIENTS 32
+
+typedef struct ControlClient ControlClient;
 
 struct ControlClient {
         Control *c;
+        uint64_t id; /* the request's id; the only name the handler knows it by */
         int fd;
         ev_io io;
         ev_timer timer;
@@ -41,18 +46,18 @@ struct Control {
         char *path;
         int fd;
         ev_io io;
+        double pending_timeout_s;
         const ControlOps *ops;
         void *ctx;
         ControlClient *clients;
         size_t n_clients;
+        uint64_t next_id;
 };
 
 static void client_free(ControlClient *cl)
 {
         Control *c = cl->c;
 
-        if (cl->pending && c->ops->gone)
-                c->ops->gone(c->ctx, cl);
         ev_io_stop(c->loop, &cl->io);
         ev_timer_stop(c->loop, &cl->timer);
         close(cl->fd);
@@ -67,13 +72,25 @@ static void client_free(ControlClient *cl)
         free(cl);
 }
 
-static void client_io(struct ev_loop *loop, ev_io *w, int revents);
+static ControlClient *client_by_id(Control *c, uint64_t id)
+{
+        for (ControlClient *cl = c->clients; cl; cl = cl->next)
+                if (cl->id == id)
+                        return cl;
+        return NULL;
+}
 
-/* Start sending cl->out, then close. */
-static void start_reply(ControlClient *cl)
+/* Put the answer in cl->out, start sending it, then close. */
+static void start_reply(ControlClient *cl, bool ok, const char *text)
 {
         Control *c = cl->c;
 
+        buf_clear(&cl->out);
+        if (ok) {
+                buf_puts(&cl->out, "OK\n");
+                buf_puts(&cl->out, text);
+        } else
+                buf_printf(&cl->out, "ERROR: %s\n", text);
         cl->pending = false;
         ev_io_stop(c->loop, &cl->io);
         ev_io_set(&cl->io, cl->fd, EV_WRITE);
@@ -83,51 +100,65 @@ static void start_reply(ControlClient *cl)
         ev_timer_start(c->loop, &cl->timer);
 }
 
-void control_reply(ControlClient *cl, bool ok, const char *text)
+bool control_reply(Control *c, uint64_t id, bool ok, const char *text)
 {
-        buf_clear(&cl->out);
-        if (ok) {
-                buf_puts(&cl->out, "OK\n");
-                buf_puts(&cl->out, text);
-        } else
-                buf_printf(&cl->out, "ERROR: %s\n", text);
-        start_reply(cl);
+        ControlClient *cl = client_by_id(c, id);
+
+        if (!cl || !cl->pending)
+                return false; /* it timed out or hung up: nobody to tell */
+        start_reply(cl, ok, text);
+        return true;
 }
 
-static void handle_line(ControlClient *cl, char *line)
+ControlResult control_handle_line(const ControlOps *ops, void *ctx, uint64_t id, char *line, size_t len,
+                                  Buf *out)
 {
-        Control *c = cl->c;
         char *argv[16];
         size_t argc;
-        Buf payload = {0};
-        ControlResult r;
 
-        for (char *p = line; *p; p++)
-                if ((unsigned char)*p < 0x20 && *p != '\t') {
-                        control_reply(cl, false, "the command holds control characters");
-                        return;
+        if (len > CONTROL_LINE_MAX) {
+                buf_puts(out, "command line too long");
+                return CONTROL_ERROR;
+        }
+        /* A NUL would end the words early: "ban A\0B" must not ban A. */
+        if (memchr(line, '\0', len)) {
+                buf_puts(out, "the command holds a NUL byte");
+                return CONTROL_ERROR;
+        }
+        for (size_t i = 0; i < len; i++)
+                if (((unsigned char)line[i] < 0x20 && line[i] != '\t') || line[i] == 0x7f) {
+                        buf_puts(out, "the command holds control characters");
+                        return CONTROL_ERROR;
                 }
         argc = split_words(line, " \t", argv, ELEMENTSOF(argv));
         if (argc == 0) {
-                control_reply(cl, false, "empty command; try 'help'");
-                return;
+                buf_puts(out, "empty command; try 'help'");
+                return CONTROL_ERROR;
         }
         if (argc > ELEMENTSOF(argv)) {
-                control_reply(cl, false, "too many words; try 'help'");
-                return;
+                buf_puts(out, "too many words; try 'help'");
+                return CONTROL_ERROR;
         }
-        r = c->ops->command(c->ctx, cl, argv, argc, &payload);
+        return ops->command(ctx, id, argv, argc, out);
+}
+
+static void handle_line(ControlClient *cl, char *line, size_t len)
+{
+        Control *c = cl->c;
+        Buf payload = {0};
+        ControlResult r = control_handle_line(c->ops, c->ctx, cl->id, line, len, &payload);
+
         if (r == CONTROL_PENDING) {
+                /* Keep reading, only to notice a hang-up; the timer bounds the wait. */
                 cl->pending = true;
-                ev_io_stop(c->loop, &cl->io); /* nothing more to read */
                 ev_timer_stop(c->loop, &cl->timer);
-                ev_timer_set(&cl->timer, PENDING_TIMEOUT_S, 0.);
+                ev_timer_set(&cl->timer, c->pending_timeout_s, 0.);
                 ev_timer_start(c->loop, &cl->timer);
         } else {
                 /* the payload is text lines; an error is one line */
                 if (r == CONTROL_ERROR && payload.len && payload.data[payload.len - 1] == '\n')
                         payload.data[--payload.len] = '\0';
-                control_reply(cl, r == CONTROL_OK, payload.data ? payload.data : "");
+                start_reply(cl, r == CONTROL_OK, payload.data ? payload.data : "");
         }
         buf_free(&payload);
 }
@@ -137,29 +168,29 @@ static void client_read(ControlClient *cl)
         char chunk[1024];
         ssize_t n = read(cl->fd, chunk, sizeof(chunk));
         char *nl;
+        size_t len;
 
         if (n < 0 && (errno == EAGAIN || errno == EINTR))
                 return;
         if (n <= 0) {
-                /* gone before sending a whole line */
+                /* gone before it had its answer: drop it, and with it its id */
                 client_free(cl);
                 return;
         }
+        if (cl->pending)
+                return; /* one command a connection; anything after it is ignored */
         buf_append(&cl->in, chunk, (size_t)n);
         nl = memchr(cl->in.data, '\n', cl->in.len);
         if (!nl) {
                 if (cl->in.len > CONTROL_LINE_MAX)
-                        control_reply(cl, false, "command line too long");
+                        start_reply(cl, false, "command line too long");
                 return;
         }
-        *nl = '\0';
-        if (nl > cl->in.data && nl[-1] == '\r')
-                nl[-1] = '\0';
-        if ((size_t)(nl - cl->in.data) > CONTROL_LINE_MAX) {
-                control_reply(cl, false, "command line too long");
-                return;
-        }
-        handle_line(cl, cl->in.data);
+        len = (size_t)(nl - cl->in.data);
+        if (len && nl[-1] == '\r')
+                len--;
+        cl->in.data[len] = '\0';
+        handle_line(cl, cl->in.data, len);
 }
 
 static void client_write(ControlClient *cl)
@@ -194,7 +225,8 @@ static void client_timeout(struct ev_loop *loop, ev_timer *w, int revents)
         (void)loop;
         (void)revents;
         if (cl->pending) {
-                control_reply(cl, false, "timed out waiting for the daemon");
+                /* Its id dies with it: the handler's late answer is dropped. */
+                start_reply(cl, false, "timed out waiting for the daemon");
                 return;
         }
         client_free(cl);
@@ -231,6 +263,7 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
         }
         cl = xcalloc(1, sizeof(ControlClient));
         cl->c = c;
+        cl->id = ++c->next_id;
         cl->fd = fd;
         ev_io_init(&cl->io, client_io, fd, EV_READ);
         cl->io.data = cl;
@@ -243,7 +276,8 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
         c->n_clients++;
 }
 
-int control_new(Control **out, struct ev_loop *loop, const char *path, const ControlOps *ops, void *ctx)
+int control_new(Control **out, struct ev_loop *loop, const char *path, uint64_t pending_timeout_ms,
+                const ControlOps *ops, void *ctx)
 {
         struct sockaddr_un sa = {.sun_family = AF_UNIX};
         struct stat st;
@@ -277,11 +311,17 @@ int control_new(Control **out, struct ev_loop *loop, const char *path, const Con
         c->fd = fd;
         c->ops = ops;
         c->ctx = ctx;
+        control_set_pending_timeout(c, pending_timeout_ms);
         ev_io_init(&c->io, accept_cb, fd, EV_READ);
         c->io.data = c;
         ev_io_start(loop, &c->io);
         *out = c;
         return 0;
+}
+
+void control_set_pending_timeout(Control *c, uint64_t pending_timeout_ms)
+{
+        c->pending_timeout_s = (double)pending_timeout_ms / 1000.0;
 }
 
 Control *control_free(Control *c)

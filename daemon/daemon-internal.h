@@ -39,6 +39,26 @@ typedef struct Stats {
         int64_t last_ban_ms;
 } Stats;
 
+/* A flush request waiting for the map write that shows it. */
+typedef struct FlushWaiter {
+        uint64_t id;  /* the control request's id */
+        uint64_t gen; /* the map generation that holds the flush */
+} FlushWaiter;
+
+/* What a map writer's callbacks get: the daemon, and whether this writer
+   only takes our block out of a map we no longer use (access_map moved). */
+typedef struct MapSlot {
+        struct Daemon *d;
+        MapWriter *mw;
+        bool retiring;
+} MapSlot;
+
+/* A state-file key (address, prefix length) of an active ban. */
+typedef struct SavedKey {
+        Addr addr;
+        uint8_t plen;
+} SavedKey;
+
 typedef struct Daemon {
         struct ev_loop *loop;
         const DaemonOptions *opts;
@@ -49,10 +69,13 @@ typedef struct Daemon {
         RuleSet *rules;
         Tracker *tracker;
         Banset *bans;
-        MapWriter *map;
-        Tail *tail;                 /* the file source, or ... */
-        Journal *journal;           /* ... the journal source */
-        char *source_why;           /* why this source */
+        MapWriter *map;   /* the current access_map; slots[cur].mw */
+        MapSlot slots[2]; /* the current writer and one that is retiring */
+        unsigned cur;
+        ev_idle reap;     /* frees a retired writer outside its own callback */
+        Tail *tail;       /* the file source, or ... */
+        Journal *journal; /* ... the journal source */
+        char *source_why; /* why this source */
         Control *control;
         Notify *notify;
         Exempt exempt;
@@ -65,7 +88,26 @@ typedef struct Daemon {
         ev_timer save_timer;
         ev_tstamp save_due;         /* when the armed save_timer fires; 0: not armed */
         bool bans_dirty;            /* bans changed since the state was saved */
-        ControlClient *flush_client; /* waits for the map write after a flush */
+        /*
+         * Map generations: every change the map must show bumps `wanted`;
+         * a write shows what was wanted when it rendered (`rendering`), and
+         * once it is in place that is `written`.  A flush waits for a
+         * written generation at least as new as its own change.
+         */
+        uint64_t gen_wanted, gen_rendering, gen_written;
+        FlushWaiter *flushes;
+        size_t n_flushes, cap_flushes;
+        /* The state file: the active bans of its last good save (only they
+           may reach the map, see daemon.c), and the retry after a failure. */
+        SavedKey *saved;
+        size_t n_saved;
+        bool save_failing;
+        double save_backoff_s;
+        char save_error[128];
+        Addr *net_noted; /* networks whose "not banned as a network" was said */
+        size_t n_net_noted, cap_net_noted;
+        ev_stat map_stat;     /* the admin's edits of the map */
+        ev_timer ready_timer; /* READY even if the first map write takes long */
         bool ready;
         bool stopping;
         Stats stats;
@@ -73,6 +115,8 @@ typedef struct Daemon {
 
 /* daemon.c */
 void daemon_bans_changed(Daemon *d);
+/* The map must change (now: skip the debounce); returns the generation that will show it. */
+uint64_t daemon_map_request(Daemon *d, bool now);
 void daemon_arm_due(Daemon *d);
 /* Lift ban (an unban): log why, forget its hits, drop the record. */
 void daemon_lift(Daemon *d, Ban *ban, const char *why);
@@ -81,5 +125,4 @@ int daemon_reload_notify(Daemon *d, char **why);
 char *daemon_ban_text(const Ban *ban, char *buf);
 
 /* commands.c */
-ControlResult daemon_command(void *ctx, ControlClient *client, char **argv, size_t argc, Buf *out);
-void daemon_client_gone(void *ctx, ControlClient *client);
+ControlResult daemon_command(void *ctx, uint64_t id, char **argv, size_t argc, Buf *out);

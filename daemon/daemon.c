@@ -9,9 +9,17 @@
  * write.
  *
  * Invariant: a ban is written to the map only after it is in the state
- * file (the state is saved when the map writer renders, if the bans
- * changed), so a kill -9 can never leave a ban in the map that a restart
- * would drop.
+ * file.  The state is saved when the map writer renders, if the bans
+ * changed; if that save fails, the render leaves out every active ban
+ * that the last good save does not hold (unbans and expiries still go
+ * through), and the save is retried with backoff.  So a kill -9 can never
+ * leave a ban in the map that a restart would drop.
+ *
+ * Readiness: READY=1 comes when the rules are loaded, the log is followed
+ * and the first map write has ended, in success or failure, or after
+ * READY_WAIT_S at most.  A map that cannot be written does not stop us
+ * from following the log and banning in memory; STATUS says so, and the
+ * writer retries.
  */
 #include "daemon-internal.h"
 
@@ -33,6 +41,10 @@
    re-reads at most that much). */
 #define SAVE_BANS_S 2.0
 #define SAVE_POSITION_S 60.0
+#define SAVE_RETRY_MIN_S 1.0
+#define SAVE_RETRY_MAX_S 60.0
+#define READY_WAIT_S 5.0
+#define NET_NOTED_MAX 1024 /* networks whose non-ban we said; then only at debug level */
 
 /* --- configuration ------------------------------------------------------ */
 
@@ -124,7 +136,38 @@ static void build_exempt(const Config *cfg, Exempt *e)
 
 /* --- state -------------------------------------------------------------- */
 
-static void save_state(Daemon *d)
+static int saved_cmp(const void *a, const void *b)
+{
+        const SavedKey *x = a, *y = b;
+        int c = memcmp(x->addr.b, y->addr.b, sizeof(x->addr.b));
+
+        return c ? c : (int)x->plen - (int)y->plen;
+}
+
+/* Remember the active bans of v[0..n) as the ones the state file holds. */
+static void set_saved(Daemon *d, Ban **v, size_t n)
+{
+        size_t k = 0;
+
+        free(d->saved);
+        d->saved = xcalloc(n ? n : 1, sizeof(SavedKey));
+        for (size_t i = 0; i < n; i++)
+                if (v[i]->active)
+                        d->saved[k++] = (SavedKey){.addr = v[i]->addr, .plen = v[i]->plen};
+        qsort(d->saved, k, sizeof(SavedKey), saved_cmp);
+        d->n_saved = k;
+}
+
+static bool is_saved(const Daemon *d, const Ban *b)
+{
+        SavedKey k = {.addr = b->addr, .plen = b->plen};
+
+        return bsearch(&k, d->saved, d->n_saved, sizeof(SavedKey), saved_cmp) != NULL;
+}
+
+static void schedule_save(Daemon *d, double within);
+
+static int save_state(Daemon *d)
 {
         State st = {0};
         _cleanup_free_ Ban **v = NULL;
@@ -152,12 +195,33 @@ static void save_state(Daemon *d)
                 sb->expires_ms = v[i]->expires_ms;
         }
         r = state_save(d->cfg->state_file, &st);
-        if (r < 0)
-                log_err("%s: cannot save the state: %s", d->cfg->state_file, strerror(-r));
-        else
-                d->bans_dirty = false;
         st.log_file = NULL;
         state_clear(&st);
+        if (r < 0) {
+                snprintf(d->save_error, sizeof(d->save_error), "%s", strerror(-r));
+                /* Said once; the retries are quiet until one works. */
+                if (!d->save_failing)
+                        log_err("%s: cannot save the state: %s; new bans stay out of the map until it "
+                                "is saved; retrying",
+                                d->cfg->state_file, d->save_error);
+                else
+                        d->save_backoff_s = MIN(d->save_backoff_s * 2, SAVE_RETRY_MAX_S);
+                d->save_failing = true;
+                if (!d->stopping)
+                        schedule_save(d, d->save_backoff_s);
+                return r;
+        }
+        set_saved(d, v, n);
+        d->bans_dirty = false;
+        if (d->save_failing) {
+                d->save_failing = false;
+                d->save_backoff_s = SAVE_RETRY_MIN_S;
+                d->save_error[0] = '\0';
+                log_notice("%s: the state is saved again; the bans held back go to the map", d->cfg->state_file);
+                if (d->map)
+                        (void)daemon_map_request(d, false);
+        }
+        return 0;
 }
 
 static void save_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -167,7 +231,7 @@ static void save_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
         (void)loop;
         (void)revents;
         d->save_due = 0;
-        save_state(d);
+        (void)save_state(d);
 }
 
 /* Save within `within` seconds (sooner if a save is already due sooner). */
@@ -267,7 +331,19 @@ static char *status_line(Daemon *d)
                 buf_printf(&b, "; map not updated, retrying: %s", mapwriter_stats(d->map)->last_error);
         if (d->tail && tail_problem(d->tail))
                 buf_printf(&b, "; log %s: %s", d->cfg->log_file, tail_problem(d->tail));
+        if (d->save_failing)
+                buf_printf(&b, "; state not saved, new bans held back, retrying: %s", d->save_error);
         return b.data;
+}
+
+uint64_t daemon_map_request(Daemon *d, bool now)
+{
+        d->gen_wanted++;
+        if (now)
+                mapwriter_request_now(d->map);
+        else
+                mapwriter_request(d->map);
+        return d->gen_wanted;
 }
 
 /* The bans changed: a new map soon, the state before it, the timer. */
@@ -277,7 +353,7 @@ void daemon_bans_changed(Daemon *d)
 
         d->bans_dirty = true;
         daemon_arm_due(d);
-        mapwriter_request(d->map);
+        (void)daemon_map_request(d, false);
         schedule_save(d, SAVE_BANS_S);
         if (d->ready) {
                 status = status_line(d);
@@ -324,15 +400,20 @@ static bool under_net_ban(Daemon *d, const Ban *b)
 
 static size_t render_entries(void *ctx, const AdminKeys *admin, Buf *out)
 {
-        Daemon *d = ctx;
+        MapSlot *slot = ctx;
+        Daemon *d = slot->d;
         _cleanup_free_ Ban **v = NULL;
         _cleanup_free_ Ban **lift = NULL;
         _cleanup_free_ const char **lift_why = NULL;
-        size_t n = banset_list(d->bans, true, &v), written = 0, n_lift = 0;
+        size_t n, written = 0, n_lift = 0, held = 0;
 
-        /* The state holds every ban before the map does. */
+        if (slot->retiring)
+                return 0; /* it writes the admin's lines alone */
+        n = banset_list(d->bans, true, &v);
+        /* The state holds every ban before the map does: if it cannot be
+           saved, the bans it does not hold wait. */
         if (d->bans_dirty)
-                save_state(d);
+                (void)save_state(d);
         lift = xcalloc(n ? n : 1, sizeof(Ban *));
         lift_why = xcalloc(n ? n : 1, sizeof(char *));
         for (size_t i = 0; i < n; i++) {
@@ -355,6 +436,10 @@ static size_t render_entries(void *ctx, const AdminKeys *admin, Buf *out)
                 /* The admin's own line for this key decides; never duplicate it. */
                 if (adminkeys_has(admin, key))
                         continue;
+                if (d->bans_dirty && !is_saved(d, v[i])) {
+                        held++;
+                        continue;
+                }
                 buf_printf(out, "%s REJECT %s\n", key, d->cfg->reject_text);
                 written++;
         }
@@ -363,26 +448,84 @@ static size_t render_entries(void *ctx, const AdminKeys *admin, Buf *out)
                 daemon_lift(d, lift[i], why);
         }
         if (n_lift)
-                save_state(d);
+                (void)save_state(d);
+        if (held)
+                log_debug("%zu new bans held back from the map until the state is saved", held);
+        /* Lifts above are part of this render, so take the generation last. */
+        d->gen_rendering = d->gen_wanted;
         return written;
+}
+
+/* Answer the flushes that the map now shows (all of them, on failure). */
+static void answer_flushes(Daemon *d, int result)
+{
+        size_t k = 0;
+
+        for (size_t i = 0; i < d->n_flushes; i++) {
+                FlushWaiter *w = &d->flushes[i];
+                if (result < 0) {
+                        _cleanup_free_ char *t = xasprintf("the map write failed: %s; the daemon retries",
+                                                           mapwriter_stats(d->map)->last_error);
+                        (void)control_reply(d->control, w->id, false, t);
+                } else if (w->gen <= d->gen_written) {
+                        _cleanup_free_ char *t = xasprintf("the map %s has no block of ours any more\n",
+                                                           mapwriter_path(d->map));
+                        (void)control_reply(d->control, w->id, true, t);
+                } else
+                        d->flushes[k++] = *w; /* the write that shows it is still to come */
+        }
+        d->n_flushes = k;
+}
+
+static void become_ready(Daemon *d)
+{
+        _cleanup_free_ char *status = NULL;
+        const char *err = mapwriter_stats(d->map)->last_error;
+
+        if (d->ready || d->stopping)
+                return;
+        d->ready = true;
+        ev_timer_stop(d->loop, &d->ready_timer);
+        status = status_line(d);
+        notify_ready(d->notify, status);
+        log_event(LOG_EVENT_START, LOG_INFO, NULL, "ready: %s %s%s%s, %zu rules, %zu bans%s%s%s",
+                  d->tail && tail_problem(d->tail) ? "waiting for" : "following",
+                  d->journal ? "the journal" : d->cfg->log_file, d->tail && tail_problem(d->tail) ? ": " : "",
+                  d->tail && tail_problem(d->tail) ? tail_problem(d->tail) : "", ruleset_count(d->rules),
+                  banset_active(d->bans),
+                  err[0] ? "; the map cannot be written yet (" : "", err,
+                  err[0] ? "): bans are kept in memory and written when it can be" : "");
+}
+
+static void ready_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+        (void)loop;
+        (void)revents;
+        become_ready(w->data);
+}
+
+static void retire_done(Daemon *d, MapSlot *slot, int result)
+{
+        if (result < 0)
+                return; /* the writer logged it and retries */
+        log_notice("%s: our block is removed (access_map is now %s)", mapwriter_path(slot->mw),
+                   mapwriter_path(d->map));
+        ev_idle_start(d->loop, &d->reap); /* not from inside its own callback */
 }
 
 static void map_done(void *ctx, int result, size_t entries)
 {
-        Daemon *d = ctx;
+        MapSlot *slot = ctx;
+        Daemon *d = slot->d;
         _cleanup_free_ char *status = NULL;
 
-        if (d->flush_client) {
-                ControlClient *cl = d->flush_client;
-                d->flush_client = NULL;
-                if (result < 0)
-                        control_reply(cl, false, mapwriter_stats(d->map)->last_error);
-                else {
-                        _cleanup_free_ char *t = xasprintf("the map %s has no block of ours any more\n",
-                                                           mapwriter_path(d->map));
-                        control_reply(cl, true, t);
-                }
+        if (slot->retiring) {
+                retire_done(d, slot, result);
+                return;
         }
+        if (result >= 0)
+                d->gen_written = d->gen_rendering;
+        answer_flushes(d, result);
         if (d->stopping) {
                 /* Bans that came during the last write get one more, at once;
                    after a failure, stop anyway: the state file has the bans. */
@@ -392,33 +535,19 @@ static void map_done(void *ctx, int result, size_t entries)
                         ev_break(d->loop, EVBREAK_ALL);
                 return;
         }
-        if (result < 0) {
-                /* The writer logged it and retries; systemctl status shows it. */
-                status = status_line(d);
-                notify_status(d->notify, status);
-                return;
-        }
         if (result == MAPWRITER_UNCHANGED)
                 log_info("%s: already up to date (%zu %s); not rewritten, postmap not run", mapwriter_path(d->map),
                          entries, entries == 1 ? "entry" : "entries");
-        else
+        else if (result >= 0)
                 log_event(LOG_EVENT_MAP_WRITTEN, LOG_INFO, NULL, "%s: written, %zu %s", mapwriter_path(d->map),
                           entries, entries == 1 ? "entry" : "entries");
-        status = status_line(d);
-        if (d->ready) {
-                notify_status(d->notify, status); /* no more "map not updated" */
+        if (!d->ready) {
+                become_ready(d); /* the first write ended, well or not */
                 return;
         }
-        d->ready = true;
-        notify_ready(d->notify, status);
-        if (d->journal)
-                log_event(LOG_EVENT_START, LOG_INFO, NULL, "ready: following the journal, %zu rules, %zu bans",
-                          ruleset_count(d->rules), banset_active(d->bans));
-        else
-                log_event(LOG_EVENT_START, LOG_INFO, NULL, "ready: %s %s%s%s, %zu rules, %zu bans",
-                          tail_problem(d->tail) ? "waiting for" : "following", d->cfg->log_file,
-                          tail_problem(d->tail) ? ": " : "", tail_problem(d->tail) ? tail_problem(d->tail) : "",
-                          ruleset_count(d->rules), banset_active(d->bans));
+        /* "map not updated" comes and goes; systemctl status shows it */
+        status = status_line(d);
+        notify_status(d->notify, status);
 }
 
 static const MapWriterOps map_ops = {render_entries, map_done};
@@ -445,6 +574,19 @@ static Ban *impose(Daemon *d, const Addr *a, uint8_t plen, uint16_t rule, uint64
         *len = banset_escalate(ban_time_ms, b->count, d->cfg->ban_time_factor, d->cfg->ban_time_max_ms);
         banset_activate(d->bans, b, *len ? now + (int64_t)*len : 0);
         return b;
+}
+
+/* Is this the first time we tell about net?  (Bounded: later ones are not told.) */
+static bool note_net_once(Daemon *d, const Addr *net)
+{
+        for (size_t i = 0; i < d->n_net_noted; i++)
+                if (addr_equal(&d->net_noted[i], net))
+                        return false;
+        if (d->n_net_noted >= NET_NOTED_MAX)
+                return false;
+        GROW(d->net_noted, d->cap_net_noted, d->n_net_noted + 1);
+        d->net_noted[d->n_net_noted++] = *net;
+        return true;
 }
 
 /* Ban a whole IPv6 network once enough of its hosts are banned. */
@@ -474,7 +616,14 @@ static void maybe_ban_net(Daemon *d, const Addr *host, int64_t now)
         }
         why = exempt_reason_net(&d->exempt, mapwriter_admin_keys(d->map), &net, plen, key);
         if (why) {
-                log_debug("%s/%u: not banned as a network: %s", addr_format(&net, text), plen, why);
+                /* The admin sees several banned hosts of one network and no
+                   network ban: say why, once a network. */
+                if (note_net_once(d, &net))
+                        log_notice("%s/%u: %u of its hosts are banned, but the network is not banned as a "
+                                   "whole: %s; its hosts stay banned one by one",
+                                   addr_format(&net, text), plen, hosts, why);
+                else
+                        log_debug("%s/%u: not banned as a network: %s", addr_format(&net, text), plen, why);
                 return;
         }
         b = impose(d, &net, (uint8_t)plen, d->net_rule, d->cfg->ban_time_ms, hosts, now, now, &len);
@@ -545,6 +694,48 @@ static void due_cb(struct ev_loop *loop, ev_periodic *w, int revents)
                         schedule_save(d, SAVE_BANS_S);
                 daemon_arm_due(d);
         }
+}
+
+/* --- the admin's edits of the map ----------------------------------------- */
+
+/*
+ * The map file changed (the admin's edit, or our own write): a ban that
+ * the admin's lines now accept (ADDR OK) is lifted at once, so that the
+ * next write, one write for all of them, drops our entry before postmap
+ * would warn of a duplicate key.
+ */
+static void map_changed_cb(struct ev_loop *loop, ev_stat *w, int revents)
+{
+        Daemon *d = w->data;
+        const AdminKeys *admin = mapwriter_admin_keys(d->map);
+        _cleanup_free_ Ban **v = NULL;
+        size_t n;
+
+        (void)loop;
+        (void)revents;
+        if (!admin || d->stopping)
+                return;
+        n = banset_list(d->bans, true, &v);
+        for (size_t i = 0; i < n; i++) {
+                char key[CIDR_STRLEN];
+                const char *why;
+
+                if (mapfile_key(&v[i]->addr, v[i]->plen, key, sizeof(key)) < 0)
+                        continue;
+                why = ban_is_host(v[i]) ? exempt_reason(&d->exempt, admin, &v[i]->addr)
+                                        : exempt_reason_net(&d->exempt, admin, &v[i]->addr, v[i]->plen, key);
+                if (why) {
+                        _cleanup_free_ char *t = xasprintf("never banned (%s)", why);
+                        daemon_lift(d, v[i], t);
+                }
+        }
+}
+
+static void watch_map(Daemon *d)
+{
+        ev_stat_stop(d->loop, &d->map_stat);
+        ev_stat_set(&d->map_stat, mapwriter_path(d->map), 0.);
+        ev_stat_start(d->loop, &d->map_stat);
 }
 
 /* --- lines -------------------------------------------------------------- */
@@ -649,6 +840,8 @@ static int daemon_reload(Daemon *d, char **why)
         Config *cfg = NULL;
         RuleSet *rules = NULL;
         Exempt exempt = {0};
+        MapWriter *moved = NULL;
+        bool map_moves;
         int r;
 
         *why = NULL;
@@ -669,6 +862,28 @@ static int daemon_reload(Daemon *d, char **why)
                 return -EINVAL;
         }
         diags_free(&errors);
+        map_moves = !streq(cfg->map_type, d->cfg->map_type) || !streq(cfg->map_path, d->cfg->map_path);
+        if (map_moves && d->slots[d->cur ^ 1].mw) {
+                *why = xasprintf("access_map: our block is still being removed from %s; reload again when "
+                                 "that is done",
+                                 mapwriter_path(d->slots[d->cur ^ 1].mw));
+                log_event(LOG_EVENT_RELOAD_REJECTED, LOG_ERR, NULL, "reload rejected: %s", *why);
+                config_free(cfg);
+                ruleset_free(rules);
+                return -EBUSY;
+        }
+        if (map_moves) {
+                r = mapwriter_new(&moved, d->loop, cfg->map_type, cfg->map_path, cfg->postmap,
+                                  cfg->postmap_timeout_ms, cfg->debounce_ms,
+                                  &map_ops, &d->slots[d->cur ^ 1]);
+                if (r < 0) {
+                        *why = xasprintf("access_map: %s: %s", cfg->map_path, strerror(-r));
+                        log_event(LOG_EVENT_RELOAD_REJECTED, LOG_ERR, NULL, "reload rejected: %s", *why);
+                        config_free(cfg);
+                        ruleset_free(rules);
+                        return r;
+                }
+        }
         if (!streq(cfg->log_file, d->cfg->log_file) || !streq(cfg->state_file, d->cfg->state_file) ||
             !streq(cfg->control_socket, d->cfg->control_socket) || cfg->log_source != d->cfg->log_source)
                 log_warn("reload: log_source, log_file, state_file and control_socket changes take effect at "
@@ -693,6 +908,22 @@ static int daemon_reload(Daemon *d, char **why)
                 journal_set_trust(d->journal, &trust);
                 journal_trust_clear(&trust);
         }
+        if (moved) {
+                /* The old map loses our block (one write, retried until it
+                   works); the new one gets the bans. */
+                MapSlot *old = &d->slots[d->cur];
+                old->retiring = true;
+                mapwriter_configure(old->mw, d->cfg->map_type, d->cfg->map_path, cfg->postmap,
+                                    cfg->postmap_timeout_ms, cfg->debounce_ms);
+                mapwriter_set_block(old->mw, false);
+                mapwriter_request_now(old->mw);
+                log_notice("access_map: moving from %s:%s to %s:%s; our block leaves the old map",
+                           d->cfg->map_type, d->cfg->map_path, cfg->map_type, cfg->map_path);
+                d->cur ^= 1;
+                d->slots[d->cur] = (MapSlot){.d = d, .mw = moved, .retiring = false};
+                d->map = moved;
+                watch_map(d);
+        }
 
         ruleset_free(d->rules);
         d->rules = rules;
@@ -706,7 +937,9 @@ static int daemon_reload(Daemon *d, char **why)
         banset_set_net_prefix(d->bans, cfg->ipv6_net_hosts ? cfg->ipv6_net_prefix : 0);
         mapwriter_configure(d->map, cfg->map_type, cfg->map_path, cfg->postmap, cfg->postmap_timeout_ms,
                             cfg->debounce_ms);
-        mapwriter_request(d->map); /* the reject text, the ignore list or the admin keys may differ */
+        control_set_pending_timeout(d->control, cfg->control_timeout_ms);
+        /* the reject text, the ignore list or the admin keys may differ */
+        (void)daemon_map_request(d, moved != NULL);
         log_event(LOG_EVENT_RELOAD, LOG_INFO, NULL, "reloaded: %zu rules", ruleset_count(d->rules));
         return 0;
 }
@@ -763,22 +996,42 @@ static void sigterm_cb(struct ev_loop *loop, ev_signal *w, int revents)
         ev_timer_start(loop, &d->stop_timeout);
 }
 
+/* Free the writer that took our block out of the old map. */
+static void reap_cb(struct ev_loop *loop, ev_idle *w, int revents)
+{
+        Daemon *d = w->data;
+        MapSlot *old = &d->slots[d->cur ^ 1];
+
+        (void)revents;
+        ev_idle_stop(loop, w);
+        if (old->mw && old->retiring && !mapwriter_busy(old->mw))
+                *old = (MapSlot){.d = d, .mw = mapwriter_free(old->mw)};
+}
+
 /* --- run ---------------------------------------------------------------- */
 
-static const ControlOps control_ops = {daemon_command, daemon_client_gone};
+static const ControlOps control_ops = {daemon_command};
 
 static void daemon_done(Daemon *d)
 {
         if (d->loop) {
                 ev_timer_stop(d->loop, &d->save_timer);
+                ev_timer_stop(d->loop, &d->ready_timer);
                 ev_periodic_stop(d->loop, &d->due);
+                ev_stat_stop(d->loop, &d->map_stat);
+                ev_idle_stop(d->loop, &d->reap);
         }
         d->control = control_free(d->control);
         d->notify = notify_free(d->notify);
         d->tail = tail_free(d->tail);
         d->journal = journal_free(d->journal);
         d->source_why = mfree(d->source_why);
-        d->map = mapwriter_free(d->map);
+        d->slots[0].mw = mapwriter_free(d->slots[0].mw);
+        d->slots[1].mw = mapwriter_free(d->slots[1].mw);
+        d->map = NULL;
+        free(d->flushes);
+        free(d->saved);
+        free(d->net_noted);
         d->rules = ruleset_free(d->rules);
         d->tracker = tracker_free(d->tracker);
         d->bans = banset_free(d->bans);
@@ -834,8 +1087,10 @@ int daemon_run(const DaemonOptions *opts)
         tracker_set_window(d.tracker, ruleset_max_find_time(d.rules));
         d.bans = banset_new(d.hash_key);
         banset_set_net_prefix(d.bans, d.cfg->ipv6_net_hosts ? d.cfg->ipv6_net_prefix : 0);
-        r = mapwriter_new(&d.map, d.loop, d.cfg->map_type, d.cfg->map_path, d.cfg->postmap,
-                          d.cfg->postmap_timeout_ms, d.cfg->debounce_ms, &map_ops, &d);
+        d.slots[0] = d.slots[1] = (MapSlot){.d = &d};
+        r = mapwriter_new(&d.slots[0].mw, d.loop, d.cfg->map_type, d.cfg->map_path, d.cfg->postmap,
+                          d.cfg->postmap_timeout_ms, d.cfg->debounce_ms, &map_ops, &d.slots[0]);
+        d.map = d.slots[0].mw;
         if (r < 0) {
                 log_err("%s: %s", d.cfg->map_path, strerror(-r));
                 return fail(&d, 1);
@@ -862,7 +1117,7 @@ int daemon_run(const DaemonOptions *opts)
                 }
                 log_info("following %s (%s)", d.cfg->log_file, d.source_why);
         }
-        r = control_new(&d.control, d.loop, d.cfg->control_socket, &control_ops, &d);
+        r = control_new(&d.control, d.loop, d.cfg->control_socket, d.cfg->control_timeout_ms, &control_ops, &d);
         if (r < 0) {
                 log_err("%s: cannot create the control socket: %s", d.cfg->control_socket, strerror(-r));
                 return fail(&d, 1);
@@ -880,13 +1135,26 @@ int daemon_run(const DaemonOptions *opts)
         d.due.data = &d;
         ev_init(&d.save_timer, save_timer_cb);
         d.save_timer.data = &d;
+        d.save_backoff_s = SAVE_RETRY_MIN_S;
+        ev_timer_init(&d.ready_timer, ready_timer_cb, READY_WAIT_S, 0.);
+        d.ready_timer.data = &d;
+        ev_stat_init(&d.map_stat, map_changed_cb, mapwriter_path(d.map), 0.);
+        d.map_stat.data = &d;
+        ev_idle_init(&d.reap, reap_cb);
+        d.reap.data = &d;
 
         /* Bans and position from the state file; then the first map write,
            which makes us ready.  The log may produce bans meanwhile. */
         load_state(&d, &st);
         restore_bans(&d, &st, d.started_ms);
+        {
+                /* What the state file holds may go to the map. */
+                _cleanup_free_ Ban **v = NULL;
+                size_t n = banset_list(d.bans, false, &v);
+                set_saved(&d, v, n);
+        }
         daemon_arm_due(&d);
-        mapwriter_request_now(d.map);
+        (void)daemon_map_request(&d, true);
         if (d.journal) {
                 if (!st.journal_cursor && st.n_pos)
                         log_info("%s: the saved position is for %s, not the journal; starting as configured",
@@ -906,9 +1174,13 @@ int daemon_run(const DaemonOptions *opts)
         state_clear(&st);
         if (r < 0)
                 return fail(&d, 1);
+        /* Following the log: READY when the first map write ends, or soon anyway. */
+        ev_stat_start(d.loop, &d.map_stat);
+        ev_timer_start(d.loop, &d.ready_timer);
         ev_run(d.loop, 0);
 
-        save_state(&d);
+        if (save_state(&d) < 0)
+                log_err("%s: the bans since the last good save are lost at this stop", d.cfg->state_file);
         if (d.journal) {
                 const JournalStats *js = journal_stats(d.journal);
                 log_event(LOG_EVENT_STOP, LOG_INFO, NULL,

@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 
@@ -76,6 +77,7 @@ class Env:
         self.proc = None
         self.wrapper = []  # a command that runs the daemon, e.g. setpriv with fewer capabilities
         self.notify = None
+        self.drainer = None
         self.notify_path = None
         self.messages = []
         self.config = dict(
@@ -157,8 +159,21 @@ class Env:
 
     # --- the daemon ----------------------------------------------------
 
-    def start(self, *args, wait_ready=True, env=None, timeout=10):
+    def slow_postmap(self, seconds, name="slow-postmap"):
+        """A postmap that sleeps, then runs the real one (a write that takes a
+        while, for races with it): the config's postmap value."""
+        path = os.path.join(self.dir, name)
+        with open(path, "w") as f:
+            f.write("#!/bin/sh\nsleep %s\nexec %s -c %s \"$@\"\n" % (seconds, POSTMAP, self.pfdir))
+        os.chmod(path, 0o755)
+        return path
+
+    def start(self, *args, wait_ready=True, env=None, timeout=10, drain=True):
+        """Start the daemon.  Its notify socket is drained by a thread, as
+        systemd reads its own (a full socket must not be what a test sees);
+        drain=False leaves it unread, for the test of exactly that."""
         self.notify_path = os.path.join(self.dir, "notify")
+        self.stop_drainer()
         if self.notify:
             self.notify.close()
         if os.path.exists(self.notify_path):
@@ -167,6 +182,9 @@ class Env:
         self.notify.bind(self.notify_path)
         self.notify.settimeout(0.05)
         self.messages = []
+        self.inbox = []
+        if drain:
+            self.start_drainer()
         e = dict(os.environ)
         e["NOTIFY_SOCKET"] = self.notify_path
         e.pop("JOURNAL_STREAM", None)
@@ -183,15 +201,46 @@ class Env:
             self.wait_notify("READY=1", timeout)
         return self.proc
 
+    def start_drainer(self):
+        """Read the notify socket from now on, in a thread, into self.inbox."""
+        if self.drainer:
+            return
+        self.drainer_stop = threading.Event()
+        self.inbox_lock = threading.Lock()
+
+        def drain():
+            while not self.drainer_stop.is_set():
+                try:
+                    data = self.notify.recv(4096)
+                except (socket.timeout, BlockingIOError):
+                    continue
+                except OSError:
+                    return
+                with self.inbox_lock:
+                    self.inbox.append(data.decode())
+
+        self.drainer = threading.Thread(target=drain, daemon=True)
+        self.drainer.start()
+
+    def stop_drainer(self):
+        if self.drainer:
+            self.drainer_stop.set()
+            self.drainer.join()
+            self.drainer = None
+
     def read_notify(self):
         """Collect notify datagrams that have arrived; returns the new ones."""
         new = []
-        while True:
-            try:
-                data = self.notify.recv(4096)
-            except (socket.timeout, BlockingIOError):
-                break
-            new.append(data.decode())
+        if self.drainer:
+            with self.inbox_lock:
+                new, self.inbox = self.inbox, []
+        else:
+            while True:
+                try:
+                    data = self.notify.recv(4096)
+                except (socket.timeout, BlockingIOError):
+                    break
+                new.append(data.decode())
         self.messages.extend(new)
         return new
 
@@ -205,6 +254,9 @@ class Env:
                 if what in m.split("\n"):
                     return i
             if exited:
+                self.read_notify()  # what the drainer had not handed over yet
+                if any(what in m.split("\n") for m in self.messages[after:]):
+                    return next(i for i, m in enumerate(self.messages[after:], after) if what in m.split("\n"))
                 raise AssertionError("daemon exited with %s before %r; stderr:\n%s"
                                      % (self.proc.returncode, what, self.stderr()))
             if time.monotonic() > deadline:
@@ -235,12 +287,29 @@ class Env:
             self.proc.wait()
         if getattr(self, "stderr_file", None):
             self.stderr_file.close()
+        self.stop_drainer()
         if self.notify:
             self.notify.close()
         if os.environ.get("KEEP_TMP"):
             print("kept", self.dir, file=sys.stderr)
         else:
             shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def private_mounts():
+    """Give this test process (and the daemons it starts) a mount namespace
+    of its own, so a test may mount a small tmpfs or a read-only bind mount
+    that nobody else sees.  Call it before any thread starts (unshare(2)
+    refuses a multithreaded process).  True if it worked (root only)."""
+    import ctypes
+    if os.geteuid() != 0:
+        return False
+    libc = ctypes.CDLL(None, use_errno=True)
+    CLONE_NEWNS = 0x00020000
+    if libc.unshare(CLONE_NEWNS) != 0:
+        return False
+    # no mount of ours may reach the host's namespace
+    return subprocess.run(["mount", "--make-rprivate", "/"]).returncode == 0
 
 
 def wait_until(pred, timeout=5.0, interval=0.02, what="condition"):

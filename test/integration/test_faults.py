@@ -144,8 +144,8 @@ class ReadOnly(MapFolder):
         self.assertEqual(env.read_map(), ADMIN)
         # the folder becomes writable: the next retry writes the map
         mount("-o", "remount,bind,rw", self.folder)
-        env.wait_notify("READY=1", timeout=15)
-        self.assertTrue(env.read_map().startswith("# BEGIN postfix-autoblacklist"))
+        wait_until(lambda: (env.read_map() or "").startswith("# BEGIN postfix-autoblacklist"), timeout=15,
+                   what="the map written once the folder is writable")
         self.assertEqual(env.postmap_q("192.0.2.50"), "OK")
         self.assertEqual(temp_entries(self.folder), [])
 
@@ -168,8 +168,7 @@ class BadPostmap(DaemonTest):
         # a working postmap, and a reload: the next attempt succeeds
         env.write_config(postmap="%s -c %s" % (harness.POSTMAP, env.pfdir))
         env.signal(signal.SIGHUP)
-        env.wait_notify("READY=1", timeout=10)
-        self.assertIn("map written again after", env.stderr())
+        wait_until(lambda: "map written again after" in env.stderr(), timeout=10, what="the map written again")
 
     def hanging(self):
         """A postmap that never ends, with a child of its own; it notes each run."""

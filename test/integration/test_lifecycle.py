@@ -319,6 +319,167 @@ class Lifecycle(DaemonTest):
         self.assertLessEqual(int(m.group(1)), 100)
         self.assertGreaterEqual(int(m.group(2)), 50)
 
+    # --- control and lifecycle (issue 10 items 11, 12, 15-17; issue 9 item 12) ---
+
+    def raw_ctl(self, data):
+        """Send raw bytes on the control socket; the whole answer, as text."""
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(10)
+        s.connect(self.env.socket)
+        s.sendall(data)
+        out = b""
+        while True:
+            try:
+                chunk = s.recv(4096)
+            except ConnectionResetError:
+                break
+            if not chunk:
+                break
+            out += chunk
+        s.close()
+        return out.decode(errors="replace")
+
+    def test_flush_that_timed_out_is_not_answered_through_a_freed_client(self):
+        # The flush's client times out while the map write it waits for still
+        # runs; the write's end must not write to that client (a use after
+        # free: an ASan build aborts here on the old code).
+        env = self.env
+        env.write_config(postmap=env.slow_postmap(3), control_timeout="1s")
+        env.start(timeout=15)
+        env.ctl("ban", "203.0.113.40", check=0)
+        t0 = time.monotonic()
+        rc, _, err = env.ctl("flush", "--yes")
+        self.assertEqual(rc, 1, err)
+        self.assertIn("timed out waiting for the daemon", err)
+        self.assertLess(time.monotonic() - t0, 2.5, "control_timeout bounds the wait")
+        # the writes end (the flush's own included), the daemon lives on
+        wait_until(lambda: "# BEGIN" not in (env.read_map() or "") and env.read_map() is not None,
+                   timeout=15, what="the flushed map")
+        self.assertEqual(env.ctl("status")[0], 0)
+        self.assertEqual(env.stop(), 0)
+        self.assertNotIn("AddressSanitizer", env.stderr())
+        self.assertNotIn("runtime error", env.stderr())
+
+    def test_flush_answers_only_once_the_map_shows_it(self):
+        # A write is under way when the flush comes: its end shows the old bans,
+        # so the answer must wait for the next write.
+        env = self.env
+        env.write_config(postmap=env.slow_postmap(1.5))
+        env.start(timeout=15)
+        env.ctl("ban", "203.0.113.41", check=0)
+        time.sleep(0.5)  # the debounce is over: the write with the ban runs now
+        rc, out, err = env.ctl("flush", "--yes")
+        self.assertEqual(rc, 0, err)
+        # right after the OK, smtpd no longer sees the ban
+        self.assertIsNone(env.postmap_q("203.0.113.41"))
+        self.assertNotIn("203.0.113.41", env.read_map())
+
+    def test_access_map_moved_on_reload_leaves_the_old_map_clean(self):
+        env = self.env
+        admin = "# the admin's\n192.0.2.60 OK\n"
+        env.write_map(admin)
+        env.start()
+        env.ctl("ban", "203.0.113.42", check=0)
+        wait_until(lambda: env.postmap_q("203.0.113.42"), what="the ban in the first map")
+        new_map = os.path.join(env.dir, "access2")
+        env.write_config(access_map="hash:" + new_map)
+        env.ctl("reload", check=0)
+
+        def q(path, key):
+            r = subprocess.run([harness.POSTMAP, "-c", env.pfdir, "-q", key, "hash:" + path],
+                               capture_output=True, text=True)
+            return r.stdout.strip() if r.returncode == 0 else None
+        wait_until(lambda: q(new_map, "203.0.113.42"), what="the ban in the new map")
+        wait_until(lambda: env.read_map() == admin, what="the old map without our block")
+        self.assertIsNone(env.postmap_q("203.0.113.42"), "the old map's database agrees")
+        self.assertEqual(env.postmap_q("192.0.2.60"), "OK")
+        self.assertIn("our block is removed", env.stderr())
+        # later bans go to the new map only
+        env.ctl("ban", "203.0.113.43", check=0)
+        wait_until(lambda: q(new_map, "203.0.113.43"), what="a later ban")
+        self.assertEqual(env.read_map(), admin)
+
+    def test_admin_ok_line_lifts_the_ban_at_once(self):
+        # No other change comes: the edit alone must lift the ban, in one write,
+        # so that the admin's own postmap finds no duplicate key.
+        env = self.env
+        env.start()
+        env.ctl("ban", "203.0.113.44", check=0)
+        wait_until(lambda: env.postmap_q("203.0.113.44"), what="the ban")
+        writes = int(re.match(r".*: (\d+) writes", env.status()["map"]).group(1))
+        with open(env.map, "a") as f:
+            f.write("203.0.113.44 OK\n")
+        wait_until(lambda: env.postmap_q("203.0.113.44") == "OK", timeout=3, what="the lift in the map")
+        self.assertIn("unban 203.0.113.44: never banned (OK in the access map)", env.stderr())
+        self.assertEqual(env.read_map().count("203.0.113.44"), 1, env.read_map())
+        r = subprocess.run([harness.POSTMAP, "-c", env.pfdir, "hash:" + env.map], capture_output=True, text=True)
+        self.assertNotIn("duplicate", r.stderr)
+        time.sleep(0.5)
+        got = int(re.match(r".*: (\d+) writes", env.status()["map"]).group(1))
+        self.assertEqual(got, writes + 1, "one write")
+
+    def test_network_not_banned_because_of_an_exempt_host_is_told_once(self):
+        env = self.env
+        self.one_hit_rules()
+        env.write_config(ipv6_net_hosts="2", ignore="2001:db8:17:1::5")
+        env.start()
+        for a in ("2001:db8:17:1::a", "2001:db8:17:1::b", "2001:db8:17:1::c"):
+            self.ban_now(a)
+        self.assertIsNone(env.postmap_q("2001:db8:17:1"))
+        told = [l for l in env.stderr().splitlines() if "2001:db8:17:1::/64" in l and "not banned as" in l]
+        self.assertEqual(len(told), 1, told)
+        self.assertNotIn("debug:", told[0])
+        self.assertIn("ignore list", told[0])
+
+    def test_nul_byte_in_a_control_line_is_refused(self):
+        env = self.env
+        env.start()
+        out = self.raw_ctl(b"ban 203.0.113.45\x00 and more\n")
+        self.assertTrue(out.startswith("ERROR: "), out)
+        self.assertIn("NUL", out)
+        self.assertNotIn("203.0.113.45", env.ctl("list", check=0)[1])
+
+    def test_list_escapes_control_characters_of_rule_names_from_the_state(self):
+        env = self.env
+        now = int(time.time() * 1000)
+        rule = "evil\x1b]2;owned\x07\x1b[2J"
+        body = ("postfix-autoblacklist-state 1\n"
+                "ban 203.0.113.46/32 %s 1 0 1 3 %d %d %d %d\n" % (rule, now, now, now, now + 3600000))
+        h = 14695981039346656037
+        for b in body.encode():
+            h = ((h ^ b) * 1099511628211) & (2 ** 64 - 1)
+        with open(env.state, "w") as f:
+            f.write(body + "end 1 %016x\n" % h)
+        env.start()
+        self.assertIn("restored 1 bans", env.stderr())
+        _, out, _ = env.ctl("list", check=0)
+        self.assertIn("203.0.113.46", out)
+        self.assertNotIn("\x1b", out)
+        self.assertNotIn("\x07", out)
+        self.assertIn("evil\\x1b]2;owned\\x07", out)
+
+    def test_ctl_refused_by_the_daemon_reports_it(self):
+        # 32 clients hold every slot; the daemon refuses the next one before
+        # reading its command.  The old ctl died of SIGPIPE (exit 141) or
+        # reported a reset instead of the daemon's answer.
+        env = self.env
+        env.start()
+        held = []
+        try:
+            for _ in range(32):
+                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                s.connect(env.socket)
+                held.append(s)
+            time.sleep(0.3)
+            for _ in range(10):
+                rc, _, err = env.ctl("status")
+                self.assertEqual(rc, 1, err)
+                self.assertEqual(err, "autoblacklistctl: too many clients\n")
+        finally:
+            for s in held:
+                s.close()
+        wait_until(lambda: env.ctl("status")[0] == 0, what="service again")
+
 
 def time_of(text):
     return time.mktime(time.strptime(text, "%Y-%m-%dT%H:%M:%SZ"))

@@ -37,24 +37,46 @@ class Notify(DaemonTest):
         self.assertEqual(env.postmap_q("192.0.2.50"), "OK")
         self.assertTrue(any("STATUS=" in m for m in env.messages), "a status line with READY")
 
-    def test_no_ready_while_the_map_cannot_be_written(self):
+    def test_ready_while_the_map_cannot_be_written(self):
+        # postmap fails (its config folder is missing): we are ready all the
+        # same, follow the log and ban in memory, STATUS says the map cannot be
+        # written, and the ban reaches the map once postmap works.
         env = self.env
         nowhere = os.path.join(env.dir, "nowhere")
-        env.write_config(postmap="%s -c %s" % (harness.POSTMAP, nowhere))
+        env.write_config(postmap="%s -c %s" % (harness.POSTMAP, nowhere), max_hits="1")
         env.start(wait_ready=False)
-        wait_until(lambda: "map not updated" in env.stderr(), what="the failure")
-        time.sleep(0.3)
-        env.read_notify()
-        self.assertFalse(any("READY=1" in m.split("\n") for m in env.messages), env.messages)
-        # systemctl status tells why
-        status = [m for m in env.messages if m.startswith("STATUS=")]
-        self.assertTrue(status and "map not updated, retrying: " in status[-1], env.messages)
-        # once postmap works (its config folder appears), the retry makes us ready,
-        # and the status no longer speaks of a failure
+        i = env.wait_notify("READY=1", timeout=8)
+        self.assertIn("map not updated, retrying: ", env.messages[i])
+        self.assertIn("the map cannot be written yet", env.stderr())
+        env.append(*[sasl_fail("203.0.113.31")] * 5)
+        wait_until(lambda: "203.0.113.31" in env.ctl("list")[1], what="the ban in memory")
+        self.assertIsNone(env.postmap_q("203.0.113.31"))
         shutil.copytree(env.pfdir, nowhere)
-        i = env.wait_notify("READY=1", timeout=10)
-        self.assertIn("STATUS=", env.messages[i])
-        self.assertNotIn("map not updated", env.messages[i])
+        wait_until(lambda: env.postmap_q("203.0.113.31"), timeout=20, what="the ban in the map")
+        n = len(env.messages)
+        wait_until(lambda: env.read_notify() is not None and
+                   any(m.startswith("STATUS=") and "map not updated" not in m for m in env.messages[n:]),
+                   timeout=5, what="a status without the failure")
+
+    def test_a_notify_socket_nobody_reads_does_not_stop_the_daemon(self):
+        # The socket's queue (max_dgram_qlen, 10 here) fills with watchdog
+        # pings within a tenth of a second; a blocking send would stop the loop.
+        # The first map write takes a second, so READY=1 meets a full socket.
+        env = self.env
+        env.write_config(postmap=env.slow_postmap(1))
+        env.start(wait_ready=False, drain=False, env={"WATCHDOG_USEC": "20000"})
+        time.sleep(1.5)
+        env.append(*[sasl_fail("203.0.113.32")] * 5)
+        wait_until(lambda: env.postmap_q("203.0.113.32"), timeout=5, what="the ban: the log is followed")
+        self.assertEqual(env.ctl("status")[0], 0, "ctl answers")
+        self.assertIn("notify socket is full", env.stderr())
+        # READY=1 was not dropped: once somebody reads, it comes (after the
+        # pings that filled the queue), and STOPPING=1 after it
+        env.start_drainer()
+        env.wait_notify("READY=1", timeout=5)
+        self.assertEqual(env.stop(timeout=10), 0)
+        env.read_notify()
+        self.assertIn("STOPPING=1", "\n".join(env.messages).split("\n"))
 
     def reload_and_check(self, trigger):
         env = self.env
