@@ -124,6 +124,7 @@ static ControlResult cmd_status(Daemon *d, Buf *out)
         buf_printf(out, "memory: %zu bytes per tracked address, %zu bytes per ban record\n",
                    tracked ? tracker_memory(d->tracker) / tracked : 0, records ? banset_memory(d->bans) / records : 0);
         buf_printf(out, "rules: %zu%s\n", ruleset_count(d->rules), ruleset_jit(d->rules) ? "" : " (no JIT)");
+        buf_printf(out, "private addresses: %s\n", daemon_private_policy(d));
         buf_printf(out, "log messages dropped by the flood limiter: %llu\n", (unsigned long long)log_dropped());
         return CONTROL_OK;
 }
@@ -202,15 +203,18 @@ static ControlResult cmd_ban(Daemon *d, char **argv, size_t argc, Buf *out)
                 buf_printf(out, "'%s' is not a duration (e.g. 90s, 10m, 1h, 7d, or forever)", argv[2]);
                 return CONTROL_ERROR;
         }
-        if (mapfile_key(&c.net, c.plen, key, sizeof(key)) < 0) {
+        if (daemon_net_key(d, &c.net, c.plen, key, sizeof(key)) < 0) {
                 buf_printf(out, "%s: no access(5) key can match exactly this network; IPv4 networks need "
-                                "a /8, /16 or /24, IPv6 ones whole 16-bit groups without '::' inside",
+                                "a /8, /16 or /24, IPv6 ones whole 16-bit groups without '::' inside and "
+                                "not one group of decimal digits (an IPv4 lookup reaches those); "
+                                "network_map = cidr:... takes any network",
                            argv[1]);
                 return CONTROL_ERROR;
         }
         why = cidr_is_host(&c)
                       ? exempt_reason(&d->exempt, mapwriter_admin_keys(d->map), &c.net)
-                      : exempt_reason_net(&d->exempt, mapwriter_admin_keys(d->map), &c.net, c.plen, key);
+                      : exempt_reason_net(&d->exempt, mapwriter_admin_keys(d->map), &c.net, c.plen,
+                                          key[0] ? key : NULL);
         if (why) {
                 buf_printf(out, "%s is never banned (%s)", argv[1], why);
                 return CONTROL_ERROR;

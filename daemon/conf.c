@@ -221,6 +221,42 @@ static int p_ipv6_net_hosts(Config *c, const char *v, char **why)
         return 0;
 }
 
+static int p_ipv6_net_factor(Config *c, const char *v, char **why)
+{
+        uint64_t n;
+
+        /* max_hits is at most 1000: the tracker keeps 64000 hits at most */
+        if (parse_uint(v, 64, &n) < 0) {
+                *why = xasprintf("'%s' is not a number from 0 to 64 (0: do not count hits per network)", v);
+                return -EINVAL;
+        }
+        c->ipv6_net_factor = (unsigned)n;
+        return 0;
+}
+
+static int p_network_map(Config *c, const char *v, char **why)
+{
+        if (!*v) {
+                free(c->network_map);
+                c->network_map = NULL;
+                return 0;
+        }
+        if (strncmp(v, "cidr:", 5) != 0) {
+                *why = xasprintf("'%s' is not cidr:/path (network bans need a cidr table)", v);
+                return -EINVAL;
+        }
+        return need_absolute(v + 5, why) ?: set_string(&c->network_map, v + 5);
+}
+
+static int p_ban_private(Config *c, const char *v, char **why)
+{
+        if (parse_bool(v, &c->ban_private) < 0) {
+                *why = xasprintf("'%s' is not yes or no", v);
+                return -EINVAL;
+        }
+        return 0;
+}
+
 static int p_ignore_mynetworks(Config *c, const char *v, char **why)
 {
         if (parse_bool(v, &c->ignore_mynetworks) < 0) {
@@ -354,7 +390,10 @@ static const struct {
         {"max_tracked", p_max_tracked, "200000"},
         {"ipv6_net_prefix", p_ipv6_net_prefix, "64"},
         {"ipv6_net_hosts", p_ipv6_net_hosts, "3"},
+        {"ipv6_net_factor", p_ipv6_net_factor, "3"},
+        {"network_map", p_network_map, ""},
         {"ignore_mynetworks", p_ignore_mynetworks, "no"},
+        {"ban_private", p_ban_private, "no"},
         {"postconf", p_postconf, "postconf"},
         {"reject_text", p_reject_text, "Blocked by postfix-autoblacklist"},
         {"start_at", p_start_at, "end"},
@@ -392,6 +431,7 @@ Config *config_free(Config *c)
         free(c->control_socket);
         free(c->ignore);
         free(c->reject_text);
+        free(c->network_map);
         free(c);
         return NULL;
 }
@@ -534,7 +574,10 @@ void config_dump(const Config *c, Buf *out)
         buf_printf(out, "max_tracked = %zu\n", c->max_tracked);
         buf_printf(out, "ipv6_net_prefix = %u\n", c->ipv6_net_prefix);
         buf_printf(out, "ipv6_net_hosts = %u\n", c->ipv6_net_hosts);
+        buf_printf(out, "ipv6_net_factor = %u\n", c->ipv6_net_factor);
+        buf_printf(out, "network_map = %s%s\n", c->network_map ? "cidr:" : "", c->network_map ? c->network_map : "");
         buf_printf(out, "ignore_mynetworks = %s\n", c->ignore_mynetworks ? "yes" : "no");
+        buf_printf(out, "ban_private = %s\n", c->ban_private ? "yes" : "no");
         buf_puts(out, "postconf =");
         for (size_t i = 0; c->postconf[i]; i++)
                 buf_printf(out, " %s", c->postconf[i]);

@@ -49,7 +49,10 @@ typedef struct Config {
         size_t max_tracked;       /* addresses with hits, not banned yet */
         unsigned ipv6_net_prefix; /* ban this IPv6 network ... */
         unsigned ipv6_net_hosts;  /* ... once this many of its hosts are banned (0: never) */
+        unsigned ipv6_net_factor; /* ban it when its hits reach a rule's max_hits x this (0: never) */
+        char *network_map;        /* cidr: file for network bans; NULL: keys in the access map */
         bool ignore_mynetworks;
+        bool ban_private;         /* private and shared address space may be banned */
         char **postconf;          /* argv, for reading mynetworks */
         char *reject_text;
         StartAt start_at;

@@ -25,8 +25,10 @@
 
 #include <errno.h>
 #include <ifaddrs.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "log.h"
@@ -132,6 +134,15 @@ static void build_exempt(const Config *cfg, Exempt *e)
         add_local_addresses(e);
         if (cfg->ignore_mynetworks)
                 add_mynetworks(cfg, e);
+        if (!cfg->ban_private)
+                exempt_add_private(e);
+}
+
+const char *daemon_private_policy(const Daemon *d)
+{
+        return d->cfg->ban_private ? "may be banned (ban_private = yes)"
+                                   : "never banned (ban_private = no): 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, "
+                                     "100.64.0.0/10, 169.254.0.0/16, fc00::/7, fe80::/10";
 }
 
 /* --- state -------------------------------------------------------------- */
@@ -265,6 +276,23 @@ static void load_state(Daemon *d, State *st)
                 log_warn("%s: %s; starting without it", d->cfg->state_file, why ? why : strerror(-r));
 }
 
+/* t + d milliseconds, saturated: times from the state file can be anything
+   (a state file damaged by hand, or a ban for ever and a day). */
+static int64_t add_ms(int64_t t, uint64_t d)
+{
+        int64_t r;
+
+        if (d > INT64_MAX || __builtin_add_overflow(t, (int64_t)d, &r))
+                return INT64_MAX;
+        return r;
+}
+
+/* When the record of a ban that ended (or ends) is forgotten. */
+static int64_t forget_time(const Daemon *d, int64_t expires_ms, int64_t banned_ms)
+{
+        return add_ms(expires_ms ? expires_ms : banned_ms, d->cfg->ban_memory_ms);
+}
+
 /* The bans of the state file, as they stand now. */
 static void restore_bans(Daemon *d, const State *st, int64_t now)
 {
@@ -273,7 +301,7 @@ static void restore_bans(Daemon *d, const State *st, int64_t now)
         for (size_t i = 0; i < st->n_bans; i++) {
                 const StateBan *sb = &st->bans[i];
                 bool live = sb->active && (sb->expires_ms == 0 || sb->expires_ms > now);
-                int64_t forget = (sb->expires_ms ? sb->expires_ms : sb->banned_ms) + (int64_t)d->cfg->ban_memory_ms;
+                int64_t forget = forget_time(d, sb->expires_ms, sb->banned_ms);
                 uint16_t rule;
                 Ban *b;
 
@@ -392,10 +420,60 @@ static bool under_net_ban(Daemon *d, const Ban *b)
 {
         Ban *net;
 
-        if (addr_is_v4(&b->addr) || b->plen != 128 || !d->cfg->ipv6_net_hosts)
+        /* With a cidr: network map the hosts stay in the access map too: if
+           smtpd was not pointed at the network map, they are still banned. */
+        if (addr_is_v4(&b->addr) || b->plen != 128 || d->cfg->network_map)
                 return false;
         net = banset_get(d->bans, &b->addr, (uint8_t)d->cfg->ipv6_net_prefix);
         return net && net->active;
+}
+
+int daemon_net_key(const Daemon *d, const Addr *net, unsigned plen, char *key, size_t size)
+{
+        if (plen == addr_host_plen(net) || !d->cfg->network_map)
+                return mapfile_key(net, plen, key, size);
+        if (size)
+                key[0] = '\0'; /* goes into the cidr: map, which takes any prefix */
+        return 0;
+}
+
+/*
+ * Write the cidr: network map (when configured) with the network bans in
+ * nets.  smtpd reads a cidr table only when a process starts and does not
+ * watch it, so the access map carries a comment with the network map's
+ * hash: when the networks change, so does the access map, and idle smtpd
+ * processes restart ("table ... has changed") and read both.  The network
+ * map is renamed into place before the access map is built.
+ */
+static void write_network_map(Daemon *d, const Buf *nets, size_t n, Buf *entries)
+{
+        const char *path = d->cfg->network_map;
+        Buf text = {0};
+        _cleanup_free_ char *old = NULL;
+        size_t old_len = 0;
+        uint64_t hash;
+        int r;
+
+        buf_printf(&text, "# Network bans of postfix-autoblacklist (%zu), for smtpd's check_client_access "
+                          "cidr:%s.\n# Written by autoblacklistd: do not edit, your changes are lost.\n",
+                   n, path);
+        if (nets->len)
+                buf_append(&text, nets->data, nets->len);
+        hash = fnv1a(text.data, text.len);
+        if (read_file(path, 1 << 26, &old, &old_len) == 0 && old_len == text.len &&
+            memcmp(old, text.data, text.len) == 0)
+                r = 0;
+        else {
+                r = write_file_atomic(path, text.data, text.len, 0644);
+                if (r == 0 && chmod(path, 0644) < 0)
+                        r = -errno;
+        }
+        if (r < 0)
+                log_err("%s: cannot write the network map: %s; its %zu network bans are not in effect", path,
+                        strerror(-r), n);
+        buf_printf(entries, "# %zu network %s in cidr:%s (%016" PRIx64 ")\n", n, n == 1 ? "ban" : "bans", path,
+                   hash);
+        buf_free(&text);
 }
 
 static size_t render_entries(void *ctx, const AdminKeys *admin, Buf *out)
@@ -405,7 +483,8 @@ static size_t render_entries(void *ctx, const AdminKeys *admin, Buf *out)
         _cleanup_free_ Ban **v = NULL;
         _cleanup_free_ Ban **lift = NULL;
         _cleanup_free_ const char **lift_why = NULL;
-        size_t n, written = 0, n_lift = 0, held = 0;
+        size_t n, written = 0, n_lift = 0, held = 0, n_nets = 0;
+        Buf nets = {0};
 
         if (slot->retiring)
                 return 0; /* it writes the admin's lines alone */
@@ -421,16 +500,23 @@ static size_t render_entries(void *ctx, const AdminKeys *admin, Buf *out)
                 const char *why = NULL;
                 bool host = ban_is_host(v[i]);
 
-                if (mapfile_key(&v[i]->addr, v[i]->plen, key, sizeof(key)) < 0)
+                if (daemon_net_key(d, &v[i]->addr, v[i]->plen, key, sizeof(key)) < 0)
                         continue;
                 if (host && under_net_ban(d, v[i]))
                         continue;
                 /* Added to the ignore list or set OK since the ban: lift it. */
                 why = host ? exempt_reason(&d->exempt, admin, &v[i]->addr)
-                           : exempt_reason_net(&d->exempt, admin, &v[i]->addr, v[i]->plen, key);
+                           : exempt_reason_net(&d->exempt, admin, &v[i]->addr, v[i]->plen, key[0] ? key : NULL);
                 if (why) {
                         lift_why[n_lift] = why;
                         lift[n_lift++] = v[i];
+                        continue;
+                }
+                if (!key[0]) {
+                        char c[CIDR_STRLEN];
+                        buf_printf(&nets, "%s REJECT %s\n", cidr_format(&(Cidr){v[i]->addr, v[i]->plen, addr_is_v4(&v[i]->addr)}, c),
+                                   d->cfg->reject_text);
+                        n_nets++;
                         continue;
                 }
                 /* The admin's own line for this key decides; never duplicate it. */
@@ -443,6 +529,9 @@ static size_t render_entries(void *ctx, const AdminKeys *admin, Buf *out)
                 buf_printf(out, "%s REJECT %s\n", key, d->cfg->reject_text);
                 written++;
         }
+        if (d->cfg->network_map)
+                write_network_map(d, &nets, n_nets, out);
+        buf_free(&nets);
         for (size_t i = 0; i < n_lift; i++) {
                 _cleanup_free_ char *why = xasprintf("never banned (%s)", lift_why[i]);
                 daemon_lift(d, lift[i], why);
@@ -561,8 +650,7 @@ static Ban *impose(Daemon *d, const Addr *a, uint8_t plen, uint16_t rule, uint64
                    int64_t first_ms, int64_t now, uint64_t *len)
 {
         Ban *b = banset_upsert(d->bans, a, plen);
-        bool repeat = !b->active && b->count &&
-                      (b->expires_ms ? b->expires_ms : b->banned_ms) + (int64_t)d->cfg->ban_memory_ms >= now;
+        bool repeat = !b->active && b->count && forget_time(d, b->expires_ms, b->banned_ms) >= now;
 
         b->count = repeat ? b->count + 1 : 1;
         b->rule = rule;
@@ -589,43 +677,59 @@ static bool note_net_once(Daemon *d, const Addr *net)
         return true;
 }
 
+/*
+ * May the IPv6 network net/plen be banned now (why: what led to it, for the
+ * log)?  Not if it is banned already, if no map can hold it, or if it holds
+ * an address that is never banned.
+ */
+static bool net_bannable(Daemon *d, const Addr *net, unsigned plen, const char *why_ban)
+{
+        char key[CIDR_STRLEN], text[ADDR_STRLEN];
+        const char *why;
+        Ban *b = banset_get(d->bans, net, (uint8_t)plen);
+
+        if (b && b->active)
+                return false;
+        if (daemon_net_key(d, net, plen, key, sizeof(key)) < 0) {
+                log_event(LOG_EVENT_NONE, LOG_NOTICE, NULL,
+                          "%s/%u: %s, but no access(5) key can match the whole network (its prefix holds "
+                          "zero groups that smtpd writes as '::', or a bare number that IPv4 lookups reach); "
+                          "set network_map = cidr:... to ban it; its hosts stay banned one by one",
+                          addr_format(net, text), plen, why_ban);
+                return false;
+        }
+        why = exempt_reason_net(&d->exempt, mapwriter_admin_keys(d->map), net, plen, key[0] ? key : NULL);
+        if (why) {
+                /* The admin sees several banned hosts of one network and no
+                   network ban: say why, once a network. */
+                if (note_net_once(d, net))
+                        log_notice("%s/%u: %s, but the network is not banned as a whole: %s; its hosts stay "
+                                   "banned one by one",
+                                   addr_format(net, text), plen, why_ban, why);
+                else
+                        log_debug("%s/%u: %s, but it is not banned as a network: %s", addr_format(net, text), plen,
+                                  why_ban, why);
+                return false;
+        }
+        return true;
+}
+
 /* Ban a whole IPv6 network once enough of its hosts are banned. */
 static void maybe_ban_net(Daemon *d, const Addr *host, int64_t now)
 {
         unsigned plen = d->cfg->ipv6_net_prefix;
         uint32_t hosts = banset_net_hosts(d->bans, host);
-        char key[CIDR_STRLEN], text[CIDR_STRLEN], dur[32];
+        char text[CIDR_STRLEN], dur[32], why[64];
         Addr net = *host;
-        const char *why;
         uint64_t len;
         Ban *b;
 
         if (!d->cfg->ipv6_net_hosts || addr_is_v4(host) || hosts < d->cfg->ipv6_net_hosts)
                 return;
         addr_mask(&net, plen);
-        b = banset_get(d->bans, &net, (uint8_t)plen);
-        if (b && b->active)
+        snprintf(why, sizeof(why), "%u of its hosts are banned", hosts);
+        if (!net_bannable(d, &net, plen, why))
                 return;
-        if (mapfile_key(&net, plen, key, sizeof(key)) < 0) {
-                log_event(LOG_EVENT_NONE, LOG_NOTICE, NULL,
-                          "%s/%u: %u of its hosts are banned, but no access(5) key can match the whole "
-                          "network (its prefix holds zero groups that smtpd writes as '::'); its hosts "
-                          "stay banned one by one",
-                          addr_format(&net, text), plen, hosts);
-                return;
-        }
-        why = exempt_reason_net(&d->exempt, mapwriter_admin_keys(d->map), &net, plen, key);
-        if (why) {
-                /* The admin sees several banned hosts of one network and no
-                   network ban: say why, once a network. */
-                if (note_net_once(d, &net))
-                        log_notice("%s/%u: %u of its hosts are banned, but the network is not banned as a "
-                                   "whole: %s; its hosts stay banned one by one",
-                                   addr_format(&net, text), plen, hosts, why);
-                else
-                        log_debug("%s/%u: not banned as a network: %s", addr_format(&net, text), plen, why);
-                return;
-        }
         b = impose(d, &net, (uint8_t)plen, d->net_rule, d->cfg->ban_time_ms, hosts, now, now, &len);
         d->stats.net_bans++;
         daemon_ban_text(b, text);
@@ -633,6 +737,46 @@ static void maybe_ban_net(Daemon *d, const Addr *host, int64_t now)
                   &(LogFields){.address = text, .rule = "ipv6-network", .expires_ms = b->expires_ms ? b->expires_ms : -1},
                   "ban %s: %u of its hosts are banned, for %s", text, hosts,
                   len ? format_duration(len, dur, sizeof(dur)) : "ever");
+}
+
+/*
+ * Count an IPv6 hit for the client's network too (ipv6_net_prefix), and ban
+ * the network once its hits of this rule reach max_hits x ipv6_net_factor:
+ * an attacker who rotates through the addresses of a /64 (2^64 of them)
+ * never reaches a threshold on any one of them.  Returns whether it banned.
+ */
+static bool maybe_ban_prefix(Daemon *d, const Addr *host, const Rule *rule, int64_t now)
+{
+        unsigned plen = d->cfg->ipv6_net_prefix, need = rule->max_hits * d->cfg->ipv6_net_factor, count;
+        char text[CIDR_STRLEN], dur[32], why[96];
+        Addr net = *host;
+        int64_t first;
+        uint64_t len;
+        Ban *b;
+
+        if (!need || addr_is_v4(host))
+                return false;
+        addr_mask(&net, plen);
+        count = tracker_hit(d->net_tracker, &net, rule->id, rule->find_time_ms, need, now, &first);
+        if (count < need)
+                return false;
+        tracker_forget(d->net_tracker, &net); /* banned, or told why not: count afresh */
+        snprintf(why, sizeof(why), "its addresses have %u hits of rule %s", count, rule->name);
+        if (!net_bannable(d, &net, plen, why))
+                return false;
+        b = impose(d, &net, (uint8_t)plen, rule->id, rule->ban_time_ms, count, first, now, &len);
+        mapwriter_set_block(d->map, true);
+        d->stats.net_bans++;
+        daemon_ban_text(b, text);
+        snprintf(d->stats.last_ban, sizeof(d->stats.last_ban), "%s", text);
+        snprintf(d->stats.last_ban_rule, sizeof(d->stats.last_ban_rule), "%s", rule->name);
+        d->stats.last_ban_ms = now;
+        log_event(LOG_EVENT_BAN, LOG_NOTICE,
+                  &(LogFields){.address = text, .rule = rule->name, .expires_ms = b->expires_ms ? b->expires_ms : -1},
+                  "ban %s: %s (%u x %u), for %s%s", text, why, rule->max_hits, d->cfg->ipv6_net_factor,
+                  len ? format_duration(len, dur, sizeof(dur)) : "ever", b->count > 1 ? " (a repeat offender)" : "");
+        daemon_bans_changed(d);
+        return true;
 }
 
 static void ban(Daemon *d, const Addr *a, const Rule *rule, unsigned hits, int64_t first_ms, int64_t now)
@@ -682,7 +826,7 @@ static void due_cb(struct ev_loop *loop, ev_periodic *w, int revents)
                 }
                 d->stats.expired++;
                 if (d->cfg->ban_memory_ms)
-                        banset_deactivate(d->bans, b, now + (int64_t)d->cfg->ban_memory_ms);
+                        banset_deactivate(d->bans, b, add_ms(now, d->cfg->ban_memory_ms));
                 else
                         banset_remove(d->bans, b);
                 changed = true;
@@ -780,6 +924,8 @@ static void on_record(void *ctx, const LogRecord *rec)
                   m.rule->max_hits);
         if (count >= m.rule->max_hits)
                 ban(d, &m.addr, m.rule, count, first, now);
+        if (!banset_covering(d->bans, &m.addr))
+                (void)maybe_ban_prefix(d, &m.addr, m.rule, now);
 }
 
 /* The file source: a line with a syslog header is a record. */
@@ -932,8 +1078,11 @@ static int daemon_reload(Daemon *d, char **why)
         exempt_clear(&d->exempt);
         d->exempt = exempt;
         log_setup(cfg->log_target);
+        log_info("private address space: %s", daemon_private_policy(d));
         tracker_set_window(d->tracker, ruleset_max_find_time(d->rules));
         tracker_set_max(d->tracker, cfg->max_tracked);
+        tracker_set_window(d->net_tracker, ruleset_max_find_time(d->rules));
+        tracker_set_max(d->net_tracker, cfg->max_tracked);
         banset_set_net_prefix(d->bans, cfg->ipv6_net_hosts ? cfg->ipv6_net_prefix : 0);
         mapwriter_configure(d->map, cfg->map_type, cfg->map_path, cfg->postmap, cfg->postmap_timeout_ms,
                             cfg->debounce_ms);
@@ -1034,6 +1183,7 @@ static void daemon_done(Daemon *d)
         free(d->net_noted);
         d->rules = ruleset_free(d->rules);
         d->tracker = tracker_free(d->tracker);
+        d->net_tracker = tracker_free(d->net_tracker);
         d->bans = banset_free(d->bans);
         d->names = names_free(d->names);
         exempt_clear(&d->exempt);
@@ -1071,6 +1221,7 @@ int daemon_run(const DaemonOptions *opts)
         if (!ruleset_jit(d.rules))
                 log_warn("PCRE2 JIT is not available here; matching uses the slower interpreter");
         build_exempt(d.cfg, &d.exempt);
+        log_info("private address space: %s", daemon_private_policy(&d));
 
         if (getrandom(d.hash_key, sizeof(d.hash_key), 0) != sizeof(d.hash_key)) {
                 log_err("getrandom: %m");
@@ -1085,6 +1236,8 @@ int daemon_run(const DaemonOptions *opts)
         d.notify = notify_new(d.loop);
         d.tracker = tracker_new(d.cfg->max_tracked, d.hash_key);
         tracker_set_window(d.tracker, ruleset_max_find_time(d.rules));
+        d.net_tracker = tracker_new(d.cfg->max_tracked, d.hash_key);
+        tracker_set_window(d.net_tracker, ruleset_max_find_time(d.rules));
         d.bans = banset_new(d.hash_key);
         banset_set_net_prefix(d.bans, d.cfg->ipv6_net_hosts ? d.cfg->ipv6_net_prefix : 0);
         d.slots[0] = d.slots[1] = (MapSlot){.d = &d};

@@ -214,9 +214,15 @@ void diags_print(FILE *f, const Diags *d, const char *prefix)
 
 void postfix_lines(const char *text, size_t len, LogicalLineFn fn, LogicalLineFn orphan, void *ctx)
 {
-        const char *p = text, *end = text + len;
+        const char *p, *end;
         Buf logical = {0};
         unsigned lineno = 0, first = 0;
+
+        /* An empty part of a map may be (NULL, 0); NULL + 0 is undefined. */
+        if (len == 0)
+                return;
+        p = text;
+        end = text + len;
 
         while (p < end) {
                 const char *nl = memchr(p, '\n', (size_t)(end - p));

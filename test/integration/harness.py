@@ -90,6 +90,9 @@ class Env:
             control_socket=self.socket,
             log_target="stderr",
             start_at="end",
+            # Tests and benchmarks take bulk addresses from 10.0.0.0/8, which
+            # is never banned by default; a test of that passes ban_private=None.
+            ban_private="yes",
         )
         self.config.update(config)
         self.write_config()

@@ -246,7 +246,7 @@ class Lifecycle(DaemonTest):
         with open(env.map, "a") as f:
             f.write("203.0.113.10 OK\n")
         env.ctl("ban", "203.0.113.11", check=0)      # any change makes a new write
-        wait_until(lambda: "unban 203.0.113.10: never banned (OK in the access map)" in env.stderr(),
+        wait_until(lambda: "unban 203.0.113.10: never banned (accepted by the access map)" in env.stderr(),
                    what="the lift")
         wait_until(lambda: env.postmap_q("203.0.113.10") == "OK", what="only the admin's line")
 
@@ -410,7 +410,7 @@ class Lifecycle(DaemonTest):
         with open(env.map, "a") as f:
             f.write("203.0.113.44 OK\n")
         wait_until(lambda: env.postmap_q("203.0.113.44") == "OK", timeout=3, what="the lift in the map")
-        self.assertIn("unban 203.0.113.44: never banned (OK in the access map)", env.stderr())
+        self.assertIn("unban 203.0.113.44: never banned (accepted by the access map)", env.stderr())
         self.assertEqual(env.read_map().count("203.0.113.44"), 1, env.read_map())
         r = subprocess.run([harness.POSTMAP, "-c", env.pfdir, "hash:" + env.map], capture_output=True, text=True)
         self.assertNotIn("duplicate", r.stderr)
