@@ -163,7 +163,7 @@ int main(void)
         /* names: one id per distinct name */
         {
                 Names *n = names_new();
-                uint16_t a, b, c;
+                uint16_t a = 0, b = 0, c = 0;
                 CHECK(names_intern(n, "sasl", &a) == 0 && names_intern(n, "rbl", &b) == 0, "intern");
                 CHECK(names_intern(n, "sasl", &c) == 0 && c == a && a != b, "the same name, the same id");
                 CHECK_STR(names_get(n, b), "rbl", "names_get");
