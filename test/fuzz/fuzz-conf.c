@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * Fuzz the config parser (config_load) with arbitrary files.  A file that
- * loads must dump (config_dump, what --dump-config prints) to a file that
- * loads again to the same configuration: the dump is in config-file
- * syntax, and an admin may copy it into the config file.
+ * loads must dump (config_dump) to a file that loads again to the same
+ * configuration: the dump is in config-file syntax, and an admin may copy
+ * it into the config file.
  */
 #include <errno.h>
 
