@@ -25,8 +25,9 @@
 #define REF_MATCH_LIMIT 200000 /* as rules.c */
 
 typedef struct RefPattern {
-        char rule[128];
+        char *rule;
         char *program;
+        char *text; /* as written, with <ADDR> */
         pcre2_code *code;
         pcre2_match_data *md;
         uint32_t addr_group;
@@ -47,11 +48,28 @@ static inline void ref_cut_comment(char *s)
                 }
 }
 
+static inline void ref_compile(RefPattern *p)
+{
+        const char *a = strstr(p->text, "<ADDR>");
+        _cleanup_free_ char *re = NULL;
+        PCRE2_SIZE off;
+        int err;
+
+        if (!a)
+                abort(); /* ruleset_load() accepted it */
+        re = xasprintf("%.*s%s%s", (int)(a - p->text), p->text, rules_addr_regex, a + strlen("<ADDR>"));
+        p->code = pcre2_compile((PCRE2_SPTR)re, PCRE2_ZERO_TERMINATED, PCRE2_NEVER_UTF, &err, &off, NULL);
+        if (!p->code)
+                abort(); /* ruleset_load() compiled it */
+        p->md = pcre2_match_data_create_from_pattern(p->code, NULL);
+        p->addr_group = (uint32_t)pcre2_substring_number_from_name(p->code, (PCRE2_SPTR) "addr");
+}
+
 /* Add the enabled patterns of one rule file's text, in order. */
 static inline void ref_add_text(RefSet *rs, const char *text)
 {
         _cleanup_free_ char *copy = xstrdup(text);
-        char *save = copy, *line, name[128] = "", *program = NULL;
+        char *save = copy, *line, *name = NULL, *program = NULL;
         size_t first = rs->n; /* of the current block */
         bool enabled = true;
 
@@ -61,20 +79,20 @@ static inline void ref_add_text(RefSet *rs, const char *text)
                         /* the end of a block: its program and enabled apply to all its patterns */
                         for (size_t i = first; i < rs->n; i++) {
                                 rs->v[i].program = xstrdup(program ? program : "");
-                                if (!enabled) {
-                                        pcre2_code_free(rs->v[i].code);
-                                        rs->v[i].code = NULL;
-                                } else
-                                        rs->v[i].md = pcre2_match_data_create_from_pattern(rs->v[i].code, NULL);
+                                if (enabled)
+                                        ref_compile(&rs->v[i]);
                         }
                         free(program);
                         program = NULL;
                         enabled = true;
                         first = rs->n;
-                        if (!line)
+                        if (!line) {
+                                free(name);
                                 break;
+                        }
                         *strchr(line, ']') = '\0';
-                        snprintf(name, sizeof(name), "%s", line + 1);
+                        free(name);
+                        name = xstrdup(line + 1);
                         continue;
                 }
                 char *eq = strchr(line, '='), *key, *value;
@@ -90,22 +108,11 @@ static inline void ref_add_text(RefSet *rs, const char *text)
                 else if (streq(key, "enabled"))
                         (void)parse_bool(value, &enabled);
                 else if (streq(key, "pattern")) {
-                        const char *a = strstr(value, "<ADDR>");
-                        _cleanup_free_ char *re = xasprintf("%.*s%s%s", (int)(a - value), value,
-                                                             rules_addr_regex, a + strlen("<ADDR>"));
-                        int err;
-                        PCRE2_SIZE off;
-                        RefPattern *p;
-
+                        /* compiled at the end of the block, if it is enabled (else it may not compile) */
                         GROW(rs->v, rs->cap, rs->n + 1);
-                        p = &rs->v[rs->n++];
-                        *p = (RefPattern){0};
-                        snprintf(p->rule, sizeof(p->rule), "%s", name);
-                        p->code = pcre2_compile((PCRE2_SPTR)re, PCRE2_ZERO_TERMINATED, PCRE2_NEVER_UTF, &err,
-                                                &off, NULL);
-                        if (!p->code)
-                                abort(); /* ruleset_load() compiled it */
-                        p->addr_group = (uint32_t)pcre2_substring_number_from_name(p->code, (PCRE2_SPTR) "addr");
+                        rs->v[rs->n] = (RefPattern){0};
+                        rs->v[rs->n].rule = xstrdup(name ? name : "");
+                        rs->v[rs->n++].text = xstrdup(value);
                 }
         }
 }
@@ -122,6 +129,8 @@ static inline void ref_free(RefSet *rs)
                 pcre2_code_free(rs->v[i].code);
                 pcre2_match_data_free(rs->v[i].md);
                 free(rs->v[i].program);
+                free(rs->v[i].text);
+                free(rs->v[i].rule);
         }
         free(rs->v);
         pcre2_match_context_free(rs->mctx);
