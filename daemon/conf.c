@@ -533,6 +533,41 @@ int config_load_rules(const Config *cfg, const char *override, Names *names, Rul
         return ruleset_load(out, override ? override : cfg->rules, &defs, names, errors, warnings);
 }
 
+/*
+ * A duration as the config file writes it: one number and one unit.
+ * format_duration() writes "1h30m" for people, which parse_duration()
+ * does not read.
+ */
+static const char *dump_duration(uint64_t ms, char *buf, size_t size)
+{
+        static const struct {
+                const char *unit;
+                uint64_t ms;
+        } units[] = {{"w", 604800000ULL}, {"d", 86400000ULL}, {"h", 3600000ULL}, {"m", 60000ULL}, {"s", 1000ULL}};
+
+        for (size_t i = 0; i < ELEMENTSOF(units); i++)
+                if (ms && ms % units[i].ms == 0) {
+                        snprintf(buf, size, "%llu%s", (unsigned long long)(ms / units[i].ms), units[i].unit);
+                        return buf;
+                }
+        if (ms)
+                snprintf(buf, size, "%llums", (unsigned long long)ms);
+        else
+                snprintf(buf, size, "0s");
+        return buf;
+}
+
+/* The shortest text that reads back as f: %g, or all 17 digits if %g rounds. */
+static void dump_double(Buf *out, double f)
+{
+        char t[32];
+
+        snprintf(t, sizeof(t), "%g", f);
+        if (strtod(t, NULL) != f)
+                snprintf(t, sizeof(t), "%.17g", f);
+        buf_puts(out, t);
+}
+
 void config_dump(const Config *c, Buf *out)
 {
         char d[32];
@@ -554,11 +589,11 @@ void config_dump(const Config *c, Buf *out)
         for (size_t i = 0; c->postmap[i]; i++)
                 buf_printf(out, " %s", c->postmap[i]);
         buf_puts(out, "\n");
-        buf_printf(out, "postmap_timeout = %s\n", format_duration(c->postmap_timeout_ms, d, sizeof(d)));
-        buf_printf(out, "debounce = %s\n", format_duration(c->debounce_ms, d, sizeof(d)));
+        buf_printf(out, "postmap_timeout = %s\n", dump_duration(c->postmap_timeout_ms, d, sizeof(d)));
+        buf_printf(out, "debounce = %s\n", dump_duration(c->debounce_ms, d, sizeof(d)));
         buf_printf(out, "state_file = %s\n", c->state_file);
         buf_printf(out, "control_socket = %s\n", c->control_socket);
-        buf_printf(out, "control_timeout = %s\n", format_duration(c->control_timeout_ms, d, sizeof(d)));
+        buf_printf(out, "control_timeout = %s\n", dump_duration(c->control_timeout_ms, d, sizeof(d)));
         buf_puts(out, "ignore =");
         for (size_t i = 0; i < c->n_ignore; i++) {
                 char b[CIDR_STRLEN];
@@ -566,11 +601,13 @@ void config_dump(const Config *c, Buf *out)
         }
         buf_puts(out, "\n");
         buf_printf(out, "max_hits = %u\n", c->max_hits);
-        buf_printf(out, "find_time = %s\n", format_duration(c->find_time_ms, d, sizeof(d)));
-        buf_printf(out, "ban_time = %s\n", format_duration(c->ban_time_ms, d, sizeof(d)));
-        buf_printf(out, "ban_time_factor = %g\n", c->ban_time_factor);
-        buf_printf(out, "ban_time_max = %s\n", format_duration(c->ban_time_max_ms, d, sizeof(d)));
-        buf_printf(out, "ban_memory = %s\n", format_duration(c->ban_memory_ms, d, sizeof(d)));
+        buf_printf(out, "find_time = %s\n", dump_duration(c->find_time_ms, d, sizeof(d)));
+        buf_printf(out, "ban_time = %s\n", dump_duration(c->ban_time_ms, d, sizeof(d)));
+        buf_puts(out, "ban_time_factor = ");
+        dump_double(out, c->ban_time_factor);
+        buf_puts(out, "\n");
+        buf_printf(out, "ban_time_max = %s\n", dump_duration(c->ban_time_max_ms, d, sizeof(d)));
+        buf_printf(out, "ban_memory = %s\n", dump_duration(c->ban_memory_ms, d, sizeof(d)));
         buf_printf(out, "max_tracked = %zu\n", c->max_tracked);
         buf_printf(out, "ipv6_net_prefix = %u\n", c->ipv6_net_prefix);
         buf_printf(out, "ipv6_net_hosts = %u\n", c->ipv6_net_hosts);
