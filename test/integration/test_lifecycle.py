@@ -16,7 +16,7 @@ import harness
 from harness import DaemonTest, sasl_fail, wait_until
 
 ONE_HIT = ("[one-hit]\nprogram = postfix*/smtpd\n"
-           "pattern = ^warning: [^[]*\\[<ADDR>\\]: SASL \\S+ authentication failed\n"
+           "pattern = ^warning: [-._A-Za-z0-9]+\\[<ADDR>\\]: SASL \\S+ authentication failed\n"
            "max_hits = 1\n")
 
 
