@@ -912,7 +912,9 @@ static void update_problem(Tail *t)
         } else if (t->dir_err) {
                 kind = 2;
                 err = t->dir_err;
-                snprintf(text, sizeof(text), "cannot watch its folder %s: %s; retrying", t->dir, strerror(err));
+                snprintf(text, sizeof(text), "cannot watch its folder %s: %s; retrying", t->dir,
+                         err == ENOSPC ? "too many inotify watches (sysctl fs.inotify.max_user_watches)"
+                                       : strerror(err));
                 retry = true;
         } else if (t->path_state == PATH_MISSING) {
                 kind = 3;
@@ -1118,9 +1120,7 @@ int tail_start(Tail *t, const TailPos *saved, size_t n_saved, bool from_beginnin
         bool resumed_current = false;
         struct stat st;
 
-        ensure_dir_watch(t);
-        if (t->dir_wd < 0 && t->dir_err != ENOENT && t->dir_err != ENOTDIR)
-                log_warn("%s: cannot watch the folder %s: %s; retrying", t->path, t->dir, strerror(t->dir_err));
+        ensure_dir_watch(t); /* a folder that cannot be watched is said by update_problem() */
         watch_target_dir(t);
         ev_io_start(t->loop, &t->iow);
 
