@@ -466,6 +466,25 @@ class Unreadable(OneHit):
         self.wait_log_status("(open)")
         self.finish()
 
+    def test_reload_looks_again_at_once(self):
+        """The same, with a reload after the fix: no wait for the retry timer."""
+        env = self.env
+        top = os.path.join(env.dir, "top")
+        os.makedirs(os.path.join(top, "logs"))
+        env.log = os.path.join(top, "logs", "maillog")
+        env.write_config(log_file=env.log)
+        os.chmod(top, 0)
+        env.start()
+        self.wait_log_status("Permission denied")
+        time.sleep(4)                       # the retry timer backs off past 2 s
+        os.chmod(top, 0o755)
+        env.ctl("reload", check=0)
+        self.assertEqual(self.log_status(), env.log + " (not there yet)")
+        w = Writer(env.log)
+        w.write(self.lines.next(3))
+        w.close()
+        self.finish()
+
 
 class Folder(OneHit):
     """The log's folder deleted, renamed, or missing at start."""
