@@ -327,6 +327,29 @@ class Rotation(OneHit):
         w2.close()
         self.finish()
 
+    def test_two_rotations_while_the_daemon_is_busy(self):
+        """A file that had the log's name only while the daemon was not
+        looking (busy, here stopped) is still read: the folder's events say
+        where it went."""
+        env = self.env
+        w = Writer(env.log)
+        env.start()
+        w.write(self.lines.next(3))
+        self.wait_banned(3)
+        env.signal(signal.SIGSTOP)
+        try:
+            os.rename(env.log, env.log + ".1")
+            w.reopen()                      # B, the log for a while
+            w.write(self.lines.next(3))
+            os.rename(env.log + ".1", env.log + ".2")
+            os.rename(env.log, env.log + ".1")
+            w.reopen()                      # C, the log now
+            w.write(self.lines.next(3))
+        finally:
+            env.signal(signal.SIGCONT)
+        w.close()
+        self.finish()
+
     def test_log_deleted_and_not_recreated_is_reported(self):
         env = self.env
         w = Writer(env.log)
