@@ -1099,6 +1099,7 @@ int daemon_reload_notify(Daemon *d, char **why)
 
         notify_reloading(d->notify);
         r = daemon_reload(d, why);
+        tail_poll_now(d->tail); /* and look at the log again now: an admin may have fixed it */
         /* READY=1 also when the reload was rejected: the old config runs on */
         notify_ready(d->notify, NULL);
         return r;

@@ -53,6 +53,7 @@
 #include <limits.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "log.h"
 #include "util.h"
@@ -97,6 +98,7 @@ typedef struct TFile {
 struct Tail {
         struct ev_loop *loop;
         char *path, *dir;
+        char *base; /* the log's name in its folder */
         char *tdir; /* folder of the symlink target, if path is a symlink */
         int ifd;
         ev_io iow;
@@ -121,6 +123,12 @@ struct Tail {
         /* files we closed, in case one comes back under the log's name */
         TailPos closed[MAX_CLOSED];
         size_t n_closed, closed_next;
+        /* files renamed away from the log's name, seen in the folder's events */
+        char *moved[MAX_OLD];
+        size_t n_moved;
+        uint32_t from_cookie;
+        bool have_from;
+        time_t started_at;
         /* first start without a saved position, at the end: the file we saw then */
         bool start_at_end;
         uint64_t start_dev, start_ino, start_size;
@@ -152,6 +160,9 @@ int tail_new(Tail **out, struct ev_loop *loop, const char *path, const TailOps *
         t->loop = loop;
         t->path = xstrdup(path);
         t->dir = xstrdup(dirname(d));
+        free(d);
+        d = xstrdup(path);
+        t->base = xstrdup(basename(d));
         t->ops = ops;
         t->ctx = ctx;
         t->dir_wd = t->tdir_wd = t->anc_wd = -1;
@@ -209,6 +220,9 @@ Tail *tail_free(Tail *t)
         free(t->dir);
         free(t->tdir);
         free(t->anc);
+        free(t->base);
+        for (size_t i = 0; i < t->n_moved; i++)
+                free(t->moved[i]);
         free(t);
         return NULL;
 }
@@ -912,7 +926,9 @@ static void update_problem(Tail *t)
         } else if (t->dir_err) {
                 kind = 2;
                 err = t->dir_err;
-                snprintf(text, sizeof(text), "cannot watch its folder %s: %s; retrying", t->dir, strerror(err));
+                snprintf(text, sizeof(text), "cannot watch its folder %s: %s; retrying", t->dir,
+                         err == ENOSPC ? "too many inotify watches (sysctl fs.inotify.max_user_watches)"
+                                       : strerror(err));
                 retry = true;
         } else if (t->path_state == PATH_MISSING) {
                 kind = 3;
@@ -969,6 +985,35 @@ static void update_problem(Tail *t)
         }
 }
 
+static bool is_open(const Tail *t, ino_t ino);
+
+/*
+ * Files that had the log's name and were renamed away before we looked
+ * (the loop was busy across a rotation or two): the folder's events said
+ * so (IN_MOVED_FROM the log's name, IN_MOVED_TO another).  Open each one
+ * we do not have open already and read it as a rotated file: from where
+ * we were if we read it before (closed since), else from its start.  A
+ * file older than our start is not one of these.
+ */
+static void adopt_moved(Tail *t)
+{
+        for (size_t i = 0; i < t->n_moved; i++) {
+                _cleanup_free_ char *name = t->moved[i];
+                struct stat st;
+                TFile *f;
+
+                if (stat(name, &st) < 0 || !S_ISREG(st.st_mode) || is_open(t, st.st_ino) ||
+                    st.st_mtim.tv_sec < t->started_at || pending_has(t, st.st_ino) || file_open(t, name, &f) < 0)
+                        continue;
+                if (!resume_closed(t, f))
+                        log_event(LOG_EVENT_ROTATE, LOG_INFO, NULL,
+                                  "%s: reading %s, which had the log's name while we were busy", t->path, name);
+                t->stats.rotations++;
+                push_old(t, f);
+        }
+        t->n_moved = 0;
+}
+
 /* Read everything new, then look for rotation; again while there is more. */
 static void wake(Tail *t)
 {
@@ -977,6 +1022,8 @@ static void wake(Tail *t)
         ensure_dir_watch(t);
         if (t->n_pending)
                 resume_pending(t);
+        if (t->n_moved)
+                adopt_moved(t);
         for (int round = 0; round < 4; round++) {
                 bool changed;
                 TFile *before = t->cur;
@@ -1033,6 +1080,17 @@ static void inotify_cb(struct ev_loop *loop, ev_io *w, int revents)
                         break;
                 for (char *p = buf; p < buf + n;) {
                         struct inotify_event *ev = (struct inotify_event *)p;
+                        if (ev->wd >= 0 && ev->wd == t->dir_wd && ev->len > 0 && streq(ev->name, t->base) &&
+                            (ev->mask & IN_MOVED_FROM)) {
+                                t->from_cookie = ev->cookie;
+                                t->have_from = true;
+                        } else if (ev->wd >= 0 && ev->wd == t->dir_wd && ev->len > 0 && (ev->mask & IN_MOVED_TO) &&
+                                   t->have_from && ev->cookie == t->from_cookie) {
+                                /* the log's file now has this name: adopt_moved() */
+                                t->have_from = false;
+                                if (t->n_moved < MAX_OLD && !is_compressed(ev->name))
+                                        t->moved[t->n_moved++] = xasprintf("%s/%s", t->dir, ev->name);
+                        }
                         if (ev->wd >= 0 && (ev->mask & IN_MOVE_SELF) &&
                             (ev->wd == t->dir_wd || ev->wd == t->tdir_wd || ev->wd == t->anc_wd)) {
                                 /* a watched folder was renamed: the watch follows it, not
@@ -1118,9 +1176,8 @@ int tail_start(Tail *t, const TailPos *saved, size_t n_saved, bool from_beginnin
         bool resumed_current = false;
         struct stat st;
 
-        ensure_dir_watch(t);
-        if (t->dir_wd < 0 && t->dir_err != ENOENT && t->dir_err != ENOTDIR)
-                log_warn("%s: cannot watch the folder %s: %s; retrying", t->path, t->dir, strerror(t->dir_err));
+        t->started_at = time(NULL) - 1;
+        ensure_dir_watch(t); /* a folder that cannot be watched is said by update_problem() */
         watch_target_dir(t);
         ev_io_start(t->loop, &t->iow);
 

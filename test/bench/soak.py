@@ -184,10 +184,16 @@ def main():
                                                           stats_path))
         t0 = time.monotonic()
         r.start()
+        # Read the notify socket as systemd would: a full one blocks the daemon.
+        while w.is_alive() or r.is_alive():
+            env.read_notify()
+            time.sleep(0.05)
         w.join()
         r.join()
         elapsed = time.monotonic() - t0
-        time.sleep(3)                                   # let the old files go quiet
+        for _ in range(60):                             # let the old files go quiet
+            env.read_notify()
+            time.sleep(0.05)
         rc = env.stop(timeout=120)
         with open(count_path) as f:
             written = int(f.read())

@@ -327,6 +327,29 @@ class Rotation(OneHit):
         w2.close()
         self.finish()
 
+    def test_two_rotations_while_the_daemon_is_busy(self):
+        """A file that had the log's name only while the daemon was not
+        looking (busy, here stopped) is still read: the folder's events say
+        where it went."""
+        env = self.env
+        w = Writer(env.log)
+        env.start()
+        w.write(self.lines.next(3))
+        self.wait_banned(3)
+        env.signal(signal.SIGSTOP)
+        try:
+            os.rename(env.log, env.log + ".1")
+            w.reopen()                      # B, the log for a while
+            w.write(self.lines.next(3))
+            os.rename(env.log + ".1", env.log + ".2")
+            os.rename(env.log, env.log + ".1")
+            w.reopen()                      # C, the log now
+            w.write(self.lines.next(3))
+        finally:
+            env.signal(signal.SIGCONT)
+        w.close()
+        self.finish()
+
     def test_log_deleted_and_not_recreated_is_reported(self):
         env = self.env
         w = Writer(env.log)
@@ -465,6 +488,25 @@ class Unreadable(OneHit):
         w.close()
         self.wait_all_banned(timeout=10)
         self.wait_log_status("(open)")
+        self.finish()
+
+    def test_reload_looks_again_at_once(self):
+        """The same, with a reload after the fix: no wait for the retry timer."""
+        env = self.env
+        top = os.path.join(env.dir, "top")
+        os.makedirs(os.path.join(top, "logs"))
+        env.log = os.path.join(top, "logs", "maillog")
+        env.write_config(log_file=env.log)
+        os.chmod(top, 0)
+        env.start()
+        self.wait_log_status("Permission denied")
+        time.sleep(4)                       # the retry timer backs off past 2 s
+        os.chmod(top, 0o755)
+        env.ctl("reload", check=0)
+        self.assertEqual(self.log_status(), env.log + " (not there yet)")
+        w = Writer(env.log)
+        w.write(self.lines.next(3))
+        w.close()
         self.finish()
 
 
