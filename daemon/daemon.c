@@ -20,7 +20,6 @@
 #include <inttypes.h>
 #include <signal.h>
 #include <sys/random.h>
-#include <sys/stat.h>
 #include <time.h>
 
 #include "log.h"
@@ -370,8 +369,9 @@ static void write_network_map(Daemon *d, const Buf *nets, size_t n, Buf *entries
         uint64_t hash;
         int r;
 
-        buf_printf(&text, "# Network bans of postfix-autoblacklist (%zu), for smtpd's check_client_access "
-                          "cidr:%s.\n# Written by autoblacklistd: do not edit, your changes are lost.\n",
+        buf_printf(&text,
+                   "# Network bans of postfix-autoblacklist (%zu), for smtpd's check_client_access "
+                   "cidr:%s.\n# Written by autoblacklistd: do not edit, your changes are lost.\n",
                    n, path);
         if (nets->len)
                 buf_append(&text, nets->data, nets->len);
@@ -379,16 +379,13 @@ static void write_network_map(Daemon *d, const Buf *nets, size_t n, Buf *entries
         if (read_file(path, 1 << 26, &old, &old_len) == 0 && old_len == text.len &&
             memcmp(old, text.data, text.len) == 0)
                 r = 0;
-        else {
-                r = write_file_atomic(path, text.data, text.len, 0644);
-                if (r == 0 && chmod(path, 0644) < 0)
-                        r = -errno;
-        }
+        else
+                r = write_file_atomic(path, text.data, text.len, 0644); /* smtpd opens it as root */
         if (r < 0)
                 log_err("%s: cannot write the network map: %s; its %zu network bans are not in effect", path,
                         strerror(-r), n);
-        buf_printf(entries, "# %zu network %s in cidr:%s (%016" PRIx64 ")\n", n, n == 1 ? "ban" : "bans", path,
-                   hash);
+        buf_printf(entries, "# %zu network %s in cidr:%s (%016" PRIx64 ")\n", n, n == 1 ? "ban" : "bans",
+                   path, hash);
         buf_free(&text);
 }
 
@@ -417,16 +414,17 @@ static size_t render_entries(void *ctx, const AdminKeys *admin, Buf *out)
                         continue;
                 /* Added to the ignore list or set OK since the ban: lift it. */
                 why = host ? exempt_reason(&d->exempt, admin, &v[i]->addr)
-                           : exempt_reason_net(&d->exempt, admin, &v[i]->addr, v[i]->plen, key[0] ? key : NULL);
+                           : exempt_reason_net(&d->exempt, admin, &v[i]->addr, v[i]->plen,
+                                               key[0] ? key : NULL);
                 if (why) {
                         lift_why[n_lift] = why;
                         lift[n_lift++] = v[i];
                         continue;
                 }
                 if (!key[0]) {
+                        Cidr net = {v[i]->addr, v[i]->plen, addr_is_v4(&v[i]->addr)};
                         char c[CIDR_STRLEN];
-                        buf_printf(&nets, "%s REJECT %s\n", cidr_format(&(Cidr){v[i]->addr, v[i]->plen, addr_is_v4(&v[i]->addr)}, c),
-                                   d->cfg->reject_text);
+                        buf_printf(&nets, "%s REJECT %s\n", cidr_format(&net, c), d->cfg->reject_text);
                         n_nets++;
                         continue;
                 }
@@ -576,9 +574,9 @@ static void maybe_ban_net(Daemon *d, const Addr *host, int64_t now)
  * Count an IPv6 hit for the client's network too (ipv6_net_prefix), and ban
  * the network once its hits of this rule reach max_hits x ipv6_net_factor:
  * an attacker who rotates through the addresses of a /64 (2^64 of them)
- * never reaches a threshold on any one of them.  Returns whether it banned.
+ * never reaches a threshold on any one of them.
  */
-static bool maybe_ban_prefix(Daemon *d, const Addr *host, const Rule *rule, int64_t now)
+static void maybe_ban_prefix(Daemon *d, const Addr *host, const Rule *rule, int64_t now)
 {
         unsigned plen = d->cfg->ipv6_net_prefix, need = rule->max_hits * d->cfg->ipv6_net_factor, count;
         char text[CIDR_STRLEN], dur[32], why[96];
@@ -588,15 +586,15 @@ static bool maybe_ban_prefix(Daemon *d, const Addr *host, const Rule *rule, int6
         Ban *b;
 
         if (!need || addr_is_v4(host))
-                return false;
+                return;
         addr_mask(&net, plen);
         count = tracker_hit(d->net_tracker, &net, rule->id, rule->find_time_ms, need, now, &first);
         if (count < need)
-                return false;
+                return;
         tracker_forget(d->net_tracker, &net); /* banned, or told why not: count afresh */
         snprintf(why, sizeof(why), "its addresses have %u hits of rule %s", count, rule->name);
         if (!net_bannable(d, &net, plen, why))
-                return false;
+                return;
         b = impose(d, &net, (uint8_t)plen, rule->id, rule->ban_time_ms, count, first, now, &len);
         mapwriter_set_block(d->map, true);
         d->stats.net_bans++;
@@ -605,11 +603,13 @@ static bool maybe_ban_prefix(Daemon *d, const Addr *host, const Rule *rule, int6
         snprintf(d->stats.last_ban_rule, sizeof(d->stats.last_ban_rule), "%s", rule->name);
         d->stats.last_ban_ms = now;
         log_event(LOG_EVENT_BAN, LOG_NOTICE,
-                  &(LogFields){.address = text, .rule = rule->name, .expires_ms = b->expires_ms ? b->expires_ms : -1},
+                  &(LogFields){.address = text,
+                               .rule = rule->name,
+                               .expires_ms = b->expires_ms ? b->expires_ms : -1},
                   "ban %s: %s (%u x %u), for %s%s", text, why, rule->max_hits, d->cfg->ipv6_net_factor,
-                  len ? format_duration(len, dur, sizeof(dur)) : "ever", b->count > 1 ? " (a repeat offender)" : "");
+                  len ? format_duration(len, dur, sizeof(dur)) : "ever",
+                  b->count > 1 ? " (a repeat offender)" : "");
         daemon_bans_changed(d);
-        return true;
 }
 
 static void ban(Daemon *d, const Addr *a, const Rule *rule, unsigned hits, int64_t first_ms, int64_t now)
@@ -720,7 +720,7 @@ static void on_line(void *ctx, const char *line, size_t len)
         if (count >= m.rule->max_hits)
                 ban(d, &m.addr, m.rule, count, first, now);
         if (!banset_covering(d->bans, &m.addr))
-                (void)maybe_ban_prefix(d, &m.addr, m.rule, now);
+                maybe_ban_prefix(d, &m.addr, m.rule, now);
 }
 
 static const TailOps tail_ops = {on_line};
