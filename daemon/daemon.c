@@ -111,6 +111,54 @@ static void add_mynetworks(const Config *cfg, Exempt *e)
         log_info("ignore_mynetworks: %zu networks from mynetworks are never banned", n);
 }
 
+/* Run cfg's postconf with these arguments: its output, or NULL (*r says why). */
+static char *postconf_out(const Config *cfg, const char *a1, const char *a2, int *r)
+{
+        size_t n = strv_length(cfg->postconf);
+        _cleanup_free_ char **argv = xcalloc(n + 3, sizeof(char *));
+        char *out = NULL;
+
+        for (size_t i = 0; i < n; i++)
+                argv[i] = cfg->postconf[i];
+        argv[n] = (char *)a1;
+        argv[n + 1] = (char *)a2;
+        *r = run_capture(argv, 1 << 20, 10000, &out);
+        if (*r < 0) {
+                free(out);
+                return NULL;
+        }
+        return out;
+}
+
+/*
+ * network_map: its bans do nothing unless smtpd looks the client up in it,
+ * and nothing else would tell the admin.  Look for "cidr:PATH" in main.cf
+ * (postconf -n, restriction classes included) and in master.cf's -o
+ * overrides (postconf -P).
+ */
+static void check_network_map(const Config *cfg)
+{
+        _cleanup_free_ char *needle = NULL, *main_cf = NULL, *master_cf = NULL;
+        int r;
+
+        if (!cfg->network_map)
+                return;
+        needle = xasprintf("cidr:%s", cfg->network_map);
+        main_cf = postconf_out(cfg, "-n", NULL, &r);
+        if (!main_cf) {
+                log_warn("network_map: cannot read Postfix's settings with %s -n (%s); make sure "
+                         "smtpd_client_restrictions has check_client_access %s after the access map",
+                         cfg->postconf[0], strerror(-r), needle);
+                return;
+        }
+        master_cf = postconf_out(cfg, "-P", NULL, &r);
+        if (!strstr(main_cf, needle) && !(master_cf && strstr(master_cf, needle)))
+                log_warn("network_map: Postfix's settings do not name %s; network bans have no effect until "
+                         "smtpd_client_restrictions has check_client_access %s after the access map (their "
+                         "banned hosts stay in the access map)",
+                         needle, needle);
+}
+
 /* Build the never-ban list for cfg into e. */
 static void build_exempt(const Config *cfg, Exempt *e)
 {
@@ -774,6 +822,7 @@ static int daemon_reload(Daemon *d, char **why)
         d->exempt = exempt;
         log_setup(cfg->log_target);
         log_info("private address space: %s", daemon_private_policy(d));
+        check_network_map(cfg);
         tracker_set_window(d->tracker, ruleset_max_find_time(d->rules));
         tracker_set_max(d->tracker, cfg->max_tracked);
         tracker_set_window(d->net_tracker, ruleset_max_find_time(d->rules));
@@ -889,6 +938,7 @@ int daemon_run(const DaemonOptions *opts)
                 log_warn("PCRE2 JIT is not available here; matching uses the slower interpreter");
         build_exempt(d.cfg, &d.exempt);
         log_info("private address space: %s", daemon_private_policy(&d));
+        check_network_map(d.cfg);
 
         if (getrandom(d.hash_key, sizeof(d.hash_key), 0) != sizeof(d.hash_key)) {
                 log_err("getrandom: %m");

@@ -154,7 +154,7 @@ class SmtpdNetworks(unittest.TestCase):
 
     # --- Postfix ------------------------------------------------------------
 
-    def start_postfix(self, access, networks):
+    def configure_postfix(self, access, networks):
         self.pfdir = tempfile.mkdtemp(prefix=PREFIX)
         os.chmod(self.pfdir, 0o755)  # Postfix's own users walk into it
         self.conf = os.path.join(self.pfdir, "etc")
@@ -199,6 +199,8 @@ class SmtpdNetworks(unittest.TestCase):
         for p in ("main.cf", "master.cf"):
             os.utime(os.path.join(self.conf, p), (0, 0))  # see harness.Env
         run("ip", "netns", "exec", SRV_NS, "postmap", "-c", self.conf, "hash:" + recipients)
+
+    def start_postfix(self):
         out = os.path.join(self.pfdir, "postfix.out")
         with open(out, "a") as f:  # postfix start leaves the master behind: no pipe
             r = subprocess.run(["ip", "netns", "exec", SRV_NS, "postfix", "-c", self.conf, "start"],
@@ -224,10 +226,12 @@ class SmtpdNetworks(unittest.TestCase):
         env = self.env = Env(ban_private="yes")
         os.chmod(env.dir, 0o755)
         networks = os.path.join(env.dir, "networks.cidr")
-        env.write_config(network_map="cidr:" + networks)
+        self.configure_postfix(env.map, networks)
+        # postconf reads this Postfix's settings: the daemon checks that they name the network map
+        env.write_config(network_map="cidr:" + networks, postconf="postconf -c " + self.conf)
         open(env.log, "w").close()
         env.start()  # its first write makes both maps, which smtpd must be able to open
-        self.start_postfix(env.map, networks)
+        self.start_postfix()
 
         # Before the ban: all three are accepted; the session leaves an idle smtpd
         # that has read the (empty) network map.
