@@ -401,16 +401,16 @@ int daemon_net_key(const Daemon *d, const Addr *net, unsigned plen, char *key, s
 }
 
 /*
- * Write the cidr: network map (when configured) with the network bans in
- * nets.  smtpd reads a cidr table only when a process starts and does not
+ * Write the cidr: network map at path with the network bans in nets
+ * (their lines; NULL: none).  smtpd reads a cidr table only when a process starts and does not
  * watch it, so the access map carries a comment with the network map's
  * hash: when the networks change, so does the access map, and idle smtpd
  * processes restart ("table ... has changed") and read both.  The network
- * map is renamed into place before the access map is built.
+ * map is renamed into place before the access map is built.  Returns the
+ * hash of its text.
  */
-static void write_network_map(Daemon *d, const Buf *nets, size_t n, Buf *entries)
+static uint64_t write_network_map(const char *path, const Buf *nets, size_t n)
 {
-        const char *path = d->cfg->network_map;
         Buf text = {0};
         _cleanup_free_ char *old = NULL;
         size_t old_len = 0;
@@ -421,7 +421,7 @@ static void write_network_map(Daemon *d, const Buf *nets, size_t n, Buf *entries
                    "# Network bans of postfix-autoblacklist (%zu), for smtpd's check_client_access "
                    "cidr:%s.\n# Written by autoblacklistd: do not edit, your changes are lost.\n",
                    n, path);
-        if (nets->len)
+        if (nets && nets->len)
                 buf_append(&text, nets->data, nets->len);
         hash = fnv1a(text.data, text.len);
         if (read_file(path, 1 << 26, &old, &old_len) == 0 && old_len == text.len &&
@@ -432,9 +432,8 @@ static void write_network_map(Daemon *d, const Buf *nets, size_t n, Buf *entries
         if (r < 0)
                 log_err("%s: cannot write the network map: %s; its %zu network bans are not in effect", path,
                         strerror(-r), n);
-        buf_printf(entries, "# %zu network %s in cidr:%s (%016" PRIx64 ")\n", n, n == 1 ? "ban" : "bans",
-                   path, hash);
         buf_free(&text);
+        return hash;
 }
 
 static size_t render_entries(void *ctx, const AdminKeys *admin, Buf *out)
@@ -482,8 +481,11 @@ static size_t render_entries(void *ctx, const AdminKeys *admin, Buf *out)
                 buf_printf(out, "%s REJECT %s\n", key, d->cfg->reject_text);
                 written++;
         }
-        if (d->cfg->network_map)
-                write_network_map(d, &nets, n_nets, out);
+        if (d->cfg->network_map) {
+                uint64_t hash = write_network_map(d->cfg->network_map, &nets, n_nets);
+                buf_printf(out, "# %zu network %s in cidr:%s (%016" PRIx64 ")\n", n_nets,
+                           n_nets == 1 ? "ban" : "bans", d->cfg->network_map, hash);
+        }
         buf_free(&nets);
         for (size_t i = 0; i < n_lift; i++) {
                 _cleanup_free_ char *why = xasprintf("never banned (%s)", lift_why[i]);
@@ -813,6 +815,11 @@ static int daemon_reload(Daemon *d, char **why)
         free(cfg->control_socket);
         cfg->control_socket = xstrdup(d->cfg->control_socket);
         build_exempt(cfg, &exempt);
+        /* A network map given up: empty it, or its bans would never end. */
+        if (d->cfg->network_map && !(cfg->network_map && streq(cfg->network_map, d->cfg->network_map))) {
+                (void)write_network_map(d->cfg->network_map, NULL, 0);
+                log_info("%s: no longer the network map; emptied", d->cfg->network_map);
+        }
 
         ruleset_free(d->rules);
         d->rules = rules;

@@ -93,6 +93,13 @@ class Policy(DaemonTest):
         env.ctl("unban", "2001:db8:40::/64", check=0)
         wait_until(lambda: "2001:db8:40::/64" not in read(nets), what="the unban in the cidr table")
         self.assertEqual(oct(os.stat(nets).st_mode & 0o777), "0o644")
+        # a network map given up is emptied, or its bans would never end
+        env.ctl("ban", "2001:db8:77::/64", check=0)
+        wait_until(lambda: "2001:db8:77::/64 REJECT" in read(nets), what="the /64 in the cidr table")
+        env.write_config(network_map=None)
+        env.ctl("reload", check=0)
+        self.assertNotIn("REJECT", read(nets))
+        self.assertIn("no longer the network map; emptied", env.stderr())
 
     def test_network_map_that_postfix_does_not_use_is_reported(self):
         env = self.env
