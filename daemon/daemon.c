@@ -28,7 +28,6 @@
 #include <inttypes.h>
 #include <signal.h>
 #include <sys/random.h>
-#include <sys/stat.h>
 #include <time.h>
 
 #include "log.h"
@@ -124,6 +123,54 @@ static void add_mynetworks(const Config *cfg, Exempt *e)
                          skipped.items[i]);
         diags_free(&skipped);
         log_info("ignore_mynetworks: %zu networks from mynetworks are never banned", n);
+}
+
+/* Run cfg's postconf with these arguments: its output, or NULL (*r says why). */
+static char *postconf_out(const Config *cfg, const char *a1, const char *a2, int *r)
+{
+        size_t n = strv_length(cfg->postconf);
+        _cleanup_free_ char **argv = xcalloc(n + 3, sizeof(char *));
+        char *out = NULL;
+
+        for (size_t i = 0; i < n; i++)
+                argv[i] = cfg->postconf[i];
+        argv[n] = (char *)a1;
+        argv[n + 1] = (char *)a2;
+        *r = run_capture(argv, 1 << 20, 10000, &out);
+        if (*r < 0) {
+                free(out);
+                return NULL;
+        }
+        return out;
+}
+
+/*
+ * network_map: its bans do nothing unless smtpd looks the client up in it,
+ * and nothing else would tell the admin.  Look for "cidr:PATH" in main.cf
+ * (postconf -n, restriction classes included) and in master.cf's -o
+ * overrides (postconf -P).
+ */
+static void check_network_map(const Config *cfg)
+{
+        _cleanup_free_ char *needle = NULL, *main_cf = NULL, *master_cf = NULL;
+        int r;
+
+        if (!cfg->network_map)
+                return;
+        needle = xasprintf("cidr:%s", cfg->network_map);
+        main_cf = postconf_out(cfg, "-n", NULL, &r);
+        if (!main_cf) {
+                log_warn("network_map: cannot read Postfix's settings with %s -n (%s); make sure "
+                         "smtpd_client_restrictions has check_client_access %s after the access map",
+                         cfg->postconf[0], strerror(-r), needle);
+                return;
+        }
+        master_cf = postconf_out(cfg, "-P", NULL, &r);
+        if (!strstr(main_cf, needle) && !(master_cf && strstr(master_cf, needle)))
+                log_warn("network_map: Postfix's settings do not name %s; network bans have no effect until "
+                         "smtpd_client_restrictions has check_client_access %s after the access map (their "
+                         "banned hosts stay in the access map)",
+                         needle, needle);
 }
 
 /* Build the never-ban list for cfg into e. */
@@ -438,42 +485,39 @@ int daemon_net_key(const Daemon *d, const Addr *net, unsigned plen, char *key, s
 }
 
 /*
- * Write the cidr: network map (when configured) with the network bans in
- * nets.  smtpd reads a cidr table only when a process starts and does not
+ * Write the cidr: network map at path with the network bans in nets
+ * (their lines; NULL: none).  smtpd reads a cidr table only when a process starts and does not
  * watch it, so the access map carries a comment with the network map's
  * hash: when the networks change, so does the access map, and idle smtpd
  * processes restart ("table ... has changed") and read both.  The network
- * map is renamed into place before the access map is built.
+ * map is renamed into place before the access map is built.  Returns the
+ * hash of its text.
  */
-static void write_network_map(Daemon *d, const Buf *nets, size_t n, Buf *entries)
+static uint64_t write_network_map(const char *path, const Buf *nets, size_t n)
 {
-        const char *path = d->cfg->network_map;
         Buf text = {0};
         _cleanup_free_ char *old = NULL;
         size_t old_len = 0;
         uint64_t hash;
         int r;
 
-        buf_printf(&text, "# Network bans of postfix-autoblacklist (%zu), for smtpd's check_client_access "
-                          "cidr:%s.\n# Written by autoblacklistd: do not edit, your changes are lost.\n",
+        buf_printf(&text,
+                   "# Network bans of postfix-autoblacklist (%zu), for smtpd's check_client_access "
+                   "cidr:%s.\n# Written by autoblacklistd: do not edit, your changes are lost.\n",
                    n, path);
-        if (nets->len)
+        if (nets && nets->len)
                 buf_append(&text, nets->data, nets->len);
         hash = fnv1a(text.data, text.len);
         if (read_file(path, 1 << 26, &old, &old_len) == 0 && old_len == text.len &&
             memcmp(old, text.data, text.len) == 0)
                 r = 0;
-        else {
-                r = write_file_atomic(path, text.data, text.len, 0644);
-                if (r == 0 && chmod(path, 0644) < 0)
-                        r = -errno;
-        }
+        else
+                r = write_file_atomic(path, text.data, text.len, 0644); /* smtpd opens it as root */
         if (r < 0)
                 log_err("%s: cannot write the network map: %s; its %zu network bans are not in effect", path,
                         strerror(-r), n);
-        buf_printf(entries, "# %zu network %s in cidr:%s (%016" PRIx64 ")\n", n, n == 1 ? "ban" : "bans", path,
-                   hash);
         buf_free(&text);
+        return hash;
 }
 
 static size_t render_entries(void *ctx, const AdminKeys *admin, Buf *out)
@@ -506,16 +550,17 @@ static size_t render_entries(void *ctx, const AdminKeys *admin, Buf *out)
                         continue;
                 /* Added to the ignore list or set OK since the ban: lift it. */
                 why = host ? exempt_reason(&d->exempt, admin, &v[i]->addr)
-                           : exempt_reason_net(&d->exempt, admin, &v[i]->addr, v[i]->plen, key[0] ? key : NULL);
+                           : exempt_reason_net(&d->exempt, admin, &v[i]->addr, v[i]->plen,
+                                               key[0] ? key : NULL);
                 if (why) {
                         lift_why[n_lift] = why;
                         lift[n_lift++] = v[i];
                         continue;
                 }
                 if (!key[0]) {
+                        Cidr net = {v[i]->addr, v[i]->plen, addr_is_v4(&v[i]->addr)};
                         char c[CIDR_STRLEN];
-                        buf_printf(&nets, "%s REJECT %s\n", cidr_format(&(Cidr){v[i]->addr, v[i]->plen, addr_is_v4(&v[i]->addr)}, c),
-                                   d->cfg->reject_text);
+                        buf_printf(&nets, "%s REJECT %s\n", cidr_format(&net, c), d->cfg->reject_text);
                         n_nets++;
                         continue;
                 }
@@ -529,8 +574,11 @@ static size_t render_entries(void *ctx, const AdminKeys *admin, Buf *out)
                 buf_printf(out, "%s REJECT %s\n", key, d->cfg->reject_text);
                 written++;
         }
-        if (d->cfg->network_map)
-                write_network_map(d, &nets, n_nets, out);
+        if (d->cfg->network_map) {
+                uint64_t hash = write_network_map(d->cfg->network_map, &nets, n_nets);
+                buf_printf(out, "# %zu network %s in cidr:%s (%016" PRIx64 ")\n", n_nets,
+                           n_nets == 1 ? "ban" : "bans", d->cfg->network_map, hash);
+        }
         buf_free(&nets);
         for (size_t i = 0; i < n_lift; i++) {
                 _cleanup_free_ char *why = xasprintf("never banned (%s)", lift_why[i]);
@@ -743,9 +791,9 @@ static void maybe_ban_net(Daemon *d, const Addr *host, int64_t now)
  * Count an IPv6 hit for the client's network too (ipv6_net_prefix), and ban
  * the network once its hits of this rule reach max_hits x ipv6_net_factor:
  * an attacker who rotates through the addresses of a /64 (2^64 of them)
- * never reaches a threshold on any one of them.  Returns whether it banned.
+ * never reaches a threshold on any one of them.
  */
-static bool maybe_ban_prefix(Daemon *d, const Addr *host, const Rule *rule, int64_t now)
+static void maybe_ban_prefix(Daemon *d, const Addr *host, const Rule *rule, int64_t now)
 {
         unsigned plen = d->cfg->ipv6_net_prefix, need = rule->max_hits * d->cfg->ipv6_net_factor, count;
         char text[CIDR_STRLEN], dur[32], why[96];
@@ -755,15 +803,15 @@ static bool maybe_ban_prefix(Daemon *d, const Addr *host, const Rule *rule, int6
         Ban *b;
 
         if (!need || addr_is_v4(host))
-                return false;
+                return;
         addr_mask(&net, plen);
         count = tracker_hit(d->net_tracker, &net, rule->id, rule->find_time_ms, need, now, &first);
         if (count < need)
-                return false;
+                return;
         tracker_forget(d->net_tracker, &net); /* banned, or told why not: count afresh */
         snprintf(why, sizeof(why), "its addresses have %u hits of rule %s", count, rule->name);
         if (!net_bannable(d, &net, plen, why))
-                return false;
+                return;
         b = impose(d, &net, (uint8_t)plen, rule->id, rule->ban_time_ms, count, first, now, &len);
         mapwriter_set_block(d->map, true);
         d->stats.net_bans++;
@@ -772,11 +820,13 @@ static bool maybe_ban_prefix(Daemon *d, const Addr *host, const Rule *rule, int6
         snprintf(d->stats.last_ban_rule, sizeof(d->stats.last_ban_rule), "%s", rule->name);
         d->stats.last_ban_ms = now;
         log_event(LOG_EVENT_BAN, LOG_NOTICE,
-                  &(LogFields){.address = text, .rule = rule->name, .expires_ms = b->expires_ms ? b->expires_ms : -1},
+                  &(LogFields){.address = text,
+                               .rule = rule->name,
+                               .expires_ms = b->expires_ms ? b->expires_ms : -1},
                   "ban %s: %s (%u x %u), for %s%s", text, why, rule->max_hits, d->cfg->ipv6_net_factor,
-                  len ? format_duration(len, dur, sizeof(dur)) : "ever", b->count > 1 ? " (a repeat offender)" : "");
+                  len ? format_duration(len, dur, sizeof(dur)) : "ever",
+                  b->count > 1 ? " (a repeat offender)" : "");
         daemon_bans_changed(d);
-        return true;
 }
 
 static void ban(Daemon *d, const Addr *a, const Rule *rule, unsigned hits, int64_t first_ms, int64_t now)
@@ -925,7 +975,7 @@ static void on_record(void *ctx, const LogRecord *rec)
         if (count >= m.rule->max_hits)
                 ban(d, &m.addr, m.rule, count, first, now);
         if (!banset_covering(d->bans, &m.addr))
-                (void)maybe_ban_prefix(d, &m.addr, m.rule, now);
+                maybe_ban_prefix(d, &m.addr, m.rule, now);
 }
 
 /* The file source: a line with a syslog header is a record. */
@@ -1070,6 +1120,11 @@ static int daemon_reload(Daemon *d, char **why)
                 d->map = moved;
                 watch_map(d);
         }
+        /* A network map given up: empty it, or its bans would never end. */
+        if (d->cfg->network_map && !(cfg->network_map && streq(cfg->network_map, d->cfg->network_map))) {
+                (void)write_network_map(d->cfg->network_map, NULL, 0);
+                log_info("%s: no longer the network map; emptied", d->cfg->network_map);
+        }
 
         ruleset_free(d->rules);
         d->rules = rules;
@@ -1079,6 +1134,7 @@ static int daemon_reload(Daemon *d, char **why)
         d->exempt = exempt;
         log_setup(cfg->log_target);
         log_info("private address space: %s", daemon_private_policy(d));
+        check_network_map(cfg);
         tracker_set_window(d->tracker, ruleset_max_find_time(d->rules));
         tracker_set_max(d->tracker, cfg->max_tracked);
         tracker_set_window(d->net_tracker, ruleset_max_find_time(d->rules));
@@ -1223,6 +1279,7 @@ int daemon_run(const DaemonOptions *opts)
                 log_warn("PCRE2 JIT is not available here; matching uses the slower interpreter");
         build_exempt(d.cfg, &d.exempt);
         log_info("private address space: %s", daemon_private_policy(&d));
+        check_network_map(d.cfg);
 
         if (getrandom(d.hash_key, sizeof(d.hash_key), 0) != sizeof(d.hash_key)) {
                 log_err("getrandom: %m");

@@ -160,7 +160,8 @@ const char *exempt_reason_net(const Exempt *e, const AdminKeys *admin, const Add
 
 /* RFC 1918, RFC 6598 shared space, RFC 4193 unique local, link-local. */
 static const char *const private_nets[] = {
-        "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16", "fc00::/7", "fe80::/10",
+        "10.0.0.0/8",     "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10",
+        "169.254.0.0/16", "fc00::/7",      "fe80::/10",
 };
 
 void exempt_add_private(Exempt *e)

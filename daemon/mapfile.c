@@ -101,7 +101,10 @@ static const char *const own_actions[] = {
         "REDIRECT", "BCC", "DEFER_IF_PERMIT", "DEFER_IF_REJECT", "PREPEND",
 };
 
-static bool word_is(const char *w, size_t n, const char *name) { return strlen(name) == n && strncasecmp(w, name, n) == 0; }
+static bool word_is(const char *w, size_t n, const char *name)
+{
+        return strlen(name) == n && strncasecmp(w, name, n) == 0;
+}
 
 /*
  * What smtpd does with an access(5) value, as far as a ban goes: OK,

@@ -69,8 +69,14 @@ class Policy(DaemonTest):
         postmap warning; with network_map it is banned in a cidr: table."""
         env = self.env
         nets = os.path.join(env.dir, "networks.cidr")
-        env.write_config(network_map="cidr:" + nets)
+        maincf = os.path.join(env.pfdir, "main.cf")
+        with open(maincf, "w") as f:
+            f.write("smtpd_client_restrictions = check_client_access hash:%s,\n"
+                    "    check_client_access cidr:%s\n" % (env.map, nets))
+        os.utime(maincf, (0, 0))
+        env.write_config(network_map="cidr:" + nets, postconf="postconf -c " + env.pfdir)
         env.start()
+        self.assertNotIn("network_map:", env.stderr(), "Postfix is pointed at the network map")
         # the first write makes the (empty) table, so that smtpd can open it
         self.assertNotIn("REJECT", read(nets))
         before = env.read_map()
@@ -87,6 +93,20 @@ class Policy(DaemonTest):
         env.ctl("unban", "2001:db8:40::/64", check=0)
         wait_until(lambda: "2001:db8:40::/64" not in read(nets), what="the unban in the cidr table")
         self.assertEqual(oct(os.stat(nets).st_mode & 0o777), "0o644")
+        # a network map given up is emptied, or its bans would never end
+        env.ctl("ban", "2001:db8:77::/64", check=0)
+        wait_until(lambda: "2001:db8:77::/64 REJECT" in read(nets), what="the /64 in the cidr table")
+        env.write_config(network_map=None)
+        env.ctl("reload", check=0)
+        self.assertNotIn("REJECT", read(nets))
+        self.assertIn("no longer the network map; emptied", env.stderr())
+
+    def test_network_map_that_postfix_does_not_use_is_reported(self):
+        env = self.env
+        env.write_config(network_map="cidr:" + os.path.join(env.dir, "nets"), postconf="postconf -c " + env.pfdir)
+        env.start()
+        self.assertIn("network_map: Postfix's settings do not name cidr:%s/nets; network bans have no effect"
+                      % env.dir, env.stderr())
 
     def test_zero_group_64_without_network_map_is_explained(self):
         env = self.env

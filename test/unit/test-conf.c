@@ -136,6 +136,49 @@ int main(void)
                 diags_free(&errors);
         }
 
+        /* The policy keys: defaults, good values, and their diagnostics */
+        c = config_new_default();
+        CHECK_INT(c->ipv6_net_factor, 3, "default ipv6_net_factor");
+        CHECK(c->network_map == NULL, "no network map by default");
+        CHECK(!c->ban_private, "private space is not banned by default");
+        config_free(c);
+        c = load(dir, "ipv6_net_factor = 0\nnetwork_map = cidr:/etc/postfix/nets\nban_private = yes\n", &errors, &r);
+        CHECK(r == 0 && c, "good policy keys");
+        if (c) {
+                CHECK_INT(c->ipv6_net_factor, 0, "ipv6_net_factor");
+                CHECK_STR(c->network_map, "/etc/postfix/nets", "network_map");
+                CHECK(c->ban_private, "ban_private");
+        }
+        config_free(c);
+        diags_free(&errors);
+        {
+                char want[2048];
+                Buf got = {0};
+                c = load(dir,
+                         "ipv6_net_factor = 65\n"
+                         "network_map = hash:/etc/postfix/nets\n"
+                         "ban_private = perhaps\n",
+                         &errors, &r);
+                CHECK(r < 0 && c == NULL, "bad policy keys are rejected");
+                for (size_t i = 0; i < errors.n; i++)
+                        buf_printf(&got, "%s\n", errors.items[i]);
+                snprintf(want, sizeof(want),
+                         "%s/a.conf:1: ipv6_net_factor: '65' is not a number from 0 to 64 (0: do not count hits "
+                         "per network)\n"
+                         "%s/a.conf:2: network_map: 'hash:/etc/postfix/nets' is not cidr:/path (network bans need a "
+                         "cidr table)\n"
+                         "%s/a.conf:3: ban_private: 'perhaps' is not yes or no\n",
+                         dir, dir, dir);
+                CHECK(got.data && streq(got.data, want), "diagnostics: got\n%s\nwant\n%s", got.data ? got.data : "",
+                      want);
+                buf_free(&got);
+                diags_free(&errors);
+                c = load(dir, "network_map = cidr:relative\n", &errors, &r);
+                CHECK(r < 0 && errors.n == 1 && strstr(errors.items[0], "not an absolute path"), "relative cidr path");
+                config_free(c);
+                diags_free(&errors);
+        }
+
         /* A missing file */
         {
                 Config *m = NULL;
