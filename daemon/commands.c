@@ -110,6 +110,11 @@ static ControlResult cmd_status(Daemon *d, Buf *out)
                    (unsigned long long)ms->skipped);
         put_time(out, ms->last_write_ms);
         buf_printf(out, "%s%s\n", ms->last_error[0] ? ", last error: " : "", ms->last_error);
+        if (d->save_failing)
+                buf_printf(out, "state: %s: not saved: %s; new bans are held back from the map, retrying\n",
+                           d->cfg->state_file, d->save_error);
+        else
+                buf_printf(out, "state: %s\n", d->cfg->state_file);
         buf_printf(out, "memory: %zu bytes per tracked address, %zu bytes per ban record\n",
                    tracked ? tracker_memory(d->tracker) / tracked : 0, records ? banset_memory(d->bans) / records : 0);
         buf_printf(out, "rules: %zu%s\n", ruleset_count(d->rules), ruleset_jit(d->rules) ? "" : " (no JIT)");
