@@ -469,7 +469,7 @@ static void answer_flushes(Daemon *d, int result)
         d->n_flushes = k;
 }
 
-static void become_ready(Daemon *d)
+static void become_ready(Daemon *d, bool waited)
 {
         _cleanup_free_ char *status = NULL;
         const char *err = mapwriter_stats(d->map)->last_error;
@@ -478,19 +478,20 @@ static void become_ready(Daemon *d)
                 return;
         d->ready = true;
         ev_timer_stop(d->loop, &d->ready_timer);
-        status = status_line(d);
-        notify_ready(d->notify, status);
-        log_event(LOG_EVENT_START, LOG_INFO, NULL, "ready: following %s, %zu rules, %zu bans%s%s%s",
+        log_event(LOG_EVENT_START, LOG_INFO, NULL, "ready: following %s, %zu rules, %zu bans%s%s%s%s",
                   d->cfg->log_file, ruleset_count(d->rules), banset_active(d->bans),
                   err[0] ? "; the map cannot be written yet (" : "", err,
-                  err[0] ? "): bans are kept in memory and written when it can be" : "");
+                  err[0] ? "): bans are kept in memory and written when it can be" : "",
+                  waited && !err[0] ? "; the first map write is still under way" : "");
+        status = status_line(d);
+        notify_ready(d->notify, status);
 }
 
 static void ready_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
         (void)loop;
         (void)revents;
-        become_ready(w->data);
+        become_ready(w->data, true);
 }
 
 static void retire_done(Daemon *d, MapSlot *slot, int result)
@@ -528,7 +529,7 @@ static void map_done(void *ctx, int result, size_t entries)
                 log_event(LOG_EVENT_MAP_WRITTEN, LOG_INFO, NULL, "%s: written, %zu %s", mapwriter_path(d->map),
                           entries, entries == 1 ? "entry" : "entries");
         if (!d->ready) {
-                become_ready(d); /* the first write ended, well or not */
+                become_ready(d, false); /* the first write ended, well or not */
                 return;
         }
         /* "map not updated" comes and goes; systemctl status shows it */
