@@ -106,6 +106,8 @@ typedef struct Daemon {
         ev_timer ready_timer; /* READY even if the first map write takes long */
         bool ready;
         bool stopping;
+        bool final_written;   /* stopping: the current map's last write is done */
+        bool retire_given_up; /* stopping: the old map's cleanup failed */
         Stats stats;
 } Daemon;
 

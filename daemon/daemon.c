@@ -460,8 +460,11 @@ static void answer_flushes(Daemon *d, int result)
                                                            mapwriter_stats(d->map)->last_error);
                         (void)control_reply(d->control, w->id, false, t);
                 } else if (w->gen <= d->gen_written) {
-                        _cleanup_free_ char *t = xasprintf("the map %s has no block of ours any more\n",
-                                                           mapwriter_path(d->map));
+                        _cleanup_free_ char *t = xasprintf(
+                                "the map %s has no block of ours any more\n%s%s%s", mapwriter_path(d->map),
+                                d->save_failing ? "warning: the state file cannot be saved (" : "",
+                                d->save_failing ? d->save_error : "",
+                                d->save_failing ? "); the bans come back at a restart unless it can\n" : "");
                         (void)control_reply(d->control, w->id, true, t);
                 } else
                         d->flushes[k++] = *w; /* the write that shows it is still to come */
@@ -494,8 +497,26 @@ static void ready_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
         become_ready(w->data, true);
 }
 
+/* At a stop: break the loop once the last writes are done (or given up). */
+static void stop_if_written(Daemon *d)
+{
+        MapWriter *old = d->slots[d->cur ^ 1].mw;
+
+        if (d->final_written && (!old || d->retire_given_up || !mapwriter_busy(old)))
+                ev_break(d->loop, EVBREAK_ALL);
+}
+
 static void retire_done(Daemon *d, MapSlot *slot, int result)
 {
+        if (d->stopping) {
+                if (result < 0) /* the next start does not know the old map: say it */
+                        log_err("%s: our block stays in this map, which is no longer access_map; remove it "
+                                "by hand",
+                                mapwriter_path(slot->mw));
+                d->retire_given_up = true;
+                stop_if_written(d);
+                return;
+        }
         if (result < 0)
                 return; /* the writer logged it and retries */
         log_notice("%s: our block is removed (access_map is now %s)", mapwriter_path(slot->mw),
@@ -519,10 +540,12 @@ static void map_done(void *ctx, int result, size_t entries)
         if (d->stopping) {
                 /* Bans that came during the last write get one more, at once;
                    after a failure, stop anyway: the state file has the bans. */
-                if (result >= 0 && mapwriter_busy(d->map))
+                if (result >= 0 && mapwriter_busy(d->map)) {
                         mapwriter_request_now(d->map);
-                else
-                        ev_break(d->loop, EVBREAK_ALL);
+                        return;
+                }
+                d->final_written = true;
+                stop_if_written(d);
                 return;
         }
         if (result >= 0)
@@ -912,11 +935,16 @@ static void sigterm_cb(struct ev_loop *loop, ev_signal *w, int revents)
         log_event(LOG_EVENT_STOP, LOG_INFO, NULL, "stopping");
         /* Read what is left, then let a pending map write finish. */
         tail_poll_now(d->tail);
-        if (!mapwriter_busy(d->map)) {
-                ev_break(loop, EVBREAK_ALL);
-                return;
+        if (mapwriter_busy(d->map))
+                mapwriter_request_now(d->map);
+        else
+                d->final_written = true;
+        if (d->slots[d->cur ^ 1].mw) {
+                ev_idle_stop(loop, &d->reap); /* stop_if_written() looks at it */
+                if (mapwriter_busy(d->slots[d->cur ^ 1].mw))
+                        mapwriter_request_now(d->slots[d->cur ^ 1].mw);
         }
-        mapwriter_request_now(d->map);
+        stop_if_written(d);
         ev_timer_init(&d->stop_timeout, stop_timeout_cb, STOP_TIMEOUT_S, 0.);
         ev_timer_start(loop, &d->stop_timeout);
 }

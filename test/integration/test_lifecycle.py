@@ -242,7 +242,9 @@ class Lifecycle(DaemonTest):
         env.start()
         for _ in range(3):
             env.append(sasl_fail("203.0.113.10"))
-        wait_until(lambda: env.postmap_q("203.0.113.10"), what="the ban")
+        # the text too: the database is renamed into place before it, and an
+        # append to the text about to be replaced would be lost
+        wait_until(lambda: env.postmap_q("203.0.113.10") and "203.0.113.10" in env.read_map(), what="the ban")
         with open(env.map, "a") as f:
             f.write("203.0.113.10 OK\n")
         env.ctl("ban", "203.0.113.11", check=0)      # any change makes a new write
@@ -405,7 +407,8 @@ class Lifecycle(DaemonTest):
         env = self.env
         env.start()
         env.ctl("ban", "203.0.113.44", check=0)
-        wait_until(lambda: env.postmap_q("203.0.113.44"), what="the ban")
+        # the text too: the database is renamed into place before it
+        wait_until(lambda: env.postmap_q("203.0.113.44") and "203.0.113.44" in env.read_map(), what="the ban")
         writes = int(re.match(r".*: (\d+) writes", env.status()["map"]).group(1))
         with open(env.map, "a") as f:
             f.write("203.0.113.44 OK\n")
