@@ -376,6 +376,27 @@ class Lifecycle(DaemonTest):
         self.assertIsNone(env.postmap_q("203.0.113.41"))
         self.assertNotIn("203.0.113.41", env.read_map())
 
+    def test_flush_over_a_half_closed_connection_is_answered(self):
+        # `echo flush --yes | socat - UNIX:...` shuts its side down after the
+        # line; it still reads, so the pending answer must still come.
+        env = self.env
+        env.start()
+        env.ctl("ban", "203.0.113.47", check=0)
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(10)
+        s.connect(env.socket)
+        s.sendall(b"flush --yes\n")
+        s.shutdown(socket.SHUT_WR)
+        out = b""
+        while True:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            out += chunk
+        s.close()
+        self.assertTrue(out.startswith(b"OK\n"), out)
+        self.assertIsNone(env.postmap_q("203.0.113.47"))
+
     def test_access_map_moved_on_reload_leaves_the_old_map_clean(self):
         env = self.env
         admin = "# the admin's\n192.0.2.60 OK\n"
