@@ -173,6 +173,8 @@ static int save_state(Daemon *d)
         int r;
 
         st.log_file = d->cfg->log_file;
+        /* which map holds our block: a start with another access_map cleans it */
+        st.map = xasprintf("%s:%s", d->cfg->map_type, d->cfg->map_path);
         st.n_pos = tail_positions(d->tail, st.pos, TAIL_MAX_POS);
         for (size_t i = 0; i < n; i++) {
                 StateBan *sb = state_add_ban(&st);
@@ -961,6 +963,39 @@ static void reap_cb(struct ev_loop *loop, ev_idle *w, int revents)
                 *old = (MapSlot){.d = d, .mw = mapwriter_free(old->mw)};
 }
 
+/*
+ * The state names the map that held our block at the last run; if that is
+ * not access_map any more (changed while we were stopped), our block
+ * leaves it, as on a reload.
+ */
+static void retire_previous_map(Daemon *d, const char *map)
+{
+        _cleanup_free_ char *type = NULL;
+        const char *colon, *path;
+        int r;
+
+        if (!map || !(colon = strchr(map, ':')))
+                return;
+        type = xstrndup(map, (size_t)(colon - map));
+        path = colon + 1;
+        if (streq(type, d->cfg->map_type) && streq(path, d->cfg->map_path))
+                return;
+        if (access(path, F_OK) < 0)
+                return; /* gone: nothing of ours is left there */
+        r = mapwriter_new(&d->slots[1].mw, d->loop, type, path, d->cfg->postmap, d->cfg->debounce_ms, &map_ops,
+                          &d->slots[1]);
+        if (r < 0) {
+                log_warn("%s: the previous run's map (%s); our block may remain in it: %s", d->cfg->state_file,
+                         map, strerror(-r));
+                return;
+        }
+        d->slots[1].retiring = true;
+        mapwriter_set_block(d->slots[1].mw, false);
+        mapwriter_request_now(d->slots[1].mw);
+        log_notice("access_map: was %s at the last run, now %s:%s; our block leaves the old map", map,
+                   d->cfg->map_type, d->cfg->map_path);
+}
+
 /* --- run ---------------------------------------------------------------- */
 
 static const ControlOps control_ops = {daemon_command};
@@ -1081,6 +1116,7 @@ int daemon_run(const DaemonOptions *opts)
            which makes us ready.  The log may produce bans meanwhile. */
         load_state(&d, &st);
         restore_bans(&d, &st, d.started_ms);
+        retire_previous_map(&d, st.map);
         {
                 /* What the state file holds may go to the map. */
                 _cleanup_free_ Ban **v = NULL;

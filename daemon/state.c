@@ -21,6 +21,7 @@
 void state_clear(State *s)
 {
         free(s->log_file);
+        free(s->map);
         free(s->bans);
         *s = (State){0};
 }
@@ -39,6 +40,10 @@ void state_render(const State *s, Buf *out)
         buf_printf(out, "%s %d\n", MAGIC, STATE_VERSION);
         if (s->log_file) {
                 buf_printf(out, "log %s\n", s->log_file);
+                records++;
+        }
+        if (s->map) {
+                buf_printf(out, "map %s\n", s->map);
                 records++;
         }
         for (size_t i = 0; i < s->n_pos; i++) {
@@ -168,6 +173,12 @@ int state_parse(const char *text, size_t len, State *out, char **why)
                 if (startswith(line, "log ")) {
                         free(s.log_file);
                         s.log_file = xstrdup(line + 4);
+                        records++;
+                        continue;
+                }
+                if (startswith(line, "map ")) {
+                        free(s.map);
+                        s.map = xstrdup(line + 4);
                         records++;
                         continue;
                 }

@@ -422,6 +422,23 @@ class Lifecycle(DaemonTest):
         wait_until(lambda: q(new_map, "203.0.113.43"), what="a later ban")
         self.assertEqual(env.read_map(), admin)
 
+    def test_access_map_changed_while_stopped_leaves_the_old_map_clean(self):
+        env = self.env
+        admin = "192.0.2.61 OK\n"
+        env.write_map(admin)
+        env.start()
+        env.ctl("ban", "203.0.113.48", check=0)
+        wait_until(lambda: "203.0.113.48" in env.read_map(), what="the ban in the first map")
+        self.assertEqual(env.stop(), 0)
+        new_map = os.path.join(env.dir, "access3")
+        env.write_config(access_map="hash:" + new_map)
+        env.start()
+        wait_until(lambda: env.read_map() == admin, what="the old map without our block")
+        self.assertIsNone(env.postmap_q("203.0.113.48"))
+        r = subprocess.run([harness.POSTMAP, "-c", env.pfdir, "-q", "203.0.113.48", "hash:" + new_map],
+                           capture_output=True, text=True)
+        self.assertIn("REJECT", r.stdout)
+
     def test_admin_ok_line_lifts_the_ban_at_once(self):
         # No other change comes: the edit alone must lift the ban, in one write,
         # so that the admin's own postmap finds no duplicate key.
