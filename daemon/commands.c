@@ -216,6 +216,8 @@ static ControlResult cmd_ban(Daemon *d, char **argv, size_t argc, Buf *out)
         b->hits = 0;
         b->first_hit_ms = b->last_hit_ms = 0;
         b->banned_ms = now;
+        if (!b->active)
+                b->in_state = false; /* the next save must hold it before the map does */
         banset_activate(d->bans, b, len ? now + (int64_t)len : 0);
         if (cidr_is_host(&c))
                 tracker_forget(d->tracker, &c.net);

@@ -134,33 +134,11 @@ static void build_exempt(const Config *cfg, Exempt *e)
 
 /* --- state -------------------------------------------------------------- */
 
-static int saved_cmp(const void *a, const void *b)
+/* The bans of v[0..n) are in the state file now, as they stand. */
+static void set_saved(Ban **v, size_t n)
 {
-        const SavedKey *x = a, *y = b;
-        int c = memcmp(x->addr.b, y->addr.b, sizeof(x->addr.b));
-
-        return c ? c : (int)x->plen - (int)y->plen;
-}
-
-/* Remember the active bans of v[0..n) as the ones the state file holds. */
-static void set_saved(Daemon *d, Ban **v, size_t n)
-{
-        size_t k = 0;
-
-        free(d->saved);
-        d->saved = xcalloc(n ? n : 1, sizeof(SavedKey));
         for (size_t i = 0; i < n; i++)
-                if (v[i]->active)
-                        d->saved[k++] = (SavedKey){.addr = v[i]->addr, .plen = v[i]->plen};
-        qsort(d->saved, k, sizeof(SavedKey), saved_cmp);
-        d->n_saved = k;
-}
-
-static bool is_saved(const Daemon *d, const Ban *b)
-{
-        SavedKey k = {.addr = b->addr, .plen = b->plen};
-
-        return bsearch(&k, d->saved, d->n_saved, sizeof(SavedKey), saved_cmp) != NULL;
+                v[i]->in_state = v[i]->active;
 }
 
 static void schedule_save(Daemon *d, double within);
@@ -207,7 +185,7 @@ static int save_state(Daemon *d)
                         schedule_save(d, d->save_backoff_s);
                 return r;
         }
-        set_saved(d, v, n);
+        set_saved(v, n);
         d->bans_dirty = false;
         if (d->save_failing) {
                 d->save_failing = false;
@@ -287,6 +265,7 @@ static void restore_bans(Daemon *d, const State *st, int64_t now)
                 b->banned_ms = sb->banned_ms;
                 b->expires_ms = sb->expires_ms;
                 if (live) {
+                        b->in_state = true; /* it comes from there */
                         banset_activate(d->bans, b, sb->expires_ms);
                         active++;
                 } else {
@@ -430,7 +409,7 @@ static size_t render_entries(void *ctx, const AdminKeys *admin, Buf *out)
                 /* The admin's own line for this key decides; never duplicate it. */
                 if (adminkeys_has(admin, key))
                         continue;
-                if (d->bans_dirty && !is_saved(d, v[i])) {
+                if (d->bans_dirty && !v[i]->in_state) {
                         held++;
                         continue;
                 }
@@ -584,6 +563,8 @@ static Ban *impose(Daemon *d, const Addr *a, uint8_t plen, uint16_t rule, uint64
         b->last_hit_ms = now;
         b->banned_ms = now;
         *len = banset_escalate(ban_time_ms, b->count, d->cfg->ban_time_factor, d->cfg->ban_time_max_ms);
+        if (!b->active)
+                b->in_state = false; /* new in the map's eyes: the next save must hold it first */
         banset_activate(d->bans, b, *len ? now + (int64_t)*len : 0);
         return b;
 }
@@ -1016,7 +997,6 @@ static void daemon_done(Daemon *d)
         d->slots[1].mw = mapwriter_free(d->slots[1].mw);
         d->map = NULL;
         free(d->flushes);
-        free(d->saved);
         free(d->net_noted);
         d->rules = ruleset_free(d->rules);
         d->tracker = tracker_free(d->tracker);
@@ -1117,12 +1097,6 @@ int daemon_run(const DaemonOptions *opts)
         load_state(&d, &st);
         restore_bans(&d, &st, d.started_ms);
         retire_previous_map(&d, st.map);
-        {
-                /* What the state file holds may go to the map. */
-                _cleanup_free_ Ban **v = NULL;
-                size_t n = banset_list(d.bans, false, &v);
-                set_saved(&d, v, n);
-        }
         daemon_arm_due(&d);
         (void)daemon_map_request(&d, true);
         same_log = st.log_file && streq(st.log_file, d.cfg->log_file);
