@@ -29,7 +29,7 @@ def fill(folder):
     return path
 
 
-class Faults(DaemonTest):
+class Degraded(DaemonTest):
 
     def setUp(self):
         if not PRIVATE:
