@@ -24,7 +24,8 @@ int addr_parse(const char *s, size_t len, Addr *out)
         char tmp[ADDR_STRLEN];
         Addr a;
 
-        if (len == 0 || len >= sizeof(tmp))
+        /* a NUL inside would end the text for inet_pton(), which then reads only its start */
+        if (len == 0 || len >= sizeof(tmp) || memchr(s, '\0', len))
                 return -EINVAL;
         memcpy(tmp, s, len);
         tmp[len] = '\0';

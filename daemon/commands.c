@@ -74,7 +74,6 @@ static void json_time(Buf *out, int64_t ms)
 
 static ControlResult cmd_status(Daemon *d, Buf *out)
 {
-        const TailStats *ts = tail_stats(d->tail);
         const MapWriterStats *ms = mapwriter_stats(d->map);
         size_t tracked, records = banset_records(d->bans);
         char up[32];
@@ -83,12 +82,24 @@ static ControlResult cmd_status(Daemon *d, Buf *out)
         tracked = tracker_count(d->tracker);
         buf_printf(out, "uptime: %s\n",
                    format_duration((uint64_t)(now_ms() - d->started_ms) / 1000 * 1000, up, sizeof(up)));
-        buf_printf(out, "log: %s (%s)\n", d->cfg->log_file, tail_is_open(d->tail) ? "open" : "not there yet");
-        buf_printf(out, "lines read: %llu (%llu bytes, %llu cut, %llu rotations, %llu truncations, %llu without a "
-                        "syslog header)\n",
-                   (unsigned long long)ts->lines, (unsigned long long)ts->bytes, (unsigned long long)ts->cut,
-                   (unsigned long long)ts->rotations, (unsigned long long)ts->truncations,
-                   (unsigned long long)d->stats.unparsed);
+        if (d->journal) {
+                const JournalStats *js = journal_stats(d->journal);
+                buf_printf(out, "source: journal (%s)\n", d->source_why);
+                buf_printf(out, "journal: %llu entries read, %llu of mail programs, %llu refused as spoofed%s%s, "
+                                "%llu lost (dropped by journald's rate limit)\n",
+                           (unsigned long long)js->entries, (unsigned long long)js->records,
+                           (unsigned long long)js->spoofed, js->spoofed ? ", the last " : "", js->last_spoofed,
+                           (unsigned long long)js->suppressed);
+        } else {
+                const TailStats *ts = tail_stats(d->tail);
+                buf_printf(out, "source: file (%s)\n", d->source_why);
+                buf_printf(out, "log: %s (%s)\n", d->cfg->log_file, tail_problem(d->tail) ? tail_problem(d->tail) : "open");
+                buf_printf(out, "lines read: %llu (%llu bytes, %llu cut, %llu rotations, %llu truncations, %llu "
+                                "without a syslog header)\n",
+                           (unsigned long long)ts->lines, (unsigned long long)ts->bytes, (unsigned long long)ts->cut,
+                           (unsigned long long)ts->rotations, (unsigned long long)ts->truncations,
+                           (unsigned long long)d->stats.unparsed);
+        }
         buf_printf(out, "hits: %llu (and %llu already banned, %llu never banned, %llu own rejections)\n",
                    (unsigned long long)d->stats.hits, (unsigned long long)d->stats.already_banned,
                    (unsigned long long)d->stats.exempt, (unsigned long long)d->stats.own_rejects);
@@ -118,6 +129,7 @@ static ControlResult cmd_status(Daemon *d, Buf *out)
         buf_printf(out, "memory: %zu bytes per tracked address, %zu bytes per ban record\n",
                    tracked ? tracker_memory(d->tracker) / tracked : 0, records ? banset_memory(d->bans) / records : 0);
         buf_printf(out, "rules: %zu%s\n", ruleset_count(d->rules), ruleset_jit(d->rules) ? "" : " (no JIT)");
+        buf_printf(out, "private addresses: %s\n", daemon_private_policy(d));
         buf_printf(out, "log messages dropped by the flood limiter: %llu\n", (unsigned long long)log_dropped());
         return CONTROL_OK;
 }
@@ -196,15 +208,18 @@ static ControlResult cmd_ban(Daemon *d, char **argv, size_t argc, Buf *out)
                 buf_printf(out, "'%s' is not a duration (e.g. 90s, 10m, 1h, 7d, or forever)", argv[2]);
                 return CONTROL_ERROR;
         }
-        if (mapfile_key(&c.net, c.plen, key, sizeof(key)) < 0) {
+        if (daemon_net_key(d, &c.net, c.plen, key, sizeof(key)) < 0) {
                 buf_printf(out, "%s: no access(5) key can match exactly this network; IPv4 networks need "
-                                "a /8, /16 or /24, IPv6 ones whole 16-bit groups without '::' inside",
+                                "a /8, /16 or /24, IPv6 ones whole 16-bit groups without '::' inside and "
+                                "not one group of decimal digits (an IPv4 lookup reaches those); "
+                                "network_map = cidr:... takes any network",
                            argv[1]);
                 return CONTROL_ERROR;
         }
         why = cidr_is_host(&c)
                       ? exempt_reason(&d->exempt, mapwriter_admin_keys(d->map), &c.net)
-                      : exempt_reason_net(&d->exempt, mapwriter_admin_keys(d->map), &c.net, c.plen, key);
+                      : exempt_reason_net(&d->exempt, mapwriter_admin_keys(d->map), &c.net, c.plen,
+                                          key[0] ? key : NULL);
         if (why) {
                 buf_printf(out, "%s is never banned (%s)", argv[1], why);
                 return CONTROL_ERROR;

@@ -130,6 +130,11 @@ static int duration(const char *v, uint64_t *dst, uint64_t min_ms, char **why)
         return 0;
 }
 
+static int p_postmap_timeout(Config *c, const char *v, char **why)
+{
+        return duration(v, &c->postmap_timeout_ms, 100, why);
+}
+
 static int p_debounce(Config *c, const char *v, char **why)
 {
         int r = duration(v, &c->debounce_ms, 0, why);
@@ -216,6 +221,42 @@ static int p_ipv6_net_hosts(Config *c, const char *v, char **why)
         return 0;
 }
 
+static int p_ipv6_net_factor(Config *c, const char *v, char **why)
+{
+        uint64_t n;
+
+        /* max_hits is at most 1000: the tracker keeps 64000 hits at most */
+        if (parse_uint(v, 64, &n) < 0) {
+                *why = xasprintf("'%s' is not a number from 0 to 64 (0: do not count hits per network)", v);
+                return -EINVAL;
+        }
+        c->ipv6_net_factor = (unsigned)n;
+        return 0;
+}
+
+static int p_network_map(Config *c, const char *v, char **why)
+{
+        if (!*v) {
+                free(c->network_map);
+                c->network_map = NULL;
+                return 0;
+        }
+        if (strncmp(v, "cidr:", 5) != 0) {
+                *why = xasprintf("'%s' is not cidr:/path (network bans need a cidr table)", v);
+                return -EINVAL;
+        }
+        return need_absolute(v + 5, why) ?: set_string(&c->network_map, v + 5);
+}
+
+static int p_ban_private(Config *c, const char *v, char **why)
+{
+        if (parse_bool(v, &c->ban_private) < 0) {
+                *why = xasprintf("'%s' is not yes or no", v);
+                return -EINVAL;
+        }
+        return 0;
+}
+
 static int p_ignore_mynetworks(Config *c, const char *v, char **why)
 {
         if (parse_bool(v, &c->ignore_mynetworks) < 0) {
@@ -273,6 +314,46 @@ static int p_start_at(Config *c, const char *v, char **why)
         return 0;
 }
 
+static int p_log_source(Config *c, const char *v, char **why)
+{
+        if (streq(v, "auto"))
+                c->log_source = LOG_SOURCE_AUTO;
+        else if (streq(v, "file"))
+                c->log_source = LOG_SOURCE_FILE;
+        else if (streq(v, "journal"))
+                c->log_source = LOG_SOURCE_JOURNAL;
+        else {
+                *why = xasprintf("'%s' is not auto, file or journal", v);
+                return -EINVAL;
+        }
+        return 0;
+}
+
+/* A list of names made of [-._A-Za-z0-9]. */
+static int name_list(char ***dst, const char *v, const char *what, char **why)
+{
+        _cleanup_strv_free_ char **items = split_list(v);
+
+        for (char **p = items; *p; p++)
+                if (!**p || (*p)[strspn(*p, "-._abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")]) {
+                        *why = xasprintf("'%s' is not %s", *p, what);
+                        return -EINVAL;
+                }
+        strv_free(*dst);
+        *dst = TAKE_PTR(items);
+        return 0;
+}
+
+static int p_journal_users(Config *c, const char *v, char **why)
+{
+        return name_list(&c->journal_users, v, "a user name", why);
+}
+
+static int p_journal_identifiers(Config *c, const char *v, char **why)
+{
+        return name_list(&c->journal_identifiers, v, "a syslog identifier prefix", why);
+}
+
 static int p_log_target(Config *c, const char *v, char **why)
 {
         if (log_target_from_string(v, &c->log_target) < 0) {
@@ -287,10 +368,14 @@ static const struct {
         KeyParser parse;
         const char *def; /* the built-in default, parsed by config_new_default() */
 } keys[] = {
+        {"log_source", p_log_source, "auto"},
         {"log_file", p_log_file, "/var/log/maillog"},
+        {"journal_users", p_journal_users, "postfix dovecot dovenull"},
+        {"journal_identifiers", p_journal_identifiers, "postfix dovecot"},
         {"rules", p_rules, DEFAULT_RULES},
         {"access_map", p_access_map, "hash:/etc/postfix/access"},
         {"postmap", p_postmap, "postmap"},
+        {"postmap_timeout", p_postmap_timeout, "10s"},
         {"debounce", p_debounce, "250ms"},
         {"state_file", p_state_file, "/var/lib/postfix-autoblacklist/state"},
         {"control_socket", p_control_socket, "/run/postfix-autoblacklist/control"},
@@ -305,7 +390,10 @@ static const struct {
         {"max_tracked", p_max_tracked, "200000"},
         {"ipv6_net_prefix", p_ipv6_net_prefix, "64"},
         {"ipv6_net_hosts", p_ipv6_net_hosts, "3"},
+        {"ipv6_net_factor", p_ipv6_net_factor, "3"},
+        {"network_map", p_network_map, ""},
         {"ignore_mynetworks", p_ignore_mynetworks, "no"},
+        {"ban_private", p_ban_private, "no"},
         {"postconf", p_postconf, "postconf"},
         {"reject_text", p_reject_text, "Blocked by postfix-autoblacklist"},
         {"start_at", p_start_at, "end"},
@@ -337,10 +425,13 @@ Config *config_free(Config *c)
         free(c->map_path);
         strv_free(c->postmap);
         strv_free(c->postconf);
+        strv_free(c->journal_users);
+        strv_free(c->journal_identifiers);
         free(c->state_file);
         free(c->control_socket);
         free(c->ignore);
         free(c->reject_text);
+        free(c->network_map);
         free(c);
         return NULL;
 }
@@ -409,7 +500,11 @@ int config_load(const char *path, Config **out, Diags *errors)
         }
         c = config_new_default();
         c->path = xstrdup(path);
-        postfix_lines(text, len, apply_line, orphan_line, &(Loading){.c = c, .path = path, .errors = errors});
+        Loading l = {.c = c, .path = path, .errors = errors};
+        postfix_lines(text, len, apply_line, orphan_line, &l);
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++)
+                if (l.seen[i] && streq(keys[i].name, "log_file"))
+                        c->log_file_set = true;
         if (errors->n > n_errors)
                 return -EINVAL;
         *out = TAKE_PTR(c);
@@ -438,21 +533,67 @@ int config_load_rules(const Config *cfg, const char *override, Names *names, Rul
         return ruleset_load(out, override ? override : cfg->rules, &defs, names, errors, warnings);
 }
 
+/*
+ * A duration as the config file writes it: one number and one unit.
+ * format_duration() writes "1h30m" for people, which parse_duration()
+ * does not read.
+ */
+static const char *dump_duration(uint64_t ms, char *buf, size_t size)
+{
+        static const struct {
+                const char *unit;
+                uint64_t ms;
+        } units[] = {{"w", 604800000ULL}, {"d", 86400000ULL}, {"h", 3600000ULL}, {"m", 60000ULL}, {"s", 1000ULL}};
+
+        for (size_t i = 0; i < ELEMENTSOF(units); i++)
+                if (ms && ms % units[i].ms == 0) {
+                        snprintf(buf, size, "%llu%s", (unsigned long long)(ms / units[i].ms), units[i].unit);
+                        return buf;
+                }
+        if (ms)
+                snprintf(buf, size, "%llums", (unsigned long long)ms);
+        else
+                snprintf(buf, size, "0s");
+        return buf;
+}
+
+/* The shortest text that reads back as f: %g, or all 17 digits if %g rounds. */
+static void dump_double(Buf *out, double f)
+{
+        char t[32];
+
+        snprintf(t, sizeof(t), "%g", f);
+        if (strtod(t, NULL) != f)
+                snprintf(t, sizeof(t), "%.17g", f);
+        buf_puts(out, t);
+}
+
 void config_dump(const Config *c, Buf *out)
 {
         char d[32];
 
+        static const char *const sources[] = {"auto", "file", "journal"};
+
+        buf_printf(out, "log_source = %s\n", sources[c->log_source]);
         buf_printf(out, "log_file = %s\n", c->log_file);
+        buf_puts(out, "journal_users =");
+        for (size_t i = 0; c->journal_users[i]; i++)
+                buf_printf(out, " %s", c->journal_users[i]);
+        buf_puts(out, "\njournal_identifiers =");
+        for (size_t i = 0; c->journal_identifiers[i]; i++)
+                buf_printf(out, " %s", c->journal_identifiers[i]);
+        buf_puts(out, "\n");
         buf_printf(out, "rules = %s\n", c->rules);
         buf_printf(out, "access_map = %s:%s\n", c->map_type, c->map_path);
         buf_puts(out, "postmap =");
         for (size_t i = 0; c->postmap[i]; i++)
                 buf_printf(out, " %s", c->postmap[i]);
         buf_puts(out, "\n");
-        buf_printf(out, "debounce = %s\n", format_duration(c->debounce_ms, d, sizeof(d)));
+        buf_printf(out, "postmap_timeout = %s\n", dump_duration(c->postmap_timeout_ms, d, sizeof(d)));
+        buf_printf(out, "debounce = %s\n", dump_duration(c->debounce_ms, d, sizeof(d)));
         buf_printf(out, "state_file = %s\n", c->state_file);
         buf_printf(out, "control_socket = %s\n", c->control_socket);
-        buf_printf(out, "control_timeout = %s\n", format_duration(c->control_timeout_ms, d, sizeof(d)));
+        buf_printf(out, "control_timeout = %s\n", dump_duration(c->control_timeout_ms, d, sizeof(d)));
         buf_puts(out, "ignore =");
         for (size_t i = 0; i < c->n_ignore; i++) {
                 char b[CIDR_STRLEN];
@@ -460,15 +601,20 @@ void config_dump(const Config *c, Buf *out)
         }
         buf_puts(out, "\n");
         buf_printf(out, "max_hits = %u\n", c->max_hits);
-        buf_printf(out, "find_time = %s\n", format_duration(c->find_time_ms, d, sizeof(d)));
-        buf_printf(out, "ban_time = %s\n", format_duration(c->ban_time_ms, d, sizeof(d)));
-        buf_printf(out, "ban_time_factor = %g\n", c->ban_time_factor);
-        buf_printf(out, "ban_time_max = %s\n", format_duration(c->ban_time_max_ms, d, sizeof(d)));
-        buf_printf(out, "ban_memory = %s\n", format_duration(c->ban_memory_ms, d, sizeof(d)));
+        buf_printf(out, "find_time = %s\n", dump_duration(c->find_time_ms, d, sizeof(d)));
+        buf_printf(out, "ban_time = %s\n", dump_duration(c->ban_time_ms, d, sizeof(d)));
+        buf_puts(out, "ban_time_factor = ");
+        dump_double(out, c->ban_time_factor);
+        buf_puts(out, "\n");
+        buf_printf(out, "ban_time_max = %s\n", dump_duration(c->ban_time_max_ms, d, sizeof(d)));
+        buf_printf(out, "ban_memory = %s\n", dump_duration(c->ban_memory_ms, d, sizeof(d)));
         buf_printf(out, "max_tracked = %zu\n", c->max_tracked);
         buf_printf(out, "ipv6_net_prefix = %u\n", c->ipv6_net_prefix);
         buf_printf(out, "ipv6_net_hosts = %u\n", c->ipv6_net_hosts);
+        buf_printf(out, "ipv6_net_factor = %u\n", c->ipv6_net_factor);
+        buf_printf(out, "network_map = %s%s\n", c->network_map ? "cidr:" : "", c->network_map ? c->network_map : "");
         buf_printf(out, "ignore_mynetworks = %s\n", c->ignore_mynetworks ? "yes" : "no");
+        buf_printf(out, "ban_private = %s\n", c->ban_private ? "yes" : "no");
         buf_puts(out, "postconf =");
         for (size_t i = 0; c->postconf[i]; i++)
                 buf_printf(out, " %s", c->postconf[i]);

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "names.h"
 #include "rules.h"
+#include "source.h"
 #include "util.h"
 
 typedef enum StartAt {
@@ -23,11 +24,16 @@ typedef enum StartAt {
 
 typedef struct Config {
         char *path; /* the file read, or NULL for built-in defaults */
+        LogSourceKind log_source;
         char *log_file;
+        bool log_file_set; /* given in the file, not the default */
+        char **journal_users;       /* besides root, whose journal entries count */
+        char **journal_identifiers; /* SYSLOG_IDENTIFIER prefixes read from the journal */
         char *rules;
         char *map_type; /* "hash", ... */
         char *map_path;
         char **postmap; /* argv, without the map argument */
+        uint64_t postmap_timeout_ms; /* per 100,000 entries, and at least this */
         uint64_t debounce_ms;
         char *state_file;
         char *control_socket;
@@ -43,7 +49,10 @@ typedef struct Config {
         size_t max_tracked;       /* addresses with hits, not banned yet */
         unsigned ipv6_net_prefix; /* ban this IPv6 network ... */
         unsigned ipv6_net_hosts;  /* ... once this many of its hosts are banned (0: never) */
+        unsigned ipv6_net_factor; /* ban it when its hits reach a rule's max_hits x this (0: never) */
+        char *network_map;        /* cidr: file for network bans; NULL: keys in the access map */
         bool ignore_mynetworks;
+        bool ban_private;         /* private and shared address space may be banned */
         char **postconf;          /* argv, for reading mynetworks */
         char *reject_text;
         StartAt start_at;

@@ -14,6 +14,7 @@
 #include "control.h"
 #include "daemon.h"
 #include "exempt.h"
+#include "journal.h"
 #include "mapwriter.h"
 #include "names.h"
 #include "notify.h"
@@ -32,6 +33,7 @@ typedef struct Stats {
         uint64_t already_banned;
         uint64_t own_rejects;
         uint64_t unparsed;
+        uint64_t spoofed_reported; /* journal entries refused, as last reported */
         char last_ban[CIDR_STRLEN];
         char last_ban_rule[65];
         int64_t last_ban_ms;
@@ -60,12 +62,15 @@ typedef struct Daemon {
         uint16_t net_rule;    /* the rule name "ipv6-network" */
         RuleSet *rules;
         Tracker *tracker;
+        Tracker *net_tracker; /* IPv6 hits per network of ipv6_net_prefix */
         Banset *bans;
         MapWriter *map;   /* the current access_map; slots[cur].mw */
         MapSlot slots[2]; /* the current writer and one that is retiring */
         unsigned cur;
         ev_idle reap;     /* frees a retired writer outside its own callback */
-        Tail *tail;
+        Tail *tail;       /* the file source, or ... */
+        Journal *journal; /* ... the journal source */
+        char *source_why; /* why this source */
         Control *control;
         Notify *notify;
         Exempt exempt;
@@ -113,6 +118,14 @@ void daemon_lift(Daemon *d, Ban *ban, const char *why);
 /* The reload as systemd sees it: RELOADING=1, the reload, READY=1. */
 int daemon_reload_notify(Daemon *d, char **why);
 char *daemon_ban_text(const Ban *ban, char *buf);
+/*
+ * The access(5) key for a ban of net/plen into key, or "" for a network
+ * that goes into the cidr: network map (network_map); -EDOM if neither
+ * can hold it.
+ */
+int daemon_net_key(const Daemon *d, const Addr *net, unsigned plen, char *key, size_t size);
+/* Whether private address space is banned, for the log and status. */
+const char *daemon_private_policy(const Daemon *d);
 
 /* commands.c */
 ControlResult daemon_command(void *ctx, uint64_t id, char **argv, size_t argc, Buf *out);

@@ -25,11 +25,15 @@
 
 #include <errno.h>
 #include <ifaddrs.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "log.h"
+#include "logline.h"
+#include "source.h"
 #include "state.h"
 #include "util.h"
 
@@ -130,6 +134,15 @@ static void build_exempt(const Config *cfg, Exempt *e)
         add_local_addresses(e);
         if (cfg->ignore_mynetworks)
                 add_mynetworks(cfg, e);
+        if (!cfg->ban_private)
+                exempt_add_private(e);
+}
+
+const char *daemon_private_policy(const Daemon *d)
+{
+        return d->cfg->ban_private ? "may be banned (ban_private = yes)"
+                                   : "never banned (ban_private = no): 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, "
+                                     "100.64.0.0/10, 169.254.0.0/16, fc00::/7, fe80::/10";
 }
 
 /* --- state -------------------------------------------------------------- */
@@ -150,10 +163,14 @@ static int save_state(Daemon *d)
         size_t n = banset_list(d->bans, false, &v);
         int r;
 
-        st.log_file = d->cfg->log_file;
+        if (d->journal)
+                st.journal_cursor = journal_cursor(d->journal);
+        else {
+                st.log_file = d->cfg->log_file;
+                st.n_pos = tail_positions(d->tail, st.pos, TAIL_MAX_POS);
+        }
         /* which map holds our block: a start with another access_map cleans it */
         st.map = xasprintf("%s:%s", d->cfg->map_type, d->cfg->map_path);
-        st.n_pos = tail_positions(d->tail, st.pos, TAIL_MAX_POS);
         for (size_t i = 0; i < n; i++) {
                 StateBan *sb = state_add_ban(&st);
                 sb->addr = v[i]->addr;
@@ -239,6 +256,23 @@ static void load_state(Daemon *d, State *st)
                 log_warn("%s: %s; starting without it", d->cfg->state_file, why ? why : strerror(-r));
 }
 
+/* t + d milliseconds, saturated: times from the state file can be anything
+   (a state file damaged by hand, or a ban for ever and a day). */
+static int64_t add_ms(int64_t t, uint64_t d)
+{
+        int64_t r;
+
+        if (d > INT64_MAX || __builtin_add_overflow(t, (int64_t)d, &r))
+                return INT64_MAX;
+        return r;
+}
+
+/* When the record of a ban that ended (or ends) is forgotten. */
+static int64_t forget_time(const Daemon *d, int64_t expires_ms, int64_t banned_ms)
+{
+        return add_ms(expires_ms ? expires_ms : banned_ms, d->cfg->ban_memory_ms);
+}
+
 /* The bans of the state file, as they stand now. */
 static void restore_bans(Daemon *d, const State *st, int64_t now)
 {
@@ -247,7 +281,7 @@ static void restore_bans(Daemon *d, const State *st, int64_t now)
         for (size_t i = 0; i < st->n_bans; i++) {
                 const StateBan *sb = &st->bans[i];
                 bool live = sb->active && (sb->expires_ms == 0 || sb->expires_ms > now);
-                int64_t forget = (sb->expires_ms ? sb->expires_ms : sb->banned_ms) + (int64_t)d->cfg->ban_memory_ms;
+                int64_t forget = forget_time(d, sb->expires_ms, sb->banned_ms);
                 uint16_t rule;
                 Ban *b;
 
@@ -304,6 +338,8 @@ static char *status_line(Daemon *d)
         }
         if (mapwriter_stats(d->map)->last_error[0])
                 buf_printf(&b, "; map not updated, retrying: %s", mapwriter_stats(d->map)->last_error);
+        if (d->tail && tail_problem(d->tail))
+                buf_printf(&b, "; log %s: %s", d->cfg->log_file, tail_problem(d->tail));
         if (d->save_failing)
                 buf_printf(&b, "; state not saved, new bans held back, retrying: %s", d->save_error);
         return b.data;
@@ -365,10 +401,60 @@ static bool under_net_ban(Daemon *d, const Ban *b)
 {
         Ban *net;
 
-        if (addr_is_v4(&b->addr) || b->plen != 128 || !d->cfg->ipv6_net_hosts)
+        /* With a cidr: network map the hosts stay in the access map too: if
+           smtpd was not pointed at the network map, they are still banned. */
+        if (addr_is_v4(&b->addr) || b->plen != 128 || d->cfg->network_map)
                 return false;
         net = banset_get(d->bans, &b->addr, (uint8_t)d->cfg->ipv6_net_prefix);
         return net && net->active;
+}
+
+int daemon_net_key(const Daemon *d, const Addr *net, unsigned plen, char *key, size_t size)
+{
+        if (plen == addr_host_plen(net) || !d->cfg->network_map)
+                return mapfile_key(net, plen, key, size);
+        if (size)
+                key[0] = '\0'; /* goes into the cidr: map, which takes any prefix */
+        return 0;
+}
+
+/*
+ * Write the cidr: network map (when configured) with the network bans in
+ * nets.  smtpd reads a cidr table only when a process starts and does not
+ * watch it, so the access map carries a comment with the network map's
+ * hash: when the networks change, so does the access map, and idle smtpd
+ * processes restart ("table ... has changed") and read both.  The network
+ * map is renamed into place before the access map is built.
+ */
+static void write_network_map(Daemon *d, const Buf *nets, size_t n, Buf *entries)
+{
+        const char *path = d->cfg->network_map;
+        Buf text = {0};
+        _cleanup_free_ char *old = NULL;
+        size_t old_len = 0;
+        uint64_t hash;
+        int r;
+
+        buf_printf(&text, "# Network bans of postfix-autoblacklist (%zu), for smtpd's check_client_access "
+                          "cidr:%s.\n# Written by autoblacklistd: do not edit, your changes are lost.\n",
+                   n, path);
+        if (nets->len)
+                buf_append(&text, nets->data, nets->len);
+        hash = fnv1a(text.data, text.len);
+        if (read_file(path, 1 << 26, &old, &old_len) == 0 && old_len == text.len &&
+            memcmp(old, text.data, text.len) == 0)
+                r = 0;
+        else {
+                r = write_file_atomic(path, text.data, text.len, 0644);
+                if (r == 0 && chmod(path, 0644) < 0)
+                        r = -errno;
+        }
+        if (r < 0)
+                log_err("%s: cannot write the network map: %s; its %zu network bans are not in effect", path,
+                        strerror(-r), n);
+        buf_printf(entries, "# %zu network %s in cidr:%s (%016" PRIx64 ")\n", n, n == 1 ? "ban" : "bans", path,
+                   hash);
+        buf_free(&text);
 }
 
 static size_t render_entries(void *ctx, const AdminKeys *admin, Buf *out)
@@ -378,7 +464,8 @@ static size_t render_entries(void *ctx, const AdminKeys *admin, Buf *out)
         _cleanup_free_ Ban **v = NULL;
         _cleanup_free_ Ban **lift = NULL;
         _cleanup_free_ const char **lift_why = NULL;
-        size_t n, written = 0, n_lift = 0, held = 0;
+        size_t n, written = 0, n_lift = 0, held = 0, n_nets = 0;
+        Buf nets = {0};
 
         if (slot->retiring)
                 return 0; /* it writes the admin's lines alone */
@@ -394,16 +481,23 @@ static size_t render_entries(void *ctx, const AdminKeys *admin, Buf *out)
                 const char *why = NULL;
                 bool host = ban_is_host(v[i]);
 
-                if (mapfile_key(&v[i]->addr, v[i]->plen, key, sizeof(key)) < 0)
+                if (daemon_net_key(d, &v[i]->addr, v[i]->plen, key, sizeof(key)) < 0)
                         continue;
                 if (host && under_net_ban(d, v[i]))
                         continue;
                 /* Added to the ignore list or set OK since the ban: lift it. */
                 why = host ? exempt_reason(&d->exempt, admin, &v[i]->addr)
-                           : exempt_reason_net(&d->exempt, admin, &v[i]->addr, v[i]->plen, key);
+                           : exempt_reason_net(&d->exempt, admin, &v[i]->addr, v[i]->plen, key[0] ? key : NULL);
                 if (why) {
                         lift_why[n_lift] = why;
                         lift[n_lift++] = v[i];
+                        continue;
+                }
+                if (!key[0]) {
+                        char c[CIDR_STRLEN];
+                        buf_printf(&nets, "%s REJECT %s\n", cidr_format(&(Cidr){v[i]->addr, v[i]->plen, addr_is_v4(&v[i]->addr)}, c),
+                                   d->cfg->reject_text);
+                        n_nets++;
                         continue;
                 }
                 /* The admin's own line for this key decides; never duplicate it. */
@@ -416,6 +510,9 @@ static size_t render_entries(void *ctx, const AdminKeys *admin, Buf *out)
                 buf_printf(out, "%s REJECT %s\n", key, d->cfg->reject_text);
                 written++;
         }
+        if (d->cfg->network_map)
+                write_network_map(d, &nets, n_nets, out);
+        buf_free(&nets);
         for (size_t i = 0; i < n_lift; i++) {
                 _cleanup_free_ char *why = xasprintf("never banned (%s)", lift_why[i]);
                 daemon_lift(d, lift[i], why);
@@ -462,8 +559,11 @@ static void become_ready(Daemon *d, bool waited)
                 return;
         d->ready = true;
         ev_timer_stop(d->loop, &d->ready_timer);
-        log_event(LOG_EVENT_START, LOG_INFO, NULL, "ready: following %s, %zu rules, %zu bans%s%s%s%s",
-                  d->cfg->log_file, ruleset_count(d->rules), banset_active(d->bans),
+        log_event(LOG_EVENT_START, LOG_INFO, NULL, "ready: %s %s%s%s, %zu rules, %zu bans%s%s%s%s",
+                  d->tail && tail_problem(d->tail) ? "waiting for" : "following",
+                  d->journal ? "the journal" : d->cfg->log_file, d->tail && tail_problem(d->tail) ? ": " : "",
+                  d->tail && tail_problem(d->tail) ? tail_problem(d->tail) : "", ruleset_count(d->rules),
+                  banset_active(d->bans),
                   err[0] ? "; the map cannot be written yet (" : "", err,
                   err[0] ? "): bans are kept in memory and written when it can be" : "",
                   waited && !err[0] ? "; the first map write is still under way" : "");
@@ -529,7 +629,10 @@ static void map_done(void *ctx, int result, size_t entries)
                 stop_if_written(d);
                 return;
         }
-        if (result >= 0)
+        if (result == MAPWRITER_UNCHANGED)
+                log_info("%s: already up to date (%zu %s); not rewritten, postmap not run", mapwriter_path(d->map),
+                         entries, entries == 1 ? "entry" : "entries");
+        else if (result >= 0)
                 log_event(LOG_EVENT_MAP_WRITTEN, LOG_INFO, NULL, "%s: written, %zu %s", mapwriter_path(d->map),
                           entries, entries == 1 ? "entry" : "entries");
         if (!d->ready) {
@@ -552,8 +655,7 @@ static Ban *impose(Daemon *d, const Addr *a, uint8_t plen, uint16_t rule, uint64
                    int64_t first_ms, int64_t now, uint64_t *len)
 {
         Ban *b = banset_upsert(d->bans, a, plen);
-        bool repeat = !b->active && b->count &&
-                      (b->expires_ms ? b->expires_ms : b->banned_ms) + (int64_t)d->cfg->ban_memory_ms >= now;
+        bool repeat = !b->active && b->count && forget_time(d, b->expires_ms, b->banned_ms) >= now;
 
         b->count = repeat ? b->count + 1 : 1;
         b->rule = rule;
@@ -582,43 +684,59 @@ static bool note_net_once(Daemon *d, const Addr *net)
         return true;
 }
 
+/*
+ * May the IPv6 network net/plen be banned now (why: what led to it, for the
+ * log)?  Not if it is banned already, if no map can hold it, or if it holds
+ * an address that is never banned.
+ */
+static bool net_bannable(Daemon *d, const Addr *net, unsigned plen, const char *why_ban)
+{
+        char key[CIDR_STRLEN], text[ADDR_STRLEN];
+        const char *why;
+        Ban *b = banset_get(d->bans, net, (uint8_t)plen);
+
+        if (b && b->active)
+                return false;
+        if (daemon_net_key(d, net, plen, key, sizeof(key)) < 0) {
+                log_event(LOG_EVENT_NONE, LOG_NOTICE, NULL,
+                          "%s/%u: %s, but no access(5) key can match the whole network (its prefix holds "
+                          "zero groups that smtpd writes as '::', or a bare number that IPv4 lookups reach); "
+                          "set network_map = cidr:... to ban it; its hosts stay banned one by one",
+                          addr_format(net, text), plen, why_ban);
+                return false;
+        }
+        why = exempt_reason_net(&d->exempt, mapwriter_admin_keys(d->map), net, plen, key[0] ? key : NULL);
+        if (why) {
+                /* The admin sees several banned hosts of one network and no
+                   network ban: say why, once a network. */
+                if (note_net_once(d, net))
+                        log_notice("%s/%u: %s, but the network is not banned as a whole: %s; its hosts stay "
+                                   "banned one by one",
+                                   addr_format(net, text), plen, why_ban, why);
+                else
+                        log_debug("%s/%u: %s, but it is not banned as a network: %s", addr_format(net, text), plen,
+                                  why_ban, why);
+                return false;
+        }
+        return true;
+}
+
 /* Ban a whole IPv6 network once enough of its hosts are banned. */
 static void maybe_ban_net(Daemon *d, const Addr *host, int64_t now)
 {
         unsigned plen = d->cfg->ipv6_net_prefix;
         uint32_t hosts = banset_net_hosts(d->bans, host);
-        char key[CIDR_STRLEN], text[CIDR_STRLEN], dur[32];
+        char text[CIDR_STRLEN], dur[32], why[64];
         Addr net = *host;
-        const char *why;
         uint64_t len;
         Ban *b;
 
         if (!d->cfg->ipv6_net_hosts || addr_is_v4(host) || hosts < d->cfg->ipv6_net_hosts)
                 return;
         addr_mask(&net, plen);
-        b = banset_get(d->bans, &net, (uint8_t)plen);
-        if (b && b->active)
+        snprintf(why, sizeof(why), "%u of its hosts are banned", hosts);
+        if (!net_bannable(d, &net, plen, why))
                 return;
-        if (mapfile_key(&net, plen, key, sizeof(key)) < 0) {
-                log_event(LOG_EVENT_NONE, LOG_NOTICE, NULL,
-                          "%s/%u: %u of its hosts are banned, but no access(5) key can match the whole "
-                          "network (its prefix holds zero groups that smtpd writes as '::'); its hosts "
-                          "stay banned one by one",
-                          addr_format(&net, text), plen, hosts);
-                return;
-        }
-        why = exempt_reason_net(&d->exempt, mapwriter_admin_keys(d->map), &net, plen, key);
-        if (why) {
-                /* The admin sees several banned hosts of one network and no
-                   network ban: say why, once a network. */
-                if (note_net_once(d, &net))
-                        log_notice("%s/%u: %u of its hosts are banned, but the network is not banned as a "
-                                   "whole: %s; its hosts stay banned one by one",
-                                   addr_format(&net, text), plen, hosts, why);
-                else
-                        log_debug("%s/%u: not banned as a network: %s", addr_format(&net, text), plen, why);
-                return;
-        }
         b = impose(d, &net, (uint8_t)plen, d->net_rule, d->cfg->ban_time_ms, hosts, now, now, &len);
         d->stats.net_bans++;
         daemon_ban_text(b, text);
@@ -626,6 +744,46 @@ static void maybe_ban_net(Daemon *d, const Addr *host, int64_t now)
                   &(LogFields){.address = text, .rule = "ipv6-network", .expires_ms = b->expires_ms ? b->expires_ms : -1},
                   "ban %s: %u of its hosts are banned, for %s", text, hosts,
                   len ? format_duration(len, dur, sizeof(dur)) : "ever");
+}
+
+/*
+ * Count an IPv6 hit for the client's network too (ipv6_net_prefix), and ban
+ * the network once its hits of this rule reach max_hits x ipv6_net_factor:
+ * an attacker who rotates through the addresses of a /64 (2^64 of them)
+ * never reaches a threshold on any one of them.  Returns whether it banned.
+ */
+static bool maybe_ban_prefix(Daemon *d, const Addr *host, const Rule *rule, int64_t now)
+{
+        unsigned plen = d->cfg->ipv6_net_prefix, need = rule->max_hits * d->cfg->ipv6_net_factor, count;
+        char text[CIDR_STRLEN], dur[32], why[96];
+        Addr net = *host;
+        int64_t first;
+        uint64_t len;
+        Ban *b;
+
+        if (!need || addr_is_v4(host))
+                return false;
+        addr_mask(&net, plen);
+        count = tracker_hit(d->net_tracker, &net, rule->id, rule->find_time_ms, need, now, &first);
+        if (count < need)
+                return false;
+        tracker_forget(d->net_tracker, &net); /* banned, or told why not: count afresh */
+        snprintf(why, sizeof(why), "its addresses have %u hits of rule %s", count, rule->name);
+        if (!net_bannable(d, &net, plen, why))
+                return false;
+        b = impose(d, &net, (uint8_t)plen, rule->id, rule->ban_time_ms, count, first, now, &len);
+        mapwriter_set_block(d->map, true);
+        d->stats.net_bans++;
+        daemon_ban_text(b, text);
+        snprintf(d->stats.last_ban, sizeof(d->stats.last_ban), "%s", text);
+        snprintf(d->stats.last_ban_rule, sizeof(d->stats.last_ban_rule), "%s", rule->name);
+        d->stats.last_ban_ms = now;
+        log_event(LOG_EVENT_BAN, LOG_NOTICE,
+                  &(LogFields){.address = text, .rule = rule->name, .expires_ms = b->expires_ms ? b->expires_ms : -1},
+                  "ban %s: %s (%u x %u), for %s%s", text, why, rule->max_hits, d->cfg->ipv6_net_factor,
+                  len ? format_duration(len, dur, sizeof(dur)) : "ever", b->count > 1 ? " (a repeat offender)" : "");
+        daemon_bans_changed(d);
+        return true;
 }
 
 static void ban(Daemon *d, const Addr *a, const Rule *rule, unsigned hits, int64_t first_ms, int64_t now)
@@ -675,7 +833,7 @@ static void due_cb(struct ev_loop *loop, ev_periodic *w, int revents)
                 }
                 d->stats.expired++;
                 if (d->cfg->ban_memory_ms)
-                        banset_deactivate(d->bans, b, now + (int64_t)d->cfg->ban_memory_ms);
+                        banset_deactivate(d->bans, b, add_ms(now, d->cfg->ban_memory_ms));
                 else
                         banset_remove(d->bans, b);
                 changed = true;
@@ -733,24 +891,18 @@ static void watch_map(Daemon *d)
 
 /* --- lines -------------------------------------------------------------- */
 
-static void on_line(void *ctx, const char *line, size_t len)
+static void on_record(void *ctx, const LogRecord *rec)
 {
         Daemon *d = ctx;
         RuleMatch m;
         const char *why;
         char text[ADDR_STRLEN];
         unsigned count;
-        int64_t now, first;
-        int r;
+        int64_t now, first, at;
 
         if (!d->save_due)
                 schedule_save(d, SAVE_POSITION_S);
-        r = ruleset_match(d->rules, line, len, &m);
-        if (r < 0) {
-                d->stats.unparsed++;
-                return;
-        }
-        if (r == 0)
+        if (ruleset_match_record(d->rules, rec, &m) <= 0)
                 return;
         if (m.own_reject) {
                 d->stats.own_rejects++;
@@ -768,7 +920,9 @@ static void on_line(void *ctx, const char *line, size_t len)
                 return;
         }
         now = now_ms();
-        count = tracker_hit(d->tracker, &m.addr, m.rule->id, m.rule->find_time_ms, m.rule->max_hits, now,
+        /* the record's own time, where the source knows it (never the future) */
+        at = rec->time_ms > 0 && rec->time_ms < now ? rec->time_ms : now;
+        count = tracker_hit(d->tracker, &m.addr, m.rule->id, m.rule->find_time_ms, m.rule->max_hits, at,
                             &first);
         d->stats.hits++;
         addr_format(&m.addr, text);
@@ -777,9 +931,58 @@ static void on_line(void *ctx, const char *line, size_t len)
                   m.rule->max_hits);
         if (count >= m.rule->max_hits)
                 ban(d, &m.addr, m.rule, count, first, now);
+        if (!banset_covering(d->bans, &m.addr))
+                (void)maybe_ban_prefix(d, &m.addr, m.rule, now);
 }
 
-static const TailOps tail_ops = {on_line};
+/* The file source: a line with a syslog header is a record. */
+static void on_line(void *ctx, const char *line, size_t len)
+{
+        Daemon *d = ctx;
+        LogLine ll;
+
+        if (logline_parse(line, len, &ll) < 0) {
+                d->stats.unparsed++;
+                if (!d->save_due)
+                        schedule_save(d, SAVE_POSITION_S);
+                return;
+        }
+        on_record(d, &(LogRecord){.tag = ll.tag, .tag_len = ll.tag_len, .msg = ll.msg, .msg_len = ll.msg_len});
+}
+
+
+/* The log became unreadable, missing, ... or fine again: systemctl status shows it. */
+static void on_tail_problem(void *ctx)
+{
+        Daemon *d = ctx;
+        _cleanup_free_ char *status = NULL;
+
+        if (!d->ready)
+                return;
+        status = status_line(d);
+        notify_status(d->notify, status);
+}
+
+static const TailOps tail_ops = {on_line, on_tail_problem};
+
+/* The journal source: a refused entry, reported at most once per burst (the flood limiter). */
+static void on_spoofed(void *ctx, const JournalFields *f, const char *why)
+{
+        (void)ctx;
+        log_event(LOG_EVENT_SPOOFED, LOG_WARNING, NULL,
+                  "journal: refused an entry of %s (_UID=%s _COMM=%s _PID=%s): %s; it is not counted",
+                  f->identifier, f->uid ? f->uid : "?", f->comm ? f->comm : "?", f->pid ? f->pid : "?", why);
+}
+
+static void on_suppressed(void *ctx, uint64_t n, const char *text)
+{
+        (void)ctx;
+        log_warn("journal: journald dropped %llu messages of a mail program (\"%s\"): lost input; raise "
+                 "RateLimitBurst (see README)",
+                 (unsigned long long)n, text);
+}
+
+static const JournalOps journal_ops = {on_record, on_spoofed, on_suppressed};
 
 /* --- reload, stop ------------------------------------------------------- */
 
@@ -823,7 +1026,8 @@ static int daemon_reload(Daemon *d, char **why)
                 return -EBUSY;
         }
         if (map_moves) {
-                r = mapwriter_new(&moved, d->loop, cfg->map_type, cfg->map_path, cfg->postmap, cfg->debounce_ms,
+                r = mapwriter_new(&moved, d->loop, cfg->map_type, cfg->map_path, cfg->postmap,
+                                  cfg->postmap_timeout_ms, cfg->debounce_ms,
                                   &map_ops, &d->slots[d->cur ^ 1]);
                 if (r < 0) {
                         *why = xasprintf("access_map: %s: %s", cfg->map_path, strerror(-r));
@@ -834,8 +1038,11 @@ static int daemon_reload(Daemon *d, char **why)
                 }
         }
         if (!streq(cfg->log_file, d->cfg->log_file) || !streq(cfg->state_file, d->cfg->state_file) ||
-            !streq(cfg->control_socket, d->cfg->control_socket))
-                log_warn("reload: log_file, state_file and control_socket changes take effect at the next start");
+            !streq(cfg->control_socket, d->cfg->control_socket) || cfg->log_source != d->cfg->log_source)
+                log_warn("reload: log_source, log_file, state_file and control_socket changes take effect at "
+                         "the next start");
+        cfg->log_source = d->cfg->log_source;
+        cfg->log_file_set = d->cfg->log_file_set;
         /* keep the paths that need a restart */
         free(cfg->log_file);
         cfg->log_file = xstrdup(d->cfg->log_file);
@@ -844,12 +1051,23 @@ static int daemon_reload(Daemon *d, char **why)
         free(cfg->control_socket);
         cfg->control_socket = xstrdup(d->cfg->control_socket);
         build_exempt(cfg, &exempt);
+        if (d->journal) {
+                JournalTrust trust;
+                Diags notes = {0};
+                source_journal_trust(cfg, &trust, &notes);
+                for (size_t i = 0; i < notes.n; i++)
+                        log_notice("reload: %s", notes.items[i]);
+                diags_free(&notes);
+                journal_set_trust(d->journal, &trust);
+                journal_trust_clear(&trust);
+        }
         if (moved) {
                 /* The old map loses our block (one write, retried until it
                    works); the new one gets the bans. */
                 MapSlot *old = &d->slots[d->cur];
                 old->retiring = true;
-                mapwriter_configure(old->mw, d->cfg->map_type, d->cfg->map_path, cfg->postmap, cfg->debounce_ms);
+                mapwriter_configure(old->mw, d->cfg->map_type, d->cfg->map_path, cfg->postmap,
+                                    cfg->postmap_timeout_ms, cfg->debounce_ms);
                 mapwriter_set_block(old->mw, false);
                 mapwriter_request_now(old->mw);
                 log_notice("access_map: moving from %s:%s to %s:%s; our block leaves the old map",
@@ -867,10 +1085,14 @@ static int daemon_reload(Daemon *d, char **why)
         exempt_clear(&d->exempt);
         d->exempt = exempt;
         log_setup(cfg->log_target);
+        log_info("private address space: %s", daemon_private_policy(d));
         tracker_set_window(d->tracker, ruleset_max_find_time(d->rules));
         tracker_set_max(d->tracker, cfg->max_tracked);
+        tracker_set_window(d->net_tracker, ruleset_max_find_time(d->rules));
+        tracker_set_max(d->net_tracker, cfg->max_tracked);
         banset_set_net_prefix(d->bans, cfg->ipv6_net_hosts ? cfg->ipv6_net_prefix : 0);
-        mapwriter_configure(d->map, cfg->map_type, cfg->map_path, cfg->postmap, cfg->debounce_ms);
+        mapwriter_configure(d->map, cfg->map_type, cfg->map_path, cfg->postmap, cfg->postmap_timeout_ms,
+                            cfg->debounce_ms);
         control_set_pending_timeout(d->control, cfg->control_timeout_ms);
         /* the reject text, the ignore list or the admin keys may differ */
         (void)daemon_map_request(d, moved != NULL);
@@ -917,7 +1139,10 @@ static void sigterm_cb(struct ev_loop *loop, ev_signal *w, int revents)
         notify_stopping(d->notify);
         log_event(LOG_EVENT_STOP, LOG_INFO, NULL, "stopping");
         /* Read what is left, then let a pending map write finish. */
-        tail_poll_now(d->tail);
+        if (d->tail)
+                tail_poll_now(d->tail);
+        if (d->journal)
+                journal_poll_now(d->journal);
         if (mapwriter_busy(d->map))
                 mapwriter_request_now(d->map);
         else
@@ -963,8 +1188,8 @@ static void retire_previous_map(Daemon *d, const char *map)
                 return;
         if (access(path, F_OK) < 0)
                 return; /* gone: nothing of ours is left there */
-        r = mapwriter_new(&d->slots[1].mw, d->loop, type, path, d->cfg->postmap, d->cfg->debounce_ms, &map_ops,
-                          &d->slots[1]);
+        r = mapwriter_new(&d->slots[1].mw, d->loop, type, path, d->cfg->postmap, d->cfg->postmap_timeout_ms,
+                          d->cfg->debounce_ms, &map_ops, &d->slots[1]);
         if (r < 0) {
                 log_warn("%s: the previous run's map (%s); our block may remain in it: %s", d->cfg->state_file,
                          map, strerror(-r));
@@ -993,6 +1218,8 @@ static void daemon_done(Daemon *d)
         d->control = control_free(d->control);
         d->notify = notify_free(d->notify);
         d->tail = tail_free(d->tail);
+        d->journal = journal_free(d->journal);
+        d->source_why = mfree(d->source_why);
         d->slots[0].mw = mapwriter_free(d->slots[0].mw);
         d->slots[1].mw = mapwriter_free(d->slots[1].mw);
         d->map = NULL;
@@ -1000,6 +1227,7 @@ static void daemon_done(Daemon *d)
         free(d->net_noted);
         d->rules = ruleset_free(d->rules);
         d->tracker = tracker_free(d->tracker);
+        d->net_tracker = tracker_free(d->net_tracker);
         d->bans = banset_free(d->bans);
         d->names = names_free(d->names);
         exempt_clear(&d->exempt);
@@ -1037,6 +1265,7 @@ int daemon_run(const DaemonOptions *opts)
         if (!ruleset_jit(d.rules))
                 log_warn("PCRE2 JIT is not available here; matching uses the slower interpreter");
         build_exempt(d.cfg, &d.exempt);
+        log_info("private address space: %s", daemon_private_policy(&d));
 
         if (getrandom(d.hash_key, sizeof(d.hash_key), 0) != sizeof(d.hash_key)) {
                 log_err("getrandom: %m");
@@ -1051,20 +1280,39 @@ int daemon_run(const DaemonOptions *opts)
         d.notify = notify_new(d.loop);
         d.tracker = tracker_new(d.cfg->max_tracked, d.hash_key);
         tracker_set_window(d.tracker, ruleset_max_find_time(d.rules));
+        d.net_tracker = tracker_new(d.cfg->max_tracked, d.hash_key);
+        tracker_set_window(d.net_tracker, ruleset_max_find_time(d.rules));
         d.bans = banset_new(d.hash_key);
         banset_set_net_prefix(d.bans, d.cfg->ipv6_net_hosts ? d.cfg->ipv6_net_prefix : 0);
         d.slots[0] = d.slots[1] = (MapSlot){.d = &d};
         r = mapwriter_new(&d.slots[0].mw, d.loop, d.cfg->map_type, d.cfg->map_path, d.cfg->postmap,
-                          d.cfg->debounce_ms, &map_ops, &d.slots[0]);
+                          d.cfg->postmap_timeout_ms, d.cfg->debounce_ms, &map_ops, &d.slots[0]);
         d.map = d.slots[0].mw;
         if (r < 0) {
                 log_err("%s: %s", d.cfg->map_path, strerror(-r));
                 return fail(&d, 1);
         }
-        r = tail_new(&d.tail, d.loop, d.cfg->log_file, &tail_ops, &d);
-        if (r < 0) {
-                log_err("%s: cannot follow: %s", d.cfg->log_file, strerror(-r));
-                return fail(&d, 1);
+        if (source_choose(d.cfg, &d.source_why) == LOG_SOURCE_JOURNAL) {
+                JournalTrust trust;
+                Diags notes = {0};
+                source_journal_trust(d.cfg, &trust, &notes);
+                for (size_t i = 0; i < notes.n; i++)
+                        log_notice("%s", notes.items[i]);
+                diags_free(&notes);
+                r = journal_new(&d.journal, d.loop, &trust, &journal_ops, &d);
+                journal_trust_clear(&trust);
+                if (r < 0) {
+                        log_err("journal: cannot open the system journal: %s", strerror(-r));
+                        return fail(&d, 1);
+                }
+                log_info("reading the systemd journal (%s)", d.source_why);
+        } else {
+                r = tail_new(&d.tail, d.loop, d.cfg->log_file, &tail_ops, &d);
+                if (r < 0) {
+                        log_err("%s: cannot follow: %s", d.cfg->log_file, strerror(-r));
+                        return fail(&d, 1);
+                }
+                log_info("following %s (%s)", d.cfg->log_file, d.source_why);
         }
         r = control_new(&d.control, d.loop, d.cfg->control_socket, d.cfg->control_timeout_ms, &control_ops, &d);
         if (r < 0) {
@@ -1099,12 +1347,22 @@ int daemon_run(const DaemonOptions *opts)
         retire_previous_map(&d, st.map);
         daemon_arm_due(&d);
         (void)daemon_map_request(&d, true);
-        same_log = st.log_file && streq(st.log_file, d.cfg->log_file);
-        if (st.n_pos && !same_log)
-                log_info("%s: the saved position is for %s; starting as configured", d.cfg->state_file,
-                         st.log_file ? st.log_file : "another log");
-        r = tail_start(d.tail, same_log ? st.pos : NULL, same_log ? st.n_pos : 0,
-                       d.cfg->start_at == START_AT_BEGINNING);
+        if (d.journal) {
+                if (!st.journal_cursor && st.n_pos)
+                        log_info("%s: the saved position is for %s, not the journal; starting as configured",
+                                 d.cfg->state_file, st.log_file ? st.log_file : "a log file");
+                r = journal_start(d.journal, st.journal_cursor,
+                                  d.cfg->start_at == START_AT_BEGINNING ? journal_boot_start_us() : 0);
+                if (r < 0)
+                        log_err("journal: cannot start reading: %s", strerror(-r));
+        } else {
+                same_log = st.log_file && streq(st.log_file, d.cfg->log_file);
+                if ((st.n_pos || st.journal_cursor) && !same_log)
+                        log_info("%s: the saved position is for %s; starting as configured", d.cfg->state_file,
+                                 st.log_file ? st.log_file : "another log");
+                r = tail_start(d.tail, same_log ? st.pos : NULL, same_log ? st.n_pos : 0,
+                               d.cfg->start_at == START_AT_BEGINNING);
+        }
         state_clear(&st);
         if (r < 0)
                 return fail(&d, 1);
@@ -1115,7 +1373,16 @@ int daemon_run(const DaemonOptions *opts)
 
         if (save_state(&d) < 0)
                 log_err("%s: the bans since the last good save are lost at this stop", d.cfg->state_file);
-        {
+        if (d.journal) {
+                const JournalStats *js = journal_stats(d.journal);
+                log_event(LOG_EVENT_STOP, LOG_INFO, NULL,
+                          "stopped: %llu journal entries (%llu of mail programs, %llu refused as spoofed, %llu "
+                          "dropped by journald), %llu hits, %llu bans, %llu already banned, %llu never banned",
+                          (unsigned long long)js->entries, (unsigned long long)js->records,
+                          (unsigned long long)js->spoofed, (unsigned long long)js->suppressed,
+                          (unsigned long long)d.stats.hits, (unsigned long long)d.stats.bans,
+                          (unsigned long long)d.stats.already_banned, (unsigned long long)d.stats.exempt);
+        } else {
                 const TailStats *ts = tail_stats(d.tail);
                 log_event(LOG_EVENT_STOP, LOG_INFO, NULL,
                           "stopped: %llu lines (%llu bytes, %llu cut, %llu rotations, %llu truncations), "

@@ -33,6 +33,13 @@ void exempt_clear(Exempt *e);
  * could not be read).
  */
 const char *exempt_reason(const Exempt *e, const AdminKeys *admin, const Addr *a);
-/* The same for a network ban: may (net, plen) with map key be banned? */
+/*
+ * The same for a network ban: may (net, plen) with access(5) key be
+ * banned?  key NULL: the network has no key of its own (it goes into a
+ * cidr: map).  A key that lookups of both families reach ("127") is
+ * checked against both networks.
+ */
 const char *exempt_reason_net(const Exempt *e, const AdminKeys *admin, const Addr *net, unsigned plen,
                               const char *key);
+/* Add private and shared address space (see exempt.c), as "private address space". */
+void exempt_add_private(Exempt *e);

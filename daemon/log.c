@@ -45,6 +45,7 @@ static const struct {
         [LOG_EVENT_START] = {"start", "2e4a51c28e2c43d7b178f9f74162d3d4", 100, 10},
         [LOG_EVENT_STOP] = {"stop", "5a8d68c3c9bd4971ade604f5017ff96c", 100, 10},
         [LOG_EVENT_SKIPPED] = {"skipped", "4a9cb942c4ca430da42eb3626bc191d4", 20, 1},
+        [LOG_EVENT_SPOOFED] = {"spoofed", "5c12d6d4d550416dbdc385966c17d1a9", 20, 1},
 };
 
 typedef struct Bucket {

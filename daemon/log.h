@@ -37,6 +37,7 @@ typedef enum LogEvent {
         LOG_EVENT_START,
         LOG_EVENT_STOP,
         LOG_EVENT_SKIPPED, /* a line or input that was skipped */
+        LOG_EVENT_SPOOFED, /* a journal entry that claims to be Postfix's and is not */
         _LOG_EVENT_MAX,
 } LogEvent;
 

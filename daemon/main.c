@@ -14,10 +14,13 @@
 #include "daemon.h"
 #include "exempt.h"
 #include "htab.h"
+#include "journal.h"
 #include "linebuf.h"
 #include "log.h"
+#include "logline.h"
 #include "names.h"
 #include "rules.h"
+#include "source.h"
 #include "util.h"
 
 #ifndef VERSION
@@ -32,6 +35,7 @@ static void usage(FILE *f)
         fprintf(f,
                 "Usage: autoblacklistd [-c FILE]                  run the daemon (in the foreground)\n"
                 "       autoblacklistd [-c FILE] [--rules PATH] --test LOGFILE|-  [--verbose]\n"
+                "       autoblacklistd [-c FILE] [--rules PATH] --test --journal [--since TIME] [--verbose]\n"
                 "       autoblacklistd [-c FILE] [--rules PATH] --check\n"
                 "\n"
                 "Follows the Postfix mail log, matches abuse with rules, and bans abusive\n"
@@ -42,6 +46,11 @@ static void usage(FILE *f)
                 "      --test LOG      run the rules over LOG ('-' for stdin) and print\n"
                 "                      LINENO<TAB>ADDRESS<TAB>RULE for each line that counts;\n"
                 "                      no map, no state, no journal\n"
+                "      --journal       with --test: the systemd journal's entries of Postfix and\n"
+                "                      Dovecot instead of a file, with the same trust check as\n"
+                "                      the daemon (forged entries are refused and counted)\n"
+                "      --since TIME    with --journal: 'boot' (default), a duration back (2h, 7d)\n"
+                "                      or a local time YYYY-MM-DD[ HH:MM[:SS]]\n"
                 "  -v, --verbose       with --test, print each matched line after its verdict\n"
                 "      --check         check the configuration and rules, then exit\n"
                 "                      (0, or 78 with file:line: messages)\n"
@@ -54,6 +63,8 @@ typedef struct Options {
         const char *config;
         const char *rules;
         const char *test;
+        bool journal; /* --test --journal */
+        const char *since;
         bool check;
         bool verbose;
 } Options;
@@ -136,20 +147,13 @@ static void remember(TestRun *t, const Addr *a)
         htab_insert(&t->seen, (uint32_t)t->n_addrs++, h);
 }
 
-static void test_line(void *ctx, const char *line, size_t len)
+/* One record (line, len: what --verbose prints for it). */
+static void test_record(TestRun *t, const LogRecord *rec, const char *line, size_t len)
 {
-        TestRun *t = ctx;
         RuleMatch m;
         char text[ADDR_STRLEN];
-        int r;
 
-        t->lineno++;
-        r = ruleset_match(t->rs, line, len, &m);
-        if (r < 0) {
-                t->unparsed++;
-                return;
-        }
-        if (r == 0)
+        if (ruleset_match_record(t->rs, rec, &m) <= 0)
                 return;
         if (m.own_reject) {
                 t->own++;
@@ -184,6 +188,79 @@ static void test_line(void *ctx, const char *line, size_t len)
         }
 }
 
+static void test_line(void *ctx, const char *line, size_t len)
+{
+        TestRun *t = ctx;
+        LogLine ll;
+
+        t->lineno++;
+        if (logline_parse(line, len, &ll) < 0) {
+                t->unparsed++;
+                return;
+        }
+        test_record(t, &(LogRecord){.tag = ll.tag, .tag_len = ll.tag_len, .msg = ll.msg, .msg_len = ll.msg_len},
+                    line, len);
+}
+
+/* --test --journal: an entry is a record; --verbose prints "TAG: MESSAGE". */
+static void test_journal_record(void *ctx, const LogRecord *rec)
+{
+        TestRun *t = ctx;
+        _cleanup_buf_ Buf b = {0};
+
+        t->lineno++;
+        if (!t->verbose) {
+                test_record(t, rec, NULL, 0);
+                return;
+        }
+        buf_append(&b, rec->tag, rec->tag_len);
+        buf_puts(&b, ": ");
+        buf_append(&b, rec->msg, rec->msg_len);
+        test_record(t, rec, b.data, b.len);
+}
+
+static void test_journal_spoofed(void *ctx, const JournalFields *f, const char *why)
+{
+        TestRun *t = ctx;
+
+        if (t->verbose)
+                fprintf(stderr, "refused: %s (_UID=%s _COMM=%s _PID=%s): %s\n", f->identifier, f->uid ? f->uid : "?",
+                        f->comm ? f->comm : "?", f->pid ? f->pid : "?", why);
+}
+
+static const JournalOps test_journal_ops = {test_journal_record, test_journal_spoofed, NULL};
+
+/*
+ * --since: "boot" (the default), a duration back from now ("2h", "7d"),
+ * or a local time "YYYY-MM-DD[ HH:MM[:SS]]".  Realtime microseconds.
+ */
+static int parse_since(const char *s, uint64_t *out)
+{
+        uint64_t ms;
+        struct tm tm = {0};
+        const char *end;
+
+        if (!s || streq(s, "boot")) {
+                *out = journal_boot_start_us();
+                return 0;
+        }
+        if (parse_duration(s, &ms) == 0) {
+                int64_t now = now_ms();
+                *out = (uint64_t)(now > (int64_t)ms ? now - (int64_t)ms : 0) * 1000;
+                return 0;
+        }
+        end = strptime(s, "%Y-%m-%d", &tm);
+        if (end && (*end == ' ' || *end == 'T'))
+                end = strptime(end + 1, "%H:%M", &tm);
+        if (end && *end == ':')
+                end = strptime(end + 1, "%S", &tm);
+        if (!end || *end)
+                return -EINVAL;
+        tm.tm_isdst = -1;
+        *out = (uint64_t)mktime(&tm) * 1000000;
+        return 0;
+}
+
 /* Read the admin's keys of the configured map, if it can be read. */
 static AdminKeys *test_admin_keys(const Config *cfg)
 {
@@ -205,6 +282,7 @@ static int run_test(const Options *o)
         LineBuf lb;
         struct timespec t0, t1;
         static char buf[1 << 20]; /* big reads: fewer system calls on a large log */
+        JournalStats js = {0};
         _cleanup_close_ int fd = -1;
         double secs;
         int r;
@@ -227,6 +305,40 @@ static int run_test(const Options *o)
         if (getrandom(t.key, sizeof(t.key), 0) != sizeof(t.key))
                 memcpy(t.key, "autoblacklist-ts", 16);
 
+        if (o->journal) {
+                JournalTrust trust;
+                Diags notes = {0};
+                Journal *j = NULL;
+                uint64_t since;
+
+                if (parse_since(o->since, &since) < 0) {
+                        fprintf(stderr, "--since %s: not 'boot', a duration (2h, 7d) or YYYY-MM-DD[ HH:MM[:SS]]\n",
+                                o->since);
+                        r = EX_USAGE;
+                        goto done;
+                }
+                source_journal_trust(cfg, &trust, &notes);
+                diags_print(stderr, &notes, "note: ");
+                diags_free(&notes);
+                r = journal_new(&j, NULL, &trust, &test_journal_ops, &t);
+                journal_trust_clear(&trust);
+                if (r < 0) {
+                        fprintf(stderr, "journal: cannot open the system journal: %s\n", strerror(-r));
+                        r = 66; /* EX_NOINPUT */
+                        goto done;
+                }
+                clock_gettime(CLOCK_MONOTONIC, &t0);
+                r = journal_start(j, NULL, since);
+                if (r == 0)
+                        r = journal_read_all(j);
+                clock_gettime(CLOCK_MONOTONIC, &t1);
+                if (r < 0)
+                        fprintf(stderr, "journal: %s\n", strerror(-r));
+                js = *journal_stats(j);
+                journal_free(j);
+                linebuf_init(&lb, 16);
+                goto report;
+        }
         if (streq(o->test, "-"))
                 fd = dup(STDIN_FILENO);
         else
@@ -252,12 +364,18 @@ static int run_test(const Options *o)
         if (lb.len > 0) /* a last line without its newline */
                 test_line(&t, lb.buf, lb.len);
         clock_gettime(CLOCK_MONOTONIC, &t1);
+report:
         secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
         fflush(stdout);
 
-        fprintf(stderr, "\nLines: %llu read, %llu counted, %llu never banned (loopback, ignore list, OK in "
+        if (o->journal)
+                fprintf(stderr, "\nJournal: %llu entries read, %llu of mail programs, %llu refused (their "
+                                "sender is not Postfix or Dovecot)\n",
+                        (unsigned long long)js.entries, (unsigned long long)js.records,
+                        (unsigned long long)js.spoofed);
+        fprintf(stderr, "%sLines: %llu read, %llu counted, %llu never banned (loopback, ignore list, OK in "
                         "the map), %llu own rejections, %llu without a syslog header, %llu cut (too long)\n",
-                (unsigned long long)t.lineno, (unsigned long long)t.matched,
+                o->journal ? "" : "\n", (unsigned long long)t.lineno, (unsigned long long)t.matched,
                 (unsigned long long)t.exempted, (unsigned long long)t.own,
                 (unsigned long long)t.unparsed, (unsigned long long)lb.cut);
         fprintf(stderr, "Addresses: %zu distinct among the counted lines\n", t.n_addrs);
@@ -274,6 +392,8 @@ static int run_test(const Options *o)
                 ruleset_jit(t.rs) ? "" : " (no JIT)");
 
         linebuf_free(&lb);
+        r = 0;
+done:
         free(t.addrs);
         htab_free(&t.seen);
         buf_free(&t.line);
@@ -281,17 +401,18 @@ static int run_test(const Options *o)
         names_free(names);
         exempt_clear(&t.exempt);
         adminkeys_free(t.admin);
-        return 0;
+        return r;
 }
 
 int main(int argc, char **argv)
 {
-        enum { OPT_RULES = 256, OPT_TEST, OPT_CHECK, OPT_VERSION };
+        enum { OPT_RULES = 256, OPT_TEST, OPT_CHECK, OPT_VERSION, OPT_JOURNAL, OPT_SINCE };
         static const struct option longopts[] = {
                 {"config", required_argument, NULL, 'c'}, {"rules", required_argument, NULL, OPT_RULES},
                 {"test", required_argument, NULL, OPT_TEST}, {"check", no_argument, NULL, OPT_CHECK},
                 {"verbose", no_argument, NULL, 'v'},        {"version", no_argument, NULL, OPT_VERSION},
-                {"help", no_argument, NULL, 'h'},           {0},
+                {"help", no_argument, NULL, 'h'},           {"journal", no_argument, NULL, OPT_JOURNAL},
+                {"since", required_argument, NULL, OPT_SINCE}, {0},
         };
         Options o = {0};
         int c;
@@ -305,7 +426,16 @@ int main(int argc, char **argv)
                         o.rules = optarg;
                         break;
                 case OPT_TEST:
+                        /* "--test --journal": getopt hands "--journal" over as the argument */
+                        if (streq(optarg, "--journal"))
+                                o.journal = true;
                         o.test = optarg;
+                        break;
+                case OPT_JOURNAL:
+                        o.journal = true;
+                        break;
+                case OPT_SINCE:
+                        o.since = optarg;
                         break;
                 case OPT_CHECK:
                         o.check = true;
@@ -327,6 +457,16 @@ int main(int argc, char **argv)
         if (optind < argc) {
                 fprintf(stderr, "autoblacklistd: unexpected argument '%s'\n", argv[optind]);
                 usage(stderr);
+                return EX_USAGE;
+        }
+        if (o.journal && !o.test)
+                o.test = "--journal"; /* "--journal --test" reads as "--test --journal" */
+        if (o.since && !o.journal) {
+                fprintf(stderr, "autoblacklistd: --since goes with --test --journal\n");
+                return EX_USAGE;
+        }
+        if (o.journal && !streq(o.test, "--journal")) {
+                fprintf(stderr, "autoblacklistd: --test takes a log file or --journal, not both\n");
                 return EX_USAGE;
         }
         if (o.test && o.check) {

@@ -7,8 +7,9 @@
  * continues it, and lines whose first non-white character is '#' are
  * comments.  The first word is the key (folded to lowercase, as postmap
  * does by default) and the first word of the value is the action.  Only
- * the action class matters here: OK or all-numerical (access(5) "ACCEPT
- * ACTIONS") means the admin trusts that client, anything else means the
+ * the action class matters here: an action that may accept the client
+ * (OK, RELAY, all-numerical, permit or a permit_* restriction: see
+ * verdict_of) means the admin trusts that client, anything else means the
  * admin has their own entry for the key.  When a key appears twice, the
  * first one counts, as in postmap.
  *
@@ -19,12 +20,21 @@
  * prints with "::" inside the prefix: the prefix must end with a non-zero
  * pair and hold no two zero pairs in a row (a single zero pair is never
  * compressed).  mapfile_key() refuses other prefixes with -EDOM.
+ *
+ * Families.  A key of one IPv6 group in decimal digits ("127", for
+ * 127::/16) is also what an IPv4 lookup of 127.0.0.1 cuts down to, so it
+ * would ban 127.0.0.0/8 as well: mapfile_key() refuses it.  The IPv4 /8
+ * keys ("10") have the same problem the other way round (10::/16 is
+ * reserved IPv6 space, never a client); mapfile_key_family() says which
+ * families a key can match, so that the never-ban check looks at both.
  */
 #include "mapfile.h"
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <stdio.h>
+#include <strings.h>
 
 typedef struct AdminKey {
         char *key;
@@ -46,7 +56,7 @@ static bool line_is(const char *p, const char *end, const char *marker)
 
 int mapfile_split(const char *text, size_t len, MapText *out)
 {
-        const char *p = text, *end = text + len;
+        const char *p = text, *end = len ? text + len : text; /* NULL + 0 is undefined */
         const char *begin = NULL, *block_end = NULL;
         size_t entries = 0;
 
@@ -84,18 +94,51 @@ int mapfile_split(const char *text, size_t len, MapText *out)
         return 0;
 }
 
+/* The access(5) actions that decide by themselves (smtpd_check.c,
+   check_table_result()): none of them accepts the client. */
+static const char *const own_actions[] = {
+        "DUNNO", "REJECT", "DEFER", "HANGUP", "INFO", "WARN", "FILTER", "HOLD", "DELAY", "DISCARD",
+        "REDIRECT", "BCC", "DEFER_IF_PERMIT", "DEFER_IF_REJECT", "PREPEND",
+};
+
+static bool word_is(const char *w, size_t n, const char *name) { return strlen(name) == n && strncasecmp(w, name, n) == 0; }
+
+/*
+ * What smtpd does with an access(5) value, as far as a ban goes: OK,
+ * RELAY, an all-numerical value, or a restriction list that holds
+ * "permit" or any permit_* restriction (permit_mynetworks,
+ * permit_sasl_authenticated, ...; case does not matter) may accept the
+ * client, so it is never banned.  A permit_* restriction is conditional,
+ * but the admin named this client for it: we do not overrule that.
+ * DUNNO, REJECT, 4xx/5xx text and the other actions do not accept.
+ */
 static AdminVerdict verdict_of(const char *value)
 {
-        size_t n = 0;
-        bool digits = true;
+        size_t n = strcspn(value, " \t"), i;
+        bool digits = value[0] != '\0';
 
-        while (value[n] && !isspace((unsigned char)value[n])) {
-                if (!isdigit((unsigned char)value[n]))
+        for (i = 0; value[i]; i++)
+                if (!isdigit((unsigned char)value[i]))
                         digits = false;
-                n++;
-        }
-        if ((n == 2 && strncasecmp(value, "OK", 2) == 0) || (n > 0 && digits))
+        if (digits)
+                return ADMIN_PERMIT; /* alldig() of the whole value */
+        if (word_is(value, n, "OK") || word_is(value, n, "RELAY"))
                 return ADMIN_PERMIT;
+        for (i = 0; i < sizeof(own_actions) / sizeof(own_actions[0]); i++)
+                if (word_is(value, n, own_actions[i]))
+                        return ADMIN_OTHER;
+        if (n == 3 && (value[0] == '4' || value[0] == '5') && isdigit((unsigned char)value[1]) &&
+            isdigit((unsigned char)value[2]))
+                return ADMIN_OTHER; /* "550 text" */
+        /* a restriction list, split as smtpd does (commas and white space) */
+        for (const char *p = value; *p;) {
+                size_t len;
+                p += strspn(p, ", \t\r\n");
+                len = strcspn(p, ", \t\r\n");
+                if (word_is(p, len, "permit") || (len > 7 && strncasecmp(p, "permit_", 7) == 0))
+                        return ADMIN_PERMIT;
+                p += len;
+        }
         return ADMIN_OTHER;
 }
 
@@ -239,8 +282,25 @@ int mapfile_key(const Addr *a, unsigned plen, char *buf, size_t size)
                 for (unsigned i = 0; i < pairs; i++)
                         used += (size_t)snprintf(buf + used, size > used ? size - used : 0, "%s%x",
                                                  i ? ":" : "", h[i]);
+                /* "127" (127::/16) is also the key of 127.0.0.0/8 */
+                if (mapfile_key_family(buf) != MAPKEY_V6)
+                        return -EDOM;
         }
         return 0;
+}
+
+MapKeyFamily mapfile_key_family(const char *key)
+{
+        size_t n = strlen(key);
+
+        if (strchr(key, ':'))
+                return MAPKEY_V6;
+        if (strchr(key, '.'))
+                return MAPKEY_V4;
+        /* one group: an IPv4 octet can only be a number up to 255 */
+        if (n >= 1 && n <= 3 && strspn(key, "0123456789") == n && atoi(key) <= 255)
+                return MAPKEY_BOTH;
+        return MAPKEY_V6;
 }
 
 void mapfile_render(Buf *out, const MapText *mt, const char *entries, size_t n_entries)

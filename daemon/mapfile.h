@@ -43,7 +43,7 @@ AdminKeys *adminkeys_free(AdminKeys *k);
 
 typedef enum AdminVerdict {
         ADMIN_NONE,   /* no admin key decides this lookup */
-        ADMIN_PERMIT, /* OK or all-numerical: never ban */
+        ADMIN_PERMIT, /* OK, RELAY, all-numerical, permit, permit_*: never ban */
         ADMIN_OTHER,  /* the admin has an entry of their own (REJECT, DUNNO, ...) */
 } AdminVerdict;
 
@@ -65,6 +65,15 @@ bool adminkeys_has(const AdminKeys *k, const char *key);
  * every address of the network with one key (see mapfile.c).
  */
 int mapfile_key(const Addr *a, unsigned plen, char *buf, size_t size);
+
+typedef enum MapKeyFamily {
+        MAPKEY_V4,   /* only IPv4 lookups reach it ("192.0.2") */
+        MAPKEY_V6,   /* only IPv6 lookups ("2001:db8") */
+        MAPKEY_BOTH, /* a bare number up to 255: an IPv4 /8 and an IPv6 /16 ("10") */
+} MapKeyFamily;
+
+/* Which lookups can reach this access(5) key (as we write keys). */
+MapKeyFamily mapfile_key_family(const char *key);
 
 /* The text of the whole map: mt's admin parts around the block of entries. */
 void mapfile_render(Buf *out, const MapText *mt, const char *entries, size_t n_entries);

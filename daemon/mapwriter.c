@@ -4,22 +4,41 @@
  *
  * Postfix's DATABASE_README warns that postmap rebuilds an indexed file
  * in place, so a running smtpd could read it half-built.  We therefore
- * run postmap on a temporary copy beside the map (same folder, so rename
- * is atomic) and rename the result over the live database, then the text
- * over the live text.  smtpd sees the old map or the new one.
+ * build the new text and database in a private folder made with mkdtemp
+ * beside the map (same file system, so rename is atomic; mode 0700, so no
+ * other user can plant a symlink at a name that root's postmap opens) and
+ * rename both into place.  smtpd sees the old database or the new one.
+ * Whatever postmap leaves behind (Berkeley DB's __db.* files after a full
+ * disk, a half-built database after a kill) goes with the folder; folders
+ * left by a crash are removed at the next start.
+ *
+ * The two renames cannot be one step.  The text goes first, then the
+ * database: a crash between them leaves a new text beside the old
+ * database, which is the state an admin's edit before `postmap` is in.
+ * Postfix warns that the database is older than its source, and any
+ * postmap of the text -- the admin's, or ours at the next start, where
+ * the first write always runs postmap -- rebuilds it with nothing lost.
+ * The other order would leave a new database beside the old text, which
+ * no timestamp shows, and which an admin's postmap silently undoes.
  *
  * Before the renames we check that the map text is still the file we
  * read (inode, size, mtime).  If the admin edited it meanwhile, their
  * edit wins: we read it again and redo the write, so no admin line is
- * lost.  postmap runs as a child watched by ev_child; its output is
- * collected through a pipe and logged if it fails.  The loop never waits.
+ * lost.  postmap runs as a child watched by ev_child, in a process group
+ * of its own that a timeout kills whole; its output is collected through
+ * a pipe and logged.  The loop never waits.
  *
  * Security: the map path and the postmap command come from the config
- * (trusted).  The temporary file is created with O_EXCL|O_NOFOLLOW, so a
- * planted symlink cannot redirect our write.
+ * (trusted).  Files in the private folder are opened with O_NOFOLLOW,
+ * owners and modes are set through those descriptors, and the clean-up
+ * of old folders removes only folders of ours, through a descriptor.
+ * The temporary text is ours (root's) while postmap runs, so that root's
+ * postmap never drops its privileges to the map's owner; the owner is
+ * set afterwards.
  */
 #include "mapwriter.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -30,11 +49,12 @@
 #include "conf.h"
 #include "log.h"
 
-#define POSTMAP_TIMEOUT_S 300.0
 #define RETRY_MIN_S 1.0
 #define RETRY_MAX_S 60.0
 #define MAX_REDO 5
 #define OUTPUT_MAX 4096 /* bytes of postmap's output kept for the log */
+#define TIMEOUT_PER 100000.0 /* entries that postmap_timeout is for */
+#define TMP_TAG ".autoblacklist-tmp"
 
 typedef enum State {
         IDLE,
@@ -42,6 +62,21 @@ typedef enum State {
         RUNNING,
         RETRY_WAIT,
 } State;
+
+/* Which step failed: with its errno or exit status, the key of an episode. */
+typedef enum Step {
+        STEP_READ = 1,
+        STEP_SPLIT,
+        STEP_TMPDIR,
+        STEP_WRITE,
+        STEP_SPAWN,
+        STEP_EXIT,
+        STEP_SIGNAL,
+        STEP_TIMEOUT,
+        STEP_OWNER,
+        STEP_RENAME,
+        STEP_BUSY,
+} Step;
 
 typedef struct FileId {
         bool exists;
@@ -51,17 +86,32 @@ typedef struct FileId {
         struct timespec mtime;
 } FileId;
 
+/* The owner and mode that a file of the map gets. */
+typedef struct Perm {
+        uid_t uid;
+        gid_t gid;
+        mode_t mode;
+} Perm;
+
 struct MapWriter {
         struct ev_loop *loop;
-        char *type, *path, *suffix;
-        char *tmp, *tmp_db, *db;
+        char *type, *path, *suffix, *db;
+        char *dir, *base; /* the map's folder, and its file name */
+        char *tmpdir;     /* the private folder of this write, or NULL */
+        char *tmp, *tmp_db;
         char **postmap;
-        double debounce_s;
+        char *running; /* the program that runs now (postmap may be reconfigured) */
+        double timeout_s, debounce_s;
+        double run_timeout_s; /* the timeout of the run under way */
         const MapWriterOps *ops;
         void *ctx;
 
         State state;
         bool pending; /* a request came while a write was under way */
+        bool force;   /* run postmap even if the text says what we would write */
+        bool swept;   /* old private folders removed */
+        bool abandon; /* the running postmap was stopped on purpose */
+        bool timed_out;
         unsigned redo;
         double backoff_s;
         ev_timer timer; /* debounce, retry */
@@ -72,8 +122,14 @@ struct MapWriter {
         pid_t pid;
         Buf out; /* postmap's output */
         FileId read_id;
+        Perm text_perm, db_perm;
         size_t entries;
         bool no_block; /* write the admin's text alone */
+
+        /* The failure episode: logged when it starts or its cause changes. */
+        unsigned fail_key;
+        uint64_t fail_count;
+        bool owner_warned;
 
         AdminKeys *admin;
         FileId admin_id;
@@ -116,15 +172,17 @@ static void set_paths(MapWriter *mw, const char *type, const char *path)
 
         free(mw->type);
         free(mw->path);
-        free(mw->tmp);
-        free(mw->tmp_db);
         free(mw->db);
+        free(mw->dir);
+        free(mw->base);
         mw->type = xstrdup(type);
         mw->path = xstrdup(path);
         mw->suffix = (char *)config_map_suffix(type);
-        mw->tmp = xasprintf("%s/.%s.autoblacklist-tmp", dirname(d), basename(b));
-        mw->tmp_db = xasprintf("%s%s", mw->tmp, mw->suffix);
         mw->db = xasprintf("%s%s", mw->path, mw->suffix);
+        mw->dir = xstrdup(dirname(d));
+        mw->base = xstrdup(basename(b));
+        mw->swept = false;
+        mw->force = true; /* a map we have not written yet: make its pair agree */
 }
 
 static char **strv_copy(char **v)
@@ -137,11 +195,22 @@ static char **strv_copy(char **v)
         return c;
 }
 
+static bool strv_equal(char **a, char **b)
+{
+        size_t i;
+
+        for (i = 0; a[i] && b[i]; i++)
+                if (!streq(a[i], b[i]))
+                        return false;
+        return !a[i] && !b[i];
+}
+
 static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
 static void timeout_cb(struct ev_loop *loop, ev_timer *w, int revents);
 
 int mapwriter_new(MapWriter **out, struct ev_loop *loop, const char *type, const char *path,
-                  char **postmap_argv, uint64_t debounce_ms, const MapWriterOps *ops, void *ctx)
+                  char **postmap_argv, uint64_t postmap_timeout_ms, uint64_t debounce_ms,
+                  const MapWriterOps *ops, void *ctx)
 {
         MapWriter *mw = xcalloc(1, sizeof(MapWriter));
 
@@ -156,6 +225,7 @@ int mapwriter_new(MapWriter **out, struct ev_loop *loop, const char *type, const
         mw->backoff_s = RETRY_MIN_S;
         set_paths(mw, type, path);
         mw->postmap = strv_copy(postmap_argv);
+        mw->timeout_s = (double)postmap_timeout_ms / 1000.0;
         mw->debounce_s = (double)debounce_ms / 1000.0;
         ev_init(&mw->timer, timer_cb);
         mw->timer.data = mw;
@@ -165,10 +235,97 @@ int mapwriter_new(MapWriter **out, struct ev_loop *loop, const char *type, const
         return 0;
 }
 
+/*
+ * Remove the private folder name in the folder dfd, and what is in it.
+ * Only a folder of ours (owner and mode as mkdtemp made it), and only
+ * through descriptors, so that a folder or symlink someone else planted
+ * under a matching name makes us remove nothing of theirs.
+ */
+static int remove_private_dir(int dfd, const char *name)
+{
+        struct stat st;
+        struct dirent *e;
+        DIR *dir;
+        int fd, r = 0;
+
+        fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        if (fstat(fd, &st) < 0 || st.st_uid != geteuid() || (st.st_mode & 077)) {
+                close(fd);
+                return -EPERM;
+        }
+        dir = fdopendir(fd);
+        if (!dir) {
+                r = -errno;
+                close(fd);
+                return r;
+        }
+        while ((e = readdir(dir)))
+                if (!streq(e->d_name, ".") && !streq(e->d_name, "..") && unlinkat(fd, e->d_name, 0) < 0)
+                        r = -errno;
+        closedir(dir);
+        if (unlinkat(dfd, name, AT_REMOVEDIR) < 0 && r == 0)
+                r = -errno;
+        return r;
+}
+
 static void cleanup_tmp(MapWriter *mw)
 {
-        (void)unlink(mw->tmp);
-        (void)unlink(mw->tmp_db);
+        _cleanup_close_ int dfd = -1;
+        int r;
+
+        if (!mw->tmpdir)
+                return;
+        dfd = open(mw->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        r = dfd < 0 ? -errno : remove_private_dir(dfd, basename(mw->tmpdir));
+        if (r < 0)
+                log_warn("%s: cannot remove: %s", mw->tmpdir, strerror(-r));
+        mw->tmpdir = mfree(mw->tmpdir);
+        mw->tmp = mfree(mw->tmp);
+        mw->tmp_db = mfree(mw->tmp_db);
+}
+
+/*
+ * Remove what an earlier run left in the map's folder: private folders
+ * of a write that a crash interrupted, and the fixed-name temporary files
+ * (and Berkeley DB's __db.* files beside them) of older versions.
+ */
+static void sweep(MapWriter *mw)
+{
+        _cleanup_free_ char *prefix = xasprintf(".%s" TMP_TAG, mw->base);
+        _cleanup_free_ char *bdb = xasprintf("__db.%s", prefix);
+        unsigned removed = 0;
+        struct dirent *e;
+        DIR *dir;
+        int dfd;
+
+        mw->swept = true;
+        dfd = open(mw->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
+                return; /* the write that follows reports it */
+        dir = fdopendir(dfd);
+        if (!dir) {
+                close(dfd);
+                return;
+        }
+        while ((e = readdir(dir))) {
+                struct stat st;
+
+                if (!startswith(e->d_name, prefix) && !startswith(e->d_name, bdb))
+                        continue;
+                if (fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                        continue;
+                if (S_ISDIR(st.st_mode)) {
+                        if (remove_private_dir(dfd, e->d_name) == 0)
+                                removed++;
+                } else if (st.st_uid == geteuid() && unlinkat(dfd, e->d_name, 0) == 0)
+                        removed++;
+        }
+        closedir(dir);
+        if (removed)
+                log_info("%s: removed %u temporary %s left by an interrupted write", mw->dir, removed,
+                         removed == 1 ? "entry" : "entries");
 }
 
 static void close_output(MapWriter *mw)
@@ -186,18 +343,19 @@ MapWriter *mapwriter_free(MapWriter *mw)
                 return NULL;
         ev_timer_stop(mw->loop, &mw->timer);
         ev_timer_stop(mw->loop, &mw->timeout);
-        if (mw->state == RUNNING) {
+        if (mw->state == RUNNING && mw->pid > 0) {
                 ev_child_stop(mw->loop, &mw->child);
-                kill(mw->pid, SIGKILL);
+                kill(-mw->pid, SIGKILL);
                 (void)waitpid(mw->pid, NULL, 0);
-                cleanup_tmp(mw);
         }
+        cleanup_tmp(mw);
         close_output(mw);
         free(mw->type);
         free(mw->path);
-        free(mw->tmp);
-        free(mw->tmp_db);
         free(mw->db);
+        free(mw->dir);
+        free(mw->base);
+        free(mw->running);
         strv_free(mw->postmap);
         buf_free(&mw->out);
         adminkeys_free(mw->admin);
@@ -206,8 +364,10 @@ MapWriter *mapwriter_free(MapWriter *mw)
 }
 
 void mapwriter_configure(MapWriter *mw, const char *type, const char *path, char **postmap_argv,
-                         uint64_t debounce_ms)
+                         uint64_t postmap_timeout_ms, uint64_t debounce_ms)
 {
+        bool new_command = !strv_equal(postmap_argv, mw->postmap);
+
         if (!streq(type, mw->type) || !streq(path, mw->path)) {
                 if (mw->state != RUNNING) {
                         set_paths(mw, type, path);
@@ -218,7 +378,15 @@ void mapwriter_configure(MapWriter *mw, const char *type, const char *path, char
         }
         strv_free(mw->postmap);
         mw->postmap = strv_copy(postmap_argv);
+        mw->timeout_s = (double)postmap_timeout_ms / 1000.0;
         mw->debounce_s = (double)debounce_ms / 1000.0;
+        /* A run of the old command (hung, perhaps) makes way for the new one. */
+        if (mw->state == RUNNING && mw->pid > 0 && new_command && !mw->abandon) {
+                log_info("%s: stopping %s (pid %d): the postmap command changed; writing again with %s",
+                         mw->path, mw->running, (int)mw->pid, mw->postmap[0]);
+                mw->abandon = true;
+                kill(-mw->pid, SIGKILL); /* child_cb starts the write again */
+        }
         /* A failing write may have been waiting for exactly this: retry now. */
         if (mw->state == RETRY_WAIT) {
                 mw->backoff_s = RETRY_MIN_S;
@@ -278,13 +446,28 @@ static void set_error(MapWriter *mw, const char *fmt, ...)
         va_end(ap);
 }
 
-/* A write failed: tell, clean up, and try again later. */
-static void fail(MapWriter *mw, int r)
+/*
+ * A write failed: tell, clean up, and try again later.  The error is
+ * logged when an episode of failures starts and when its cause changes,
+ * not at every retry (a full disk would fill the journal); STATUS= and
+ * `status` show it all along.
+ */
+static void fail(MapWriter *mw, Step step, int code, int r)
 {
+        unsigned key = (unsigned)step << 16 | ((unsigned)code & 0xffff);
+
         cleanup_tmp(mw);
         mw->stats.failures++;
-        log_event(LOG_EVENT_POSTMAP_FAILED, LOG_ERR, NULL, "%s: map not updated: %s; retrying in %.0fs",
-                  mw->path, mw->stats.last_error, mw->backoff_s);
+        mw->fail_count++;
+        if (key != mw->fail_key)
+                log_event(LOG_EVENT_POSTMAP_FAILED, LOG_ERR, NULL,
+                          "%s: map not updated: %s; retrying with backoff (in %.0fs, then up to every %.0fs), "
+                          "logged again when the cause changes or the map is written",
+                          mw->path, mw->stats.last_error, mw->backoff_s, RETRY_MAX_S);
+        else
+                log_debug("%s: map not updated (attempt %llu): %s", mw->path, (unsigned long long)mw->fail_count,
+                          mw->stats.last_error);
+        mw->fail_key = key;
         arm(mw, RETRY_WAIT, mw->backoff_s);
         mw->backoff_s = MIN(mw->backoff_s * 2, RETRY_MAX_S);
         mw->pending = false;
@@ -294,15 +477,21 @@ static void fail(MapWriter *mw, int r)
 
 static void finish(MapWriter *mw, int r)
 {
+        if (mw->fail_count)
+                log_info("%s: map written again after %llu failed %s", mw->path,
+                         (unsigned long long)mw->fail_count, mw->fail_count == 1 ? "attempt" : "attempts");
+        mw->fail_key = 0;
+        mw->fail_count = 0;
         mw->state = IDLE;
         mw->redo = 0;
         mw->backoff_s = RETRY_MIN_S;
-        if (mw->ops->done)
-                mw->ops->done(mw->ctx, r, mw->entries);
+        /* Schedule what came meanwhile before telling: done() may want it now. */
         if (mw->pending) {
                 mw->pending = false;
                 arm(mw, DEBOUNCE, mw->debounce_s);
         }
+        if (mw->ops->done)
+                mw->ops->done(mw->ctx, r, mw->entries);
 }
 
 static void refresh_admin(MapWriter *mw, const MapText *mt, const FileId *id)
@@ -337,24 +526,61 @@ const AdminKeys *mapwriter_admin_keys(MapWriter *mw)
         return mw->admin;
 }
 
-/* Write data to the temporary file, with the map's owner and mode. */
-static int write_tmp(MapWriter *mw, const Buf *data)
+/*
+ * The owner and mode the text and the database get: those of the files
+ * there now; a database that does not exist yet gets the text's, and a
+ * new map is ours with mode 0644, whatever the umask (Debian's maps are
+ * 0644, and smtpd runs as another user).
+ */
+static void map_perms(MapWriter *mw)
 {
         struct stat st;
-        bool have_orig = stat(mw->path, &st) == 0;
+
+        if (stat(mw->path, &st) == 0)
+                mw->text_perm = (Perm){st.st_uid, st.st_gid, st.st_mode & 07777};
+        else
+                mw->text_perm = (Perm){geteuid(), getegid(), 0644};
+        if (stat(mw->db, &st) == 0)
+                mw->db_perm = (Perm){st.st_uid, st.st_gid, st.st_mode & 07777};
+        else
+                mw->db_perm = mw->text_perm;
+}
+
+/* The advice for a folder we cannot write to. */
+static const char *dir_hint(MapWriter *mw, int r, char *buf, size_t size)
+{
+        if (r == -EROFS)
+                snprintf(buf, size,
+                         " (under systemd, allow it with `systemctl edit postfix-autoblacklist`: "
+                         "[Service] ReadWritePaths=%s)", mw->dir);
+        else
+                buf[0] = '\0';
+        return buf;
+}
+
+/* Make the private folder, and write data to the text file in it. */
+static int write_tmp(MapWriter *mw, const Buf *data, Step *step)
+{
+        _cleanup_free_ char *tmpl = xasprintf("%s/.%s" TMP_TAG ".XXXXXX", mw->dir, mw->base);
+        char hint[256];
         int fd, r;
 
-        cleanup_tmp(mw);
-        fd = open(mw->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
-                  have_orig ? (st.st_mode & 07777) : 0644);
+        *step = STEP_TMPDIR;
+        if (!mkdtemp(tmpl)) {
+                r = -errno;
+                set_error(mw, "%s: cannot make a temporary folder: %s%s", mw->dir, strerror(-r),
+                          dir_hint(mw, r, hint, sizeof(hint)));
+                return r;
+        }
+        mw->tmpdir = TAKE_PTR(tmpl);
+        mw->tmp = xasprintf("%s/%s", mw->tmpdir, mw->base);
+        mw->tmp_db = xasprintf("%s%s", mw->tmp, mw->suffix);
+        *step = STEP_WRITE;
+        fd = open(mw->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
         if (fd < 0) {
                 r = -errno;
                 set_error(mw, "%s: %s", mw->tmp, strerror(-r));
                 return r;
-        }
-        if (have_orig) {
-                (void)!fchown(fd, st.st_uid, st.st_gid); /* only root can; fine otherwise */
-                (void)fchmod(fd, st.st_mode & 07777);
         }
         r = write_all(fd, data->data, data->len);
         if (r == 0 && fsync(fd) < 0)
@@ -364,6 +590,36 @@ static int write_tmp(MapWriter *mw, const Buf *data)
         if (r < 0)
                 set_error(mw, "%s: write: %s", mw->tmp, strerror(-r));
         return r;
+}
+
+/*
+ * Give a built file its owner and mode, and make it durable.  The mode
+ * first: after the chown the file may no longer be ours to chmod.  A
+ * chown we are not allowed (no CAP_CHOWN) leaves the file ours, with a
+ * warning once.
+ */
+static int set_perm(MapWriter *mw, const char *path, const Perm *p)
+{
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        struct stat st;
+
+        if (fd < 0 || fstat(fd, &st) < 0)
+                return -errno;
+        if (fchmod(fd, p->mode) < 0)
+                return -errno;
+        if ((st.st_uid != p->uid || st.st_gid != p->gid) && fchown(fd, p->uid, p->gid) < 0) {
+                if (errno != EPERM)
+                        return -errno;
+                if (!mw->owner_warned)
+                        log_warn("%s: cannot keep the owner %u:%u (%m): the map becomes %u:%u; "
+                                 "give the daemon CAP_CHOWN to keep it",
+                                 mw->path, (unsigned)p->uid, (unsigned)p->gid, (unsigned)st.st_uid,
+                                 (unsigned)st.st_gid);
+                mw->owner_warned = true;
+        }
+        if (fsync(fd) < 0)
+                return -errno;
+        return 0;
 }
 
 /* Keep what postmap wrote so far (its first OUTPUT_MAX bytes); true at its end. */
@@ -400,28 +656,47 @@ static const char *one_line(Buf *b)
 static void child_cb(struct ev_loop *loop, ev_child *w, int revents)
 {
         MapWriter *mw = w->data;
-        int status = w->rstatus;
+        int status = w->rstatus, r;
         FileId now;
 
         (void)revents;
         ev_child_stop(loop, w);
         ev_timer_stop(loop, &mw->timeout);
+        /* Whatever it started and left behind goes with it. */
+        kill(-mw->pid, SIGKILL);
+        mw->pid = 0;
         if (mw->out_fd >= 0) {
-                (void)read_output(mw); /* what is there; a grandchild may hold the pipe open */
+                (void)read_output(mw); /* what is there; a grandchild may have held the pipe open */
                 close_output(mw);
         }
+        if (mw->abandon) {
+                mw->abandon = false;
+                mw->timed_out = false;
+                cleanup_tmp(mw);
+                arm(mw, DEBOUNCE, 0.);
+                return;
+        }
+        if (mw->timed_out) {
+                mw->timed_out = false;
+                set_error(mw, "%s did not finish within %.1fs (postmap_timeout); killed it and its process group: %s",
+                          mw->running, mw->run_timeout_s, one_line(&mw->out));
+                fail(mw, STEP_TIMEOUT, 0, -ETIMEDOUT);
+                return;
+        }
         if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-                if (WIFSIGNALED(status))
-                        set_error(mw, "%s killed by signal %d: %s", mw->postmap[0], WTERMSIG(status),
+                if (WIFSIGNALED(status)) {
+                        set_error(mw, "%s killed by signal %d: %s", mw->running, WTERMSIG(status),
                                   one_line(&mw->out));
-                else
-                        set_error(mw, "%s exited with status %d: %s", mw->postmap[0],
-                                  WEXITSTATUS(status), one_line(&mw->out));
-                fail(mw, -EIO);
+                        fail(mw, STEP_SIGNAL, WTERMSIG(status), -EIO);
+                } else {
+                        set_error(mw, "%s exited with status %d: %s", mw->running, WEXITSTATUS(status),
+                                  one_line(&mw->out));
+                        fail(mw, STEP_EXIT, WEXITSTATUS(status), -EIO);
+                }
                 return;
         }
         if (mw->out.len)
-                log_warn("%s: %s", mw->postmap[0], one_line(&mw->out));
+                log_warn("%s: %s", mw->running, one_line(&mw->out));
 
         /* Did the admin edit the map while postmap ran?  Then theirs wins. */
         now = file_id(mw->path);
@@ -430,24 +705,37 @@ static void child_cb(struct ev_loop *loop, ev_child *w, int revents)
                 mw->stats.redone++;
                 if (++mw->redo > MAX_REDO) {
                         set_error(mw, "the map keeps changing under us");
-                        fail(mw, -EBUSY);
+                        fail(mw, STEP_BUSY, 0, -EBUSY);
                         return;
                 }
                 log_info("%s: changed while we wrote it; writing again from the new text", mw->path);
                 start_write(mw);
                 return;
         }
-        if (rename(mw->tmp_db, mw->db) < 0) {
-                set_error(mw, "rename %s to %s: %s", mw->tmp_db, mw->db, strerror(errno));
-                fail(mw, -errno);
+        r = set_perm(mw, mw->tmp, &mw->text_perm);
+        if (r == 0)
+                r = set_perm(mw, mw->tmp_db, &mw->db_perm);
+        if (r < 0) {
+                set_error(mw, "%s: cannot set owner and mode: %s", mw->tmpdir, strerror(-r));
+                fail(mw, STEP_OWNER, -r, r);
                 return;
         }
+        /* The text first, then the database: see the top of this file. */
         if (rename(mw->tmp, mw->path) < 0) {
-                set_error(mw, "rename %s to %s: %s", mw->tmp, mw->path, strerror(errno));
-                fail(mw, -errno);
+                r = -errno;
+                set_error(mw, "%s: rename to %s: %s", mw->tmp, mw->path, strerror(-r));
+                fail(mw, STEP_RENAME, -r, r);
+                return;
+        }
+        if (rename(mw->tmp_db, mw->db) < 0) {
+                r = -errno;
+                set_error(mw, "%s: rename to %s: %s", mw->tmp_db, mw->db, strerror(-r));
+                fail(mw, STEP_RENAME, -r, r);
                 return;
         }
         (void)fsync_parent(mw->path);
+        cleanup_tmp(mw);
+        mw->force = false;
         mw->stats.writes++;
         mw->stats.last_write_ms = now_ms();
         mw->stats.last_error[0] = '\0';
@@ -462,8 +750,10 @@ static void timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
         (void)loop;
         (void)revents;
-        log_warn("%s: %s takes over %.0fs; killing it", mw->path, mw->postmap[0], POSTMAP_TIMEOUT_S);
-        kill(mw->pid, SIGKILL); /* child_cb sees the signal and fails the write */
+        if (mw->pid <= 0)
+                return;
+        mw->timed_out = true;
+        kill(-mw->pid, SIGKILL); /* child_cb sees it and fails the write */
 }
 
 static int spawn_postmap(MapWriter *mw)
@@ -471,6 +761,7 @@ static int spawn_postmap(MapWriter *mw)
         _cleanup_free_ char *arg = xasprintf("%s:%s", mw->type, mw->tmp);
         size_t n = strv_length(mw->postmap);
         _cleanup_free_ char **argv = xcalloc(n + 2, sizeof(char *));
+        double timeout = mw->timeout_s * MAX(1.0, (double)mw->entries / TIMEOUT_PER);
         int r;
 
         for (size_t i = 0; i < n; i++)
@@ -479,6 +770,8 @@ static int spawn_postmap(MapWriter *mw)
         r = spawn_piped(argv, &mw->pid, &mw->out_fd);
         if (r < 0)
                 return r;
+        free(mw->running);
+        mw->running = xstrdup(mw->postmap[0]);
         (void)fcntl(mw->out_fd, F_SETFL, O_NONBLOCK);
         buf_clear(&mw->out);
         ev_io_init(&mw->out_io, out_cb, mw->out_fd, EV_READ);
@@ -487,7 +780,9 @@ static int spawn_postmap(MapWriter *mw)
         ev_child_init(&mw->child, child_cb, mw->pid, 0);
         mw->child.data = mw;
         ev_child_start(mw->loop, &mw->child);
-        ev_timer_set(&mw->timeout, POSTMAP_TIMEOUT_S, 0.);
+        mw->timed_out = false;
+        mw->run_timeout_s = timeout;
+        ev_timer_set(&mw->timeout, timeout, 0.);
         ev_timer_start(mw->loop, &mw->timeout);
         return 0;
 }
@@ -509,15 +804,18 @@ static void start_write(MapWriter *mw)
         size_t len = 0;
         Buf entries = {0}, out = {0};
         MapText mt;
+        Step step;
         int r;
 
         mw->state = RUNNING;
+        if (!mw->swept)
+                sweep(mw);
         mw->read_id = file_id(mw->path);
         if (mw->read_id.exists) {
                 r = read_file(mw->path, SIZE_MAX / 2, &text, &len);
                 if (r < 0) {
                         set_error(mw, "%s: cannot read: %s", mw->path, strerror(-r));
-                        fail(mw, r);
+                        fail(mw, STEP_READ, -r, r);
                         return;
                 }
         }
@@ -525,7 +823,7 @@ static void start_write(MapWriter *mw)
         if (r < 0) {
                 set_error(mw, "the '%s' and '%s' lines do not pair up; fix the file by hand, "
                               "nothing was written", MAP_BEGIN, MAP_END);
-                fail(mw, r);
+                fail(mw, STEP_SPLIT, -r, r);
                 return;
         }
         refresh_admin(mw, &mt, &mw->read_id);
@@ -539,22 +837,24 @@ static void start_write(MapWriter *mw)
         if (!out.data)
                 buf_puts(&out, ""); /* an empty map is still a file */
 
-        if (text && out.len == len && memcmp(out.data, text, len) == 0 && db_current(mw)) {
+        if (!mw->force && text && out.len == len && memcmp(out.data, text, len) == 0 && db_current(mw)) {
                 buf_free(&out);
                 mw->stats.skipped++;
-                finish(mw, 0);
+                mw->stats.last_error[0] = '\0';
+                finish(mw, MAPWRITER_UNCHANGED);
                 return;
         }
-        r = write_tmp(mw, &out);
+        map_perms(mw);
+        r = write_tmp(mw, &out, &step);
         buf_free(&out);
         if (r < 0) {
-                fail(mw, r);
+                fail(mw, step, -r, r);
                 return;
         }
         r = spawn_postmap(mw);
         if (r < 0) {
                 set_error(mw, "cannot run %s: %s", mw->postmap[0], strerror(-r));
-                fail(mw, r);
+                fail(mw, STEP_SPAWN, -r, r);
         }
 }
 

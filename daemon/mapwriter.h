@@ -6,12 +6,16 @@
  * smtpd can use, without ever showing smtpd a half-built one:
  *
  *   request -> debounce -> read the map, render it (our block + the
- *   admin's lines) -> write a temporary copy, fsync -> postmap on the
- *   copy (a child process watched by the loop) -> check the admin did not
- *   edit the map meanwhile -> rename the database, then the text, into
- *   place.
+ *   admin's lines) -> in a private folder (mkdtemp beside the map, 0700)
+ *   write the text, fsync -> postmap on it there (a child process in its
+ *   own process group, watched by the loop, killed with its group after
+ *   a timeout) -> check the admin did not edit the map meanwhile -> give
+ *   both files the map's owner and mode -> rename the text, then the
+ *   database, into place -> remove the private folder.
  *
- * A failure is logged and retried with backoff; the bans stay in memory.
+ * A failure is logged once per episode and retried with backoff; the
+ * bans stay in memory.  The first write after start always runs postmap,
+ * which repairs a text and database that a crash left out of step.
  */
 
 #include <ev.h>
@@ -23,13 +27,18 @@
 
 typedef struct MapWriter MapWriter;
 
+#define MAPWRITER_UNCHANGED 1
+
 typedef struct MapWriterOps {
         /*
          * Render the block's entry lines into out, given the admin's keys
          * (to leave out what they decide); returns the entry count.
          */
         size_t (*render)(void *ctx, const AdminKeys *admin, Buf *out);
-        /* A write finished: result 0 (map in place) or -errno. */
+        /*
+         * A write finished: result 0 (map in place), MAPWRITER_UNCHANGED
+         * (the map already said this; postmap did not run) or -errno.
+         */
         void (*done)(void *ctx, int result, size_t entries);
 } MapWriterOps;
 
@@ -42,12 +51,22 @@ typedef struct MapWriterStats {
         char last_error[256];
 } MapWriterStats;
 
+/*
+ * postmap_timeout_ms: how long postmap may run for a map of up to 100,000
+ * entries (proportionally longer for a larger one) before its process
+ * group is killed and the write retried.
+ */
 int mapwriter_new(MapWriter **out, struct ev_loop *loop, const char *type, const char *path,
-                  char **postmap_argv, uint64_t debounce_ms, const MapWriterOps *ops, void *ctx);
+                  char **postmap_argv, uint64_t postmap_timeout_ms, uint64_t debounce_ms,
+                  const MapWriterOps *ops, void *ctx);
 MapWriter *mapwriter_free(MapWriter *mw);
-/* Change the settings (on reload); a write under way finishes first. */
+/*
+ * Change the settings (on reload).  A write under way finishes first,
+ * unless the postmap command changed: then it is stopped and started
+ * again with the new command at once.
+ */
 void mapwriter_configure(MapWriter *mw, const char *type, const char *path, char **postmap_argv,
-                         uint64_t debounce_ms);
+                         uint64_t postmap_timeout_ms, uint64_t debounce_ms);
 /* The bans changed: write within the debounce delay. */
 void mapwriter_request(MapWriter *mw);
 /* Write as soon as possible (skip the debounce, and any retry delay). */

@@ -128,6 +128,8 @@ typedef struct RawRule {
         long max_hits; /* -1: default */
         int64_t find_time_ms, ban_time_ms;
         bool enabled;
+        bool lint;       /* false: "lint = off", the admin vouches for the patterns */
+        unsigned lint_line;
         char *file;
         unsigned line;
 } RawRule;
@@ -215,6 +217,7 @@ static int parse_rule_file(const char *file, RawRule **rules, size_t *n, size_t 
                                          .find_time_ms = -1,
                                          .ban_time_ms = -1,
                                          .enabled = true,
+                                         .lint = true,
                                          .file = xstrdup(file),
                                          .line = lineno};
                         continue;
@@ -268,6 +271,11 @@ static int parse_rule_file(const char *file, RawRule **rules, size_t *n, size_t 
                                 cur->find_time_ms = (int64_t)v;
                         else
                                 cur->ban_time_ms = (int64_t)v;
+                } else if (streq(key, "lint")) {
+                        if (parse_bool(value, &cur->lint) < 0)
+                                diags_add(errors, file, lineno, "lint: '%s' is not on or off",
+                                          value);
+                        cur->lint_line = lineno;
                 } else if (streq(key, "enabled")) {
                         if (parse_bool(value, &cur->enabled) < 0)
                                 diags_add(errors, file, lineno, "enabled: '%s' is not yes or no",
@@ -363,14 +371,15 @@ static size_t skip_group(const char *p, size_t i)
 }
 
 /* Parse a {n}, {n,} or {n,m} quantifier at p[i]; returns its length or 0. */
-static size_t quantifier_braces(const char *p, size_t i, unsigned long *min, bool *unbounded)
+static size_t quantifier_braces(const char *p, size_t i, unsigned long *min, unsigned long *max,
+                                bool *unbounded)
 {
         size_t j = i + 1;
         char *end;
 
         if (!isdigit((unsigned char)p[j]))
                 return 0;
-        *min = strtoul(p + j, &end, 10);
+        *min = *max = strtoul(p + j, &end, 10);
         j = (size_t)(end - p);
         *unbounded = false;
         if (p[j] == ',') {
@@ -380,8 +389,8 @@ static size_t quantifier_braces(const char *p, size_t i, unsigned long *min, boo
                 else {
                         if (!isdigit((unsigned char)p[j]))
                                 return 0;
-                        while (isdigit((unsigned char)p[j]))
-                                j++;
+                        *max = strtoul(p + j, &end, 10);
+                        j = (size_t)(end - p);
                 }
         }
         if (p[j] != '}')
@@ -503,7 +512,7 @@ bool rules_pattern_literals(const char *p, char **prefix_out, char ***lits_out)
 
                 /* The quantifier, if any, that applies to this atom. */
                 {
-                        unsigned long min = 1;
+                        unsigned long min = 1, max = 1;
                         bool unbounded = false, quantified = false;
                         size_t qlen;
 
@@ -514,7 +523,7 @@ bool rules_pattern_literals(const char *p, char **prefix_out, char ***lits_out)
                         } else if (p[i] == '+') {
                                 quantified = true;
                                 i++;
-                        } else if (p[i] == '{' && (qlen = quantifier_braces(p, i, &min, &unbounded))) {
+                        } else if (p[i] == '{' && (qlen = quantifier_braces(p, i, &min, &max, &unbounded))) {
                                 quantified = true;
                                 i += qlen;
                         }
@@ -538,11 +547,38 @@ bool rules_pattern_literals(const char *p, char **prefix_out, char ***lits_out)
 
 /* --- lint --------------------------------------------------------------- */
 
-/* Does the class at p[i] == '[' (up to its ']') match '['? */
-static bool class_matches_bracket(const char *p, size_t i)
+/*
+ * What one atom of a pattern can match, as far as the lint cares: '[',
+ * a space, and "free text" (a negated class, '.', \S and the like: an
+ * atom that takes nearly any byte, so a run of it takes whatever a client
+ * wrote).  A positive class such as [-._A-Za-z0-9] is not free text.
+ */
+typedef struct AtomInfo {
+        bool bracket, space, free;
+} AtomInfo;
+
+/* What the escape \e matches (inside or outside a class). */
+static void escape_info(char e, AtomInfo *a)
+{
+        if (strchr("SWDHVNRCX", e) || strchr("xopPcgk0123456789", e)) {
+                /* the negated shorthands, and escapes whose argument we do
+                 * not read: assume the worst */
+                a->bracket = a->free = true;
+                a->space = a->space || (e != 'S' && e != 'H');
+        } else if (e == 's' || e == 'h')
+                a->space = true;
+        else if (e == '[')
+                a->bracket = true;
+        else if (e == ' ')
+                a->space = true;
+}
+
+/* What the class at p[i] == '[' (up to its ']') can match. */
+static AtomInfo class_info(const char *p, size_t i)
 {
         size_t end = skip_class(p, i);
-        bool negated = false, has = false;
+        bool negated = false;
+        AtomInfo has = {0}, out;
 
         i++;
         if (p[i] == '^') {
@@ -555,32 +591,36 @@ static bool class_matches_bracket(const char *p, size_t i)
                 unsigned char lo;
                 if (p[i] == '\\' && i + 1 < end - 1) {
                         char e = p[i + 1];
-                        if (strchr("SDWHVNR", e))
-                                has = true; /* \S, \W, ... include '[' */
-                        else if (!isalnum((unsigned char)e))
-                                has = has || e == '[';
-                        else if (strchr("xopPc0123456789", e))
-                                has = true; /* could be anything: assume the worst */
+                        escape_info(e, &has);
                         lo = (unsigned char)e;
+                        if (isalnum((unsigned char)e))
+                                lo = 0; /* \d, \w, ...: not the start of a range */
                         i += 2;
                 } else if (p[i] == '[' && p[i + 1] == ':') {
                         const char *e = strstr(p + i + 2, ":]");
                         size_t len = e ? (size_t)(e - (p + i + 2)) : 0;
+                        const char *name = p + i + 2;
                         /* [:punct:], [:graph:], [:print:], [:ascii:] include '[' */
-                        if (len == 0 || !strncmp(p + i + 2, "punct", len) ||
-                            !strncmp(p + i + 2, "graph", len) || !strncmp(p + i + 2, "print", len) ||
-                            !strncmp(p + i + 2, "ascii", len) || p[i + 2] == '^')
-                                has = true;
+                        if (len == 0 || name[0] == '^' || !strncmp(name, "punct", len) ||
+                            !strncmp(name, "graph", len) || !strncmp(name, "print", len) ||
+                            !strncmp(name, "ascii", len))
+                                has.bracket = has.free = true;
+                        if (len == 0 || name[0] == '^' || !strncmp(name, "space", len) ||
+                            !strncmp(name, "blank", len) || !strncmp(name, "print", len) ||
+                            !strncmp(name, "ascii", len))
+                                has.space = true;
                         i = e ? (size_t)(e - p) + 2 : end;
                         continue;
                 } else {
                         lo = (unsigned char)p[i];
                         if (lo == '[')
-                                has = true;
+                                has.bracket = true;
+                        if (lo == ' ')
+                                has.space = true;
                         i++;
                 }
                 /* a range lo-hi */
-                if (p[i] == '-' && i + 1 < end - 1) {
+                if (p[i] == '-' && i + 1 < end - 1 && p[i + 1] != ']') {
                         unsigned char hi = (unsigned char)p[i + 1];
                         size_t step = 2;
                         if (hi == '\\' && i + 2 < end - 1) {
@@ -588,39 +628,61 @@ static bool class_matches_bracket(const char *p, size_t i)
                                 step = 3;
                         }
                         if (lo <= '[' && '[' <= hi)
-                                has = true;
+                                has.bracket = true;
+                        if (lo <= ' ' && ' ' <= hi)
+                                has.space = true;
+                        /* a range that spans most of ASCII is free text */
+                        if (hi > lo && hi - lo > 64)
+                                has.free = true;
                         i += step;
                 }
         }
-        return negated ? !has : has;
+        if (!negated)
+                return has;
+        /* A negated class takes everything it does not list: free text. */
+        out.bracket = !has.bracket;
+        out.space = !has.space;
+        out.free = true;
+        return out;
 }
 
 /*
- * Walk p[*i .. end) (one group level).  Sets *can_bracket if some atom
- * in it can match '['.  Returns -1 with *why set on a violation: an atom
- * that can match '[' repeated without bound.
+ * A run before <ADDR> of at most this many bytes of free text is allowed
+ * (".{1,5}"): too short to hold a forged field.
  */
-static int lint_seq(const char *p, size_t *i, size_t end, bool *can_bracket, char **why)
+#define LINT_FREE_RUN_MAX 8
+
+typedef struct LintWalk {
+        AtomInfo last;   /* the last atom at the top level */
+        bool last_run;   /* ... was repeated (more than once) */
+} LintWalk;
+
+/*
+ * Walk p[*i .. end) (one group level).  Merges into *seen what the atoms
+ * in it can match.  Returns -1 with *why set on a violation: before
+ * <ADDR>, an atom that can match '[', or free text, repeated without a
+ * (small) bound.
+ */
+static int lint_seq(const char *p, size_t *i, size_t end, AtomInfo *seen, LintWalk *w, char **why)
 {
         while (*i < end && p[*i] != ')') {
                 size_t start = *i;
-                bool atom_bracket = false, zero_width = false;
+                AtomInfo a = {0};
+                bool zero_width = false;
                 char c = p[*i];
 
                 if (c == '\\') {
                         char e = p[*i + 1];
-                        if (strchr("SDWHVNRCX", e) || strchr("xopPc0123456789", e))
-                                atom_bracket = true;
-                        else if (e == '[')
-                                atom_bracket = true;
-                        else if (strchr("bBAzZGK", e))
+                        if (strchr("bBAzZGK", e))
                                 zero_width = true;
+                        else
+                                escape_info(e, &a);
                         *i += 2;
                 } else if (c == '[') {
-                        atom_bracket = class_matches_bracket(p, *i);
+                        a = class_info(p, *i);
                         *i = skip_class(p, *i);
                 } else if (c == '(') {
-                        bool inner = false;
+                        bool lookaround = false;
                         (*i)++;
                         /* skip the group's opening syntax: ?: ?= ?! ?<= ?<! ?<name> */
                         if (p[*i] == '?') {
@@ -629,26 +691,29 @@ static int lint_seq(const char *p, size_t *i, size_t end, bool *can_bracket, cha
                                         const char *gt = strchr(p + *i, '>');
                                         *i = gt ? (size_t)(gt - p) + 1 : end;
                                 } else {
+                                        lookaround = strchr("=!<", p[*i]) != NULL;
                                         while (*i < end && strchr(":=!<", p[*i]))
                                                 (*i)++;
                                 }
                         }
-                        if (lint_seq(p, i, end, &inner, why) < 0)
+                        if (lint_seq(p, i, end, &a, NULL, why) < 0)
                                 return -1;
                         if (*i < end && p[*i] == ')')
                                 (*i)++;
-                        atom_bracket = inner;
+                        zero_width = lookaround;
                 } else if (c == '.') {
-                        atom_bracket = true;
+                        a.bracket = a.space = a.free = true;
                         (*i)++;
                 } else if (c == '|' || c == '^' || c == '$') {
                         (*i)++;
                         continue;
-                } else
+                } else {
+                        a.space = c == ' ';
                         (*i)++;
+                }
 
                 {
-                        unsigned long min;
+                        unsigned long min = 1, max = 1;
                         bool unbounded = false;
                         size_t qlen;
 
@@ -657,19 +722,35 @@ static int lint_seq(const char *p, size_t *i, size_t end, bool *can_bracket, cha
                                 (*i)++;
                         } else if (p[*i] == '?')
                                 (*i)++;
-                        else if (p[*i] == '{' && (qlen = quantifier_braces(p, *i, &min, &unbounded)))
+                        else if (p[*i] == '{' &&
+                                 (qlen = quantifier_braces(p, *i, &min, &max, &unbounded)))
                                 *i += qlen;
                         if (*i < end && (p[*i] == '+' || p[*i] == '?'))
                                 (*i)++;
-                        if (unbounded && atom_bracket && !zero_width) {
+                        if (zero_width)
+                                continue;
+                        if (unbounded && a.bracket) {
                                 *why = xasprintf("'%.*s' before <ADDR> can run across a '[': an "
                                                  "attacker-written field could supply the address",
                                                  (int)(*i - start), p + start);
                                 return -1;
                         }
+                        if ((unbounded || max > LINT_FREE_RUN_MAX) && a.free) {
+                                *why = xasprintf("'%.*s' before <ADDR> is a run of free text: it "
+                                                 "can take a field the client wrote, and an address "
+                                                 "forged in it; use a class of the bytes the field "
+                                                 "can hold, such as [-._A-Za-z0-9]+",
+                                                 (int)(*i - start), p + start);
+                                return -1;
+                        }
+                        if (w) {
+                                w->last = a;
+                                w->last_run = unbounded || max > 1;
+                        }
                 }
-                if (atom_bracket)
-                        *can_bracket = true;
+                seen->bracket |= a.bracket;
+                seen->space |= a.space;
+                seen->free |= a.free;
         }
         return 0;
 }
@@ -678,7 +759,8 @@ int rules_lint(const char *pattern, char **why)
 {
         const char *a = strstr(pattern, ADDR_TOKEN);
         size_t pos, i = 0;
-        bool dummy = false;
+        AtomInfo seen = {0};
+        LintWalk w = {0};
 
         *why = NULL;
         if (pattern[0] != '^') {
@@ -701,11 +783,26 @@ int rules_lint(const char *pattern, char **why)
                                "its position is not fixed");
                 return -1;
         }
+        /* In "name[<ADDR>]", walk up to the '[' to see what stands for the name. */
+        if (pos >= 3 && pattern[pos - 2] == '\\' && pattern[pos - 1] == '[')
+                pos -= 2;
+        else
+                pos = (size_t)(a - pattern);
         while (i < pos) {
-                if (lint_seq(pattern, &i, pos, &dummy, why) < 0)
+                if (lint_seq(pattern, &i, pos, &seen, &w, why) < 0)
                         return -1;
                 if (i < pos && pattern[i] == ')')
                         i++; /* unbalanced: the compiler reports it */
+        }
+        /*
+         * Postfix writes the client name before "[address]": a host name or
+         * "unknown", never a space.  A run that can take a space there can
+         * take "mech x" or a HELO name that carries "x[192.0.2.1]".
+         */
+        if ((size_t)(a - pattern) != pos && w.last_run && w.last.space) {
+                *why = xstrdup("the client name before '[<ADDR>]' can hold a space: it must be a "
+                               "host name class such as [-._A-Za-z0-9]+, not text a client wrote");
+                return -1;
         }
         return 0;
 }
@@ -758,8 +855,8 @@ static int cmp_len_desc(const void *a, const void *b)
 }
 
 /* Compile one pattern of rule into m; problems go to errors. */
-static int compile_pattern(RuleSet *rs, Matcher *m, Rule *rule, const char *pattern, const char *file,
-                           unsigned line, Diags *errors, Diags *warnings)
+static int compile_pattern(RuleSet *rs, Matcher *m, Rule *rule, const char *pattern, bool lint,
+                           const char *file, unsigned line, Diags *errors, Diags *warnings)
 {
         const char *a = strstr(pattern, ADDR_TOKEN);
         _cleanup_free_ char *expanded = NULL, *why = NULL, *prefix = NULL;
@@ -801,13 +898,25 @@ static int compile_pattern(RuleSet *rs, Matcher *m, Rule *rule, const char *patt
                           (size_t)erroff, (char *)msg);
                 return -EINVAL;
         }
+        /*
+         * A lint finding is an error: the pattern could let a client choose
+         * the address, and a set with it is not loaded (a reload keeps the
+         * old one).  Only the admin's explicit "lint = off" makes it a
+         * warning, repeated at every load.
+         */
+        if (rules_lint(pattern, &why) < 0) {
+                if (lint) {
+                        diags_add(errors, file, line, "rule %s: %s", rule->name, why);
+                        pcre2_code_free(m->code);
+                        m->code = NULL;
+                        return -EINVAL;
+                }
+                diags_add(warnings, file, line, "rule %s: %s (lint = off)", rule->name, why);
+        }
         m->jit = pcre2_jit_compile(m->code, PCRE2_JIT_COMPLETE) == 0;
         if (!m->jit)
                 rs->all_jit = false;
         m->addr_group = (uint32_t)pcre2_substring_number_from_name(m->code, (PCRE2_SPTR) "addr");
-
-        if (rules_lint(pattern, &why) < 0)
-                diags_add(warnings, file, line, "rule %s: %s", rule->name, why);
 
         if (rules_pattern_literals(pattern, &prefix, &lits)) {
                 size_t n = strv_length(lits);
@@ -948,10 +1057,15 @@ int ruleset_load(RuleSet **out, const char *path, const RuleDefaults *defs, Name
                         continue;
                 }
                 rs->max_find_time_ms = MAX(rs->max_find_time_ms, rule->find_time_ms);
+                if (!rr->lint)
+                        diags_add(warnings, rr->file, rr->lint_line,
+                                  "rule %s: lint = off: its patterns are not checked for fields "
+                                  "a client could forge",
+                                  rr->name);
                 for (size_t j = 0; j < rr->n_patterns; j++) {
                         Matcher *m = &rs->matchers[rs->n_matchers];
                         uint32_t groups = 0;
-                        if (compile_pattern(rs, m, rule, rr->patterns[j], rr->file, rr->pattern_lines[j],
+                        if (compile_pattern(rs, m, rule, rr->patterns[j], rr->lint, rr->file, rr->pattern_lines[j],
                                             errors, warnings) < 0)
                                 continue;
                         rs->n_matchers++;
@@ -1225,12 +1339,21 @@ static bool is_own_reject(RuleSet *rs, const char *msg, size_t len)
 int ruleset_match(RuleSet *rs, const char *line, size_t len, RuleMatch *m)
 {
         LogLine ll;
+
+        if (logline_parse(line, len, &ll) < 0)
+                return -EINVAL;
+        return ruleset_match_record(rs, &(LogRecord){.tag = ll.tag, .tag_len = ll.tag_len, .msg = ll.msg,
+                                                      .msg_len = ll.msg_len},
+                                    m);
+}
+
+int ruleset_match_record(RuleSet *rs, const LogRecord *rec, RuleMatch *m)
+{
+        const LogRecord ll = *rec;
         const TagEntry *te;
         const Step *steps;
         uint32_t plan, n;
 
-        if (logline_parse(line, len, &ll) < 0)
-                return -EINVAL;
         te = tag_lookup(rs, ll.tag, ll.tag_len);
         if (te->n_candidates == 0)
                 return 0;

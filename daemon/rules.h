@@ -8,7 +8,7 @@
  *
  *   [sasl-auth-failed]
  *   program = postfix/smtpd
- *   pattern = ^warning: [^[]*\[<ADDR>\](?::\d+)?: SASL \S+ authentication failed
+ *   pattern = ^warning: [-._A-Za-z0-9]+\[<ADDR>\](?::\d+)?: SASL [A-Z0-9_-]+ authentication failed
  *   max_hits = 3
  *   find_time = 10m
  *   ban_time = 1h
@@ -23,6 +23,7 @@
 
 #include "addr.h"
 #include "names.h"
+#include "source.h"
 #include "util.h"
 
 #define RULES_MAX_HITS 1000
@@ -58,7 +59,9 @@ typedef struct RuleSet RuleSet;
 /*
  * Load path, a rule file or a folder of *.rules files (read in name
  * order).  Problems that make the set unusable go to errors and fail the
- * load with -EINVAL; lint findings (see rules_lint()) go to warnings.
+ * load with -EINVAL; so do lint findings (see rules_lint()), except in a
+ * rule with "lint = off", whose findings go to warnings, with a warning
+ * for the rule itself at every load.
  */
 int ruleset_load(RuleSet **out, const char *path, const RuleDefaults *defs, Names *names,
                  Diags *errors, Diags *warnings);
@@ -70,6 +73,8 @@ RuleSet *ruleset_free(RuleSet *rs);
  * no syslog header.  The first matching rule wins.
  */
 int ruleset_match(RuleSet *rs, const char *line, size_t len, RuleMatch *m);
+/* The same for a record whose header a log source has already parsed. */
+int ruleset_match_record(RuleSet *rs, const LogRecord *rec, RuleMatch *m);
 
 size_t ruleset_count(const RuleSet *rs);
 Rule *ruleset_rule(const RuleSet *rs, size_t i);
@@ -83,8 +88,10 @@ bool ruleset_jit(const RuleSet *rs);
  * Check a pattern (as written, with <ADDR>) for the properties that keep
  * attacker text from choosing the address: anchored at the start of the
  * message, exactly one <ADDR>, a literal right before it (a fixed field),
- * and no unbounded run before it that can cross a '['.  Returns 0, or -1
- * with a reason in *why (to free).
+ * before it no unbounded run that can cross a '[' and no run of free text
+ * (a negated class, '.', \S, ...) longer than a few bytes, and in
+ * "name\[<ADDR>" a name that cannot hold a space.  Returns 0, or -1 with a
+ * reason in *why (to free).
  */
 int rules_lint(const char *pattern, char **why);
 

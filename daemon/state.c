@@ -21,6 +21,7 @@
 void state_clear(State *s)
 {
         free(s->log_file);
+        free(s->journal_cursor);
         free(s->map);
         free(s->bans);
         *s = (State){0};
@@ -42,14 +43,19 @@ void state_render(const State *s, Buf *out)
                 buf_printf(out, "log %s\n", s->log_file);
                 records++;
         }
+        if (s->journal_cursor) {
+                buf_printf(out, "journal %s\n", s->journal_cursor);
+                records++;
+        }
         if (s->map) {
                 buf_printf(out, "map %s\n", s->map);
                 records++;
         }
         for (size_t i = 0; i < s->n_pos; i++) {
                 const TailPos *p = &s->pos[i];
-                buf_printf(out, "position %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu32 " %016" PRIx64 "\n",
-                           p->dev, p->ino, p->offset, p->head_len, p->head_hash);
+                /* "skip": the offset is inside an over-long line, whose rest is not a line */
+                buf_printf(out, "position %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu32 " %016" PRIx64 "%s\n",
+                           p->dev, p->ino, p->offset, p->head_len, p->head_hash, p->skip_line ? " skip" : "");
                 records++;
         }
         for (size_t i = 0; i < s->n_bans; i++) {
@@ -176,6 +182,17 @@ int state_parse(const char *text, size_t len, State *out, char **why)
                         records++;
                         continue;
                 }
+                if (startswith(line, "journal ")) {
+                        /* a cursor is printable ASCII without spaces */
+                        const char *c = line + 8;
+                        if (!*c || c[strcspn(c, " \t")] || s.journal_cursor) {
+                                *why = xasprintf("line %u: bad journal record", lineno);
+                                goto bad;
+                        }
+                        s.journal_cursor = xstrdup(c);
+                        records++;
+                        continue;
+                }
                 if (startswith(line, "map ")) {
                         free(s.map);
                         s.map = xstrdup(line + 4);
@@ -211,13 +228,14 @@ int state_parse(const char *text, size_t len, State *out, char **why)
                                 goto bad;
                         }
                         p = &s.pos[s.n_pos];
-                        if (n != 6 || !num_u64(w[1], &p->dev) || !num_u64(w[2], &p->ino) ||
-                            !num_u64(w[3], &p->offset) || !num_u64(w[4], &hl) || hl > TAIL_HEAD_LEN ||
-                            !num_hex(w[5], &p->head_hash)) {
+                        if ((n != 6 && (n != 7 || !streq(w[6], "skip"))) || !num_u64(w[1], &p->dev) ||
+                            !num_u64(w[2], &p->ino) || !num_u64(w[3], &p->offset) || !num_u64(w[4], &hl) ||
+                            hl > TAIL_HEAD_LEN || !num_hex(w[5], &p->head_hash)) {
                                 *why = xasprintf("line %u: bad position record", lineno);
                                 goto bad;
                         }
                         p->head_len = (uint32_t)hl;
+                        p->skip_line = n == 7;
                         s.n_pos++;
                         records++;
                 } else if (n >= 1 && streq(w[0], "ban")) {

@@ -10,8 +10,10 @@
  * drained until it has been quiet for a grace period after the new file
  * got data), delete + create, copy-truncate (the file shrinks or its first
  * bytes change: start again at 0, after reading what was left from the
- * copy beside it), a file that appears later, and a symlink that is
- * repointed.
+ * copy beside it), a file that appears later, a symlink that is
+ * repointed, a file already read that comes back under the log's name
+ * (read on from where we were), and a folder deleted or renamed and
+ * made again.
  */
 
 #include <ev.h>
@@ -31,6 +33,7 @@ typedef struct TailPos {
         uint64_t offset;
         uint32_t head_len; /* bytes hashed at the file's start */
         uint64_t head_hash;
+        bool skip_line; /* offset is inside an over-long line: skip to its end */
 } TailPos;
 
 typedef struct TailStats {
@@ -44,6 +47,8 @@ typedef struct TailStats {
 
 typedef struct TailOps {
         void (*line)(void *ctx, const char *line, size_t len);
+        /* tail_problem() changed (optional) */
+        void (*problem)(void *ctx);
 } TailOps;
 
 typedef struct Tail Tail;
@@ -64,4 +69,10 @@ size_t tail_positions(Tail *t, TailPos *out, size_t max);
 const TailStats *tail_stats(const Tail *t);
 /* Is the log file open? */
 bool tail_is_open(const Tail *t);
+/*
+ * What is wrong with following the log, for people ("not there yet",
+ * "cannot read it: Permission denied; retrying", "deleted; ...", "its
+ * folder ... does not exist; ..."), or NULL if it is followed.
+ */
+const char *tail_problem(const Tail *t);
 

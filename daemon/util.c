@@ -214,9 +214,15 @@ void diags_print(FILE *f, const Diags *d, const char *prefix)
 
 void postfix_lines(const char *text, size_t len, LogicalLineFn fn, LogicalLineFn orphan, void *ctx)
 {
-        const char *p = text, *end = text + len;
+        const char *p, *end;
         Buf logical = {0};
         unsigned lineno = 0, first = 0;
+
+        /* An empty part of a map may be (NULL, 0); NULL + 0 is undefined. */
+        if (len == 0)
+                return;
+        p = text;
+        end = text + len;
 
         while (p < end) {
                 const char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -532,7 +538,9 @@ int spawn_piped(char *const *argv, pid_t *pid, int *out_fd)
         sigfillset(&all);
         posix_spawnattr_setsigmask(&attr, &none);
         posix_spawnattr_setsigdefault(&attr, &all);
-        posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+        /* A group of its own, so that a timeout kills what it started too. */
+        posix_spawnattr_setpgroup(&attr, 0);
+        posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
         r = posix_spawnp(pid, argv[0], &fa, &attr, argv, environ);
         posix_spawn_file_actions_destroy(&fa);
         posix_spawnattr_destroy(&attr);
@@ -564,7 +572,7 @@ int run_capture(char *const *argv, size_t max, int timeout_ms, char **out)
                 ssize_t n;
 
                 if (left <= 0 || poll(&p, 1, (int)left) == 0) {
-                        kill(pid, SIGKILL);
+                        kill(-pid, SIGKILL); /* the child and whatever it started */
                         (void)waitpid(pid, NULL, 0);
                         close(fd);
                         buf_free(&b);

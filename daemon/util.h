@@ -182,7 +182,9 @@ int fsync_parent(const char *path);
  * Start argv (no shell, looked up in PATH) with stdin from /dev/null, and
  * stdout and stderr into a pipe whose reading end (close-on-exec) goes to
  * *out_fd.  The child starts with no signal blocked and every signal at its
- * default, whatever the daemon has blocked or ignored.  0, or -errno.
+ * default, whatever the daemon has blocked or ignored, as the leader of a
+ * process group of its own (kill(-pid, ...) reaches its children too).
+ * 0, or -errno.
  */
 int spawn_piped(char *const *argv, pid_t *pid, int *out_fd);
 

@@ -166,7 +166,7 @@ def main():
     rules = os.path.join(env.dir, "one.rules")
     with open(rules, "w") as f:
         f.write("[one-hit]\nprogram = postfix*/smtpd\n"
-                "pattern = ^warning: [^[]*\\[<ADDR>\\]: SASL \\S+ authentication failed\n"
+                "pattern = ^warning: [-._A-Za-z0-9]+\\[<ADDR>\\]: SASL \\S+ authentication failed\n"
                 "max_hits = 1\n")
     env.write_config(rules=rules)
     lock_path = os.path.join(env.dir, "writer.lock")

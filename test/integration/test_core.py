@@ -95,7 +95,7 @@ class Core(DaemonTest):
         env.write_config(rules=os.path.join(env.dir, "one.rules"))
         with open(os.path.join(env.dir, "one.rules"), "w") as f:
             f.write("[any-sasl]\nprogram = postfix*/smtpd\n"
-                    "pattern = ^warning: [^[]*\\[<ADDR>\\]: SASL \\S+ authentication failed\n"
+                    "pattern = ^warning: [-._A-Za-z0-9]+\\[<ADDR>\\]: SASL \\S+ authentication failed\n"
                     "max_hits = 1\n")
         open(env.log, "w").close()
         env.start()
@@ -149,7 +149,7 @@ class Core(DaemonTest):
         wait_until(lambda: "hit 203.0.113.51: rule sasl-auth-failed (2/3)" in env.stderr(), what="two hits")
         # a reload that changes other rules, and the default ban time
         with open(os.path.join(rules, "postfix-smtpd.rules"), "a") as f:
-            f.write("\n[new-rule]\nprogram = postfix*/smtpd\npattern = ^new thing from [^[]*\\[<ADDR>\\]\n"
+            f.write("\n[new-rule]\nprogram = postfix*/smtpd\npattern = ^new thing from [-._A-Za-z0-9]+\\[<ADDR>\\]\n"
                     "max_hits = 1\nfind_time = 1m\nban_time = 1m\n")
         env.write_config(ban_time="2h")
         n = len(env.messages)

@@ -162,5 +162,32 @@ class ShippedRules(unittest.TestCase):
         self.assertEqual(bad, [], "\n" + "\n".join(bad))
 
 
+class Lint(unittest.TestCase):
+    """A pattern that a client could fool is refused: --check exits 78 and
+    names the file and line; only "lint = off" loads it, with warnings."""
+
+    FOOLABLE = ("[mine]\nprogram = postfix*/smtpd\n%s"
+                "pattern = ^warning: [^[]*\\[<ADDR>\\](?::\\d+)?: SASL [A-Z]+ authentication failed\n")
+
+    def check(self, text):
+        tmp = tempfile.mkdtemp(prefix="abl-rules-lint-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        path = os.path.join(tmp, "mine.rules")
+        with open(path, "w") as f:
+            f.write(text)
+        r = subprocess.run([harness.DAEMON, "--rules", path, "--check"], capture_output=True, text=True)
+        return path, r
+
+    def test_foolable_pattern_is_an_error(self):
+        path, r = self.check(self.FOOLABLE % "")
+        self.assertEqual(r.returncode, 78, r.stderr)
+        self.assertIn("%s:3: rule mine: '[^[]*' before <ADDR> is a run of free text" % path, r.stderr)
+
+    def test_lint_off_loads_with_warnings(self):
+        path, r = self.check(self.FOOLABLE % "lint = off\n")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("warning: %s:3: rule mine: lint = off" % path, r.stderr)
+        self.assertIn("warning: %s:4: rule mine: '[^[]*' before <ADDR>" % path, r.stderr)
+
 if __name__ == "__main__":
     harness.main()

@@ -113,7 +113,7 @@ class Journal(DaemonTest):
         rules = env.own_rules()
         one = os.path.join(rules, "zz-one.rules")
         with open(one, "w") as f:
-            f.write("[one]\nprogram = postfix*/smtpd\npattern = ^test event from [^[]*\\[<ADDR>\\]\n"
+            f.write("[one]\nprogram = postfix*/smtpd\npattern = ^test event from [-._A-Za-z0-9]+\\[<ADDR>\\]\n"
                     "max_hits = 1\nban_time = 1s\n")
         env.write_config(ban_memory="0")
         open(env.log, "w").close()

@@ -19,7 +19,7 @@ import harness
 from harness import DaemonTest, sasl_fail, wait_until
 
 ONE_HIT_RULES = ("[one-hit]\nprogram = postfix*/smtpd\n"
-                 "pattern = ^warning: [^[]*\\[<ADDR>\\]: SASL \\S+ authentication failed\n"
+                 "pattern = ^warning: [-._A-Za-z0-9]+\\[<ADDR>\\]: SASL \\S+ authentication failed\n"
                  "max_hits = 1\nban_time = 1d\n")
 
 
@@ -75,7 +75,8 @@ class Writer:
         self.f.close()
 
 
-class Rotation(DaemonTest):
+class OneHit(DaemonTest):
+    """The one-hit rule, and a check that every line written was read once."""
 
     def setUp(self):
         super().setUp()
@@ -107,6 +108,31 @@ class Rotation(DaemonTest):
         for a in (self.lines.written[0], self.lines.written[-1]):
             self.assertIn("REJECT", env.postmap_q(a) or "")
         return c
+
+    def wait_banned(self, n):
+        wait_until(lambda: set(self.lines.written[:n]) <= block_keys(self.env.read_map() or ""),
+                   what="the first %d addresses in the map" % n)
+
+    def log_status(self):
+        """What `autoblacklistctl status` says about the log, after its path."""
+        return self.env.status()["log"]
+
+    def wait_log_status(self, text, timeout=5):
+        wait_until(lambda: text in self.log_status(), timeout=timeout,
+                   what="status saying %r about the log (it says %r)" % (text, self.log_status()))
+
+    def wait_notify_status(self, text, timeout=5):
+        """A STATUS= datagram for systemd that contains text."""
+        env = self.env
+
+        def seen():
+            env.read_notify()
+            return any(line.startswith("STATUS=") and text in line
+                       for m in env.messages for line in m.split("\n"))
+        wait_until(seen, timeout=timeout, what="STATUS= with %r (got %r)" % (text, env.messages))
+
+
+class Rotation(OneHit):
 
     def test_rename_and_create_with_late_writes_to_the_old_file(self):
         env = self.env
@@ -263,14 +289,90 @@ class Rotation(DaemonTest):
         w.close()
         self.finish()
 
+    def test_old_file_moved_back_is_read_on_not_again(self):
+        """The path moves away, a new file appears, the old file comes back
+        under the name: it is the same file (device, inode, first bytes), read
+        on from where we were, not from 0."""
+        env = self.env
+        w = Writer(env.log)
+        env.start()
+        w.write(self.lines.next(5))
+        self.wait_banned(5)
+        os.rename(env.log, env.log + ".x")
+        w2 = Writer(env.log)
+        w2.write(self.lines.next(3))
+        self.wait_banned(8)
+        os.rename(env.log + ".x", env.log)  # back, over the new one
+        w.write(self.lines.next(3))
+        w.close()
+        w2.close()
+        self.finish()
+
+    def test_old_file_moved_back_after_it_was_closed(self):
+        """The same, once the old file was quiet long enough to be closed: its
+        position is remembered."""
+        env = self.env
+        w = Writer(env.log)
+        env.start()
+        w.write(self.lines.next(5))
+        self.wait_banned(5)
+        os.rename(env.log, env.log + ".x")
+        w2 = Writer(env.log)
+        w2.write(self.lines.next(3))
+        self.wait_banned(8)
+        time.sleep(3)                       # past the grace period: .x is closed
+        os.rename(env.log + ".x", env.log)
+        w.write(self.lines.next(3))
+        w.close()
+        w2.close()
+        self.finish()
+
+    def test_log_deleted_and_not_recreated_is_reported(self):
+        env = self.env
+        w = Writer(env.log)
+        env.start()
+        w.write(self.lines.next(3))
+        self.wait_banned(3)
+        self.assertTrue(self.log_status().endswith("(open)"), self.log_status())
+        os.unlink(env.log)
+        self.wait_log_status("deleted")
+        self.wait_notify_status("deleted")
+        w.write(self.lines.next(2))         # the writer has not reopened: still read
+        w.close()
+        self.finish()
+
+    def test_log_replaced_by_a_directory(self):
+        env = self.env
+        w = Writer(env.log)
+        env.start()
+        w.write(self.lines.next(3))
+        self.wait_banned(3)
+        w.close()
+        os.unlink(env.log)
+        os.mkdir(env.log)
+        self.wait_log_status("not a regular file")
+        for i in range(3):                  # wake-ups while it is a directory
+            open(os.path.join(env.dir, "other%d" % i), "w").close()
+            time.sleep(0.05)
+        self.assertEqual(env.stderr().count("not a regular file"), 1, "said once per episode")
+        self.assertIsNone(env.proc.poll(), "the daemon keeps running")
+        os.rmdir(env.log)
+        w = Writer(env.log)
+        w.write(self.lines.next(3))
+        w.close()
+        self.wait_all_banned()
+        self.assertTrue(self.log_status().endswith("(open)"), self.log_status())
+        self.finish()
+
     def test_long_binary_and_nul_lines_are_skipped_safely(self):
         env = self.env
         env.start()
         junk = [b"x" * 200000 + b"\n",                    # over the 64 KiB bound: cut
                 b"\x00\x01\x02 binary \xff\xfe garbage\n",
                 b"Nov 30 10:00:01 mx postfix/smtpd[1]: warning: unknown[10.9.9.9\x00]: SASL LOGIN authentication failed: x\n",
-                ("Nov 30 10:00:01 mx postfix/smtpd[1]: warning: caf\xe9[10.9.9.8]: "
-                 "SASL LOGIN authentication failed: \xff\xfe").encode("latin-1") + b"\n"]
+                # (a client name is a host name, so the odd bytes are elsewhere)
+                ("Nov 30 10:00:01 mx postfix/smtpd[1]: warning: unknown[10.9.9.8]: "
+                 "SASL LOGIN authentication failed: caf\xe9 \xff\xfe").encode("latin-1") + b"\n"]
         with open(env.log, "ab") as f:
             for j in junk:
                 f.write(j)
@@ -280,6 +382,150 @@ class Rotation(DaemonTest):
         c = self.finish(extra_lines=len(junk) - 2)
         self.assertEqual(c["cut"], 1)
         self.assertIsNone(env.postmap_q("10.9.9.9"))
+
+
+NO_DAC = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--"]
+
+
+class Unreadable(OneHit):
+    """A log that exists but cannot be read (EACCES) is not a missing one.
+    The tests run as root, for whom permissions do not apply: the daemon runs
+    under setpriv without CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH, so a
+    mode-000 file is as unreadable to it as to any user."""
+
+    def setUp(self):
+        super().setUp()
+        if not shutil.which("setpriv"):
+            self.skipTest("setpriv (util-linux) is not installed")
+        self.env.wrapper = NO_DAC
+
+    def test_unreadable_at_start_keeps_the_position(self):
+        env = self.env
+        w = Writer(env.log)
+        env.start()
+        w.write(self.lines.next(3))
+        self.wait_banned(3)
+        self.assertEqual(env.stop(), 0)
+        os.chmod(env.log, 0)
+        w.write(self.lines.next(2))         # written while it cannot be read
+        env.start()
+        self.wait_log_status("cannot read it: Permission denied")
+        self.wait_notify_status("cannot read it: Permission denied")
+        self.assertNotIn("does not exist", env.stderr())
+        self.assertNotIn("is gone", env.stderr())
+        # stopped while it cannot be read: the position stays in the state file
+        self.assertEqual(env.stop(), 0)
+        self.assertEqual(counters(env.stderr())["lines"], 0)
+        env.start()
+        self.wait_log_status("cannot read it")
+        os.chmod(env.log, 0o640)            # IN_ATTRIB in the folder
+        self.wait_log_status("(open)")
+        w.write(self.lines.next(1))
+        w.close()
+        self.wait_all_banned()
+        self.assertEqual(env.stop(), 0)
+        c = counters(env.stderr())
+        self.assertEqual(c["lines"], 3, "only what was written after the saved position: %s" % c)
+        self.assertEqual(c["already"], 0, c)
+
+    def test_new_log_unreadable_until_chmod(self):
+        env = self.env
+        w = Writer(env.log)
+        env.start()
+        w.write(self.lines.next(3))
+        self.wait_banned(3)
+        os.rename(env.log, env.log + ".1")
+        os.close(os.open(env.log, os.O_CREAT | os.O_WRONLY, 0))
+        w.reopen()
+        w.write(self.lines.next(3))
+        self.wait_log_status("cannot read it: Permission denied")
+        self.wait_notify_status("cannot read it")
+        os.chmod(env.log, 0o644)
+        self.wait_all_banned()
+        self.wait_log_status("(open)")
+        w.close()
+        self.assertEqual(env.stderr().count("Permission denied"), 1, "said once, not at every wake-up")
+        self.finish()
+
+    def test_folder_above_made_unsearchable(self):
+        """A permission change of a folder above the log's is not seen by
+        inotify: a retry timer notices it (backing off, only while it lasts)."""
+        env = self.env
+        top = os.path.join(env.dir, "top")
+        os.makedirs(os.path.join(top, "logs"))
+        env.log = os.path.join(top, "logs", "maillog")
+        env.write_config(log_file=env.log)
+        os.chmod(top, 0)
+        env.start()
+        self.wait_log_status("Permission denied")
+        self.assertIsNone(env.proc.poll(), "the daemon keeps running")
+        os.chmod(top, 0o755)
+        w = Writer(env.log)
+        w.write(self.lines.next(3))
+        w.close()
+        self.wait_all_banned(timeout=10)
+        self.wait_log_status("(open)")
+        self.finish()
+
+
+class Folder(OneHit):
+    """The log's folder deleted, renamed, or missing at start."""
+
+    def setUp(self):
+        super().setUp()
+        env = self.env
+        self.logs = os.path.join(env.dir, "logs")
+        os.mkdir(self.logs)
+        env.log = os.path.join(self.logs, "maillog")
+        env.write_config(log_file=env.log)
+
+    def test_folder_deleted_and_made_again(self):
+        env = self.env
+        w = Writer(env.log)
+        env.start()
+        w.write(self.lines.next(3))
+        self.wait_banned(3)
+        w.close()
+        shutil.rmtree(self.logs)
+        self.wait_log_status("its folder %s does not exist" % self.logs)
+        self.wait_notify_status("does not exist")
+        os.mkdir(self.logs)
+        w = Writer(env.log)
+        w.write(self.lines.next(3))
+        w.close()
+        self.wait_all_banned()
+        self.wait_log_status("(open)")
+        self.finish()
+
+    def test_folder_renamed_and_made_again(self):
+        env = self.env
+        w = Writer(env.log)
+        env.start()
+        w.write(self.lines.next(3))
+        self.wait_banned(3)
+        os.rename(self.logs, self.logs + ".old")
+        w.write(self.lines.next(2))         # to the open file, now in logs.old
+        self.wait_log_status("does not exist")
+        os.mkdir(self.logs)
+        w.reopen()
+        w.write(self.lines.next(3))
+        w.close()
+        self.wait_all_banned()
+        self.finish()
+
+    def test_folder_missing_at_start(self):
+        env = self.env
+        shutil.rmtree(self.logs)
+        deep = os.path.join(self.logs, "a", "b")
+        env.log = os.path.join(deep, "maillog")
+        env.write_config(log_file=env.log)
+        env.start()                         # ready, waiting for the folder
+        self.wait_log_status("does not exist")
+        os.makedirs(deep)                   # the watch moves down level by level
+        w = Writer(env.log)
+        w.write(self.lines.next(3))
+        w.close()
+        self.finish()
 
 
 class Restart(DaemonTest):
@@ -388,6 +634,36 @@ class Restart(DaemonTest):
         self.assertEqual(c["lines"], 2, "the half line at the start is not a line of ours")
         for a in old.written:
             self.assertIsNone(env.postmap_q(a))
+
+    def test_restart_inside_an_over_long_line(self):
+        """Stopped while dropping an over-long line: its rest is not a line."""
+        env = self.env
+        lines = Lines(9)
+        env.start()
+        env.append(*lines.next(2))
+        with open(env.log, "a") as f:
+            f.write("x" * 100000)           # no newline yet: still being written
+        size = os.path.getsize(env.log)
+        wait_until(lambda: "%d bytes, 1 cut" % size in env.status()["lines read"], what="the long line read")
+        wait_until(lambda: len(block_keys(env.read_map() or "")) == 2, what="the first run's bans")
+        self.assertEqual(env.stop(), 0)
+        with open(env.log, "a") as f:       # its rest looks like a line of its own
+            f.write(sasl_fail("10.99.0.1") + "\n")
+        env.append(*lines.next(2))
+        self.run_once(lines, 2)
+        self.assertIsNone(env.postmap_q("10.99.0.1"))
+
+    def test_restart_before_the_partial_line_at_the_start_ends(self):
+        env = self.env
+        env.append("Nov 30 10:00:01 mx postfix/smtpd[1]: a partial line without its newline")
+        with open(env.log, "rb+") as f:
+            f.seek(-1, os.SEEK_END)
+            f.truncate()
+        env.start()                         # start_at = end: the half line is not ours
+        self.assertEqual(env.stop(), 0)
+        lines = Lines(10)
+        env.append(" ...and its end", *lines.next(2))
+        self.run_once(lines, 2)
 
     def run_once_running(self, lines):
         env = self.env

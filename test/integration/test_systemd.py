@@ -141,7 +141,7 @@ class Notify(DaemonTest):
         rules = os.path.join(env.dir, "one.rules")
         with open(rules, "w") as f:
             f.write("[one]\nprogram = postfix*/smtpd\n"
-                    "pattern = ^warning: [^[]*\\[<ADDR>\\]: SASL \\S+ authentication failed\nmax_hits = 1\n")
+                    "pattern = ^warning: [-._A-Za-z0-9]+\\[<ADDR>\\]: SASL \\S+ authentication failed\nmax_hits = 1\n")
         env.write_config(rules=rules)
         env.start()
         n = len(env.messages)

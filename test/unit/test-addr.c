@@ -66,8 +66,23 @@ static const struct {
         {"::1", {"::1", ":", NULL}},
 };
 
+/* Texts of len bytes with a NUL inside: not an address, whatever precedes the NUL (found by fuzz-addr). */
+static const struct {
+        const char *in;
+        size_t len;
+} nul_cases[] = {
+        {"::\0\0\0\0\0\0\0192.0.2.1", 18},
+        {"192.0.2.1\0junk", 14},
+        {"192.0.2.1\0", 10},
+        {"2001:db8::1\0:", 13},
+};
+
 int main(void)
 {
+        for (size_t i = 0; i < sizeof(nul_cases) / sizeof(nul_cases[0]); i++) {
+                Addr a;
+                CHECK_INT(addr_parse(nul_cases[i].in, nul_cases[i].len, &a), -EINVAL, nul_cases[i].in);
+        }
         for (size_t i = 0; i < sizeof(parse_cases) / sizeof(parse_cases[0]); i++) {
                 Addr a;
                 char buf[ADDR_STRLEN];

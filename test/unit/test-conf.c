@@ -219,5 +219,46 @@ int main(void)
                 config_free(d);
                 diags_free(&errors);
         }
+
+        /* ... also for values whose display form is not config syntax (found by fuzz-conf) */
+        {
+                static const struct {
+                        const char *text;
+                } dump_cases[] = {
+                        {"find_time = 90m\n"},          /* displayed 1h30m */
+                        {"ban_time = 93784s\n"},        /* 1d2h3m4s */
+                        {"ban_time_max = 3w61s\n"},     /* not a duration: an error, not a case */
+                        {"ban_memory = 2000ms\n"},
+                        {"debounce = 1500ms\n"},
+                        {"ban_time_factor = 1.0000000001\n"}, /* %g writes 1 */
+                        {"ban_time_factor = 2.5\n"},
+                };
+                for (size_t i = 0; i < sizeof(dump_cases) / sizeof(dump_cases[0]); i++) {
+                        Buf b = {0};
+                        Config *back = NULL;
+                        char path[512];
+                        Config *o = load(dir, dump_cases[i].text, &errors, &r);
+                        diags_free(&errors);
+                        if (r < 0)
+                                continue; /* 3w61s */
+                        config_dump(o, &b);
+                        snprintf(path, sizeof(path), "%s/dump.conf", dir);
+                        check_write(path, b.data);
+                        CHECK_INT(config_load(path, &back, &errors), 0, dump_cases[i].text);
+                        diags_print(stderr, &errors, "  ");
+                        diags_free(&errors);
+                        if (back) {
+                                CHECK(back->find_time_ms == o->find_time_ms && back->ban_time_ms == o->ban_time_ms &&
+                                              back->ban_memory_ms == o->ban_memory_ms &&
+                                              back->debounce_ms == o->debounce_ms,
+                                      "%s: the durations changed", dump_cases[i].text);
+                                CHECK(back->ban_time_factor == o->ban_time_factor, "%s: got factor %.17g want %.17g",
+                                      dump_cases[i].text, back->ban_time_factor, o->ban_time_factor);
+                        }
+                        config_free(back);
+                        config_free(o);
+                        buf_free(&b);
+                }
+        }
         return check_done();
 }

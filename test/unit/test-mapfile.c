@@ -75,7 +75,17 @@ int main(void)
                                         "  continuation 10.2.2.2 OK\n"
                                         "10.8.8.8\n"
                                         "\tOK\n"
-                                        "mail.example.com OK\n";
+                                        "mail.example.com OK\n"
+                                        "198.18.0 permit\n"
+                                        "192.0.2.20 PERMIT_MYNETWORKS\n"
+                                        "192.0.2.21 permit_sasl_authenticated\n"
+                                        "192.0.2.22 reject_unknown_client_hostname,permit\n"
+                                        "192.0.2.23 dunno\n"
+                                        "192.0.2.24 relay\n"
+                                        "192.0.2.25 550 go away\n"
+                                        "192.0.2.26 REJECT you are not permitted, permit_nothing\n"
+                                        "192.0.2.27 250 text\n"
+                                        "192.0.2.28 Ok\n";
                 MapText mt;
                 AdminKeys *k;
                 static const struct {
@@ -91,6 +101,13 @@ int main(void)
                         {"10.2.2.2", ADMIN_NONE},       /* inside a continuation line */
                         {"10.9.9.9", ADMIN_OTHER},      /* value "continuation ..." */
                         {"10.8.8.8", ADMIN_PERMIT},     /* the value OK is on the continuation line */
+                        /* every accepting action of access(5), any case; DUNNO and rejects do not */
+                        {"198.18.0.9", ADMIN_PERMIT},   {"192.0.2.20", ADMIN_PERMIT},
+                        {"192.0.2.21", ADMIN_PERMIT},   {"192.0.2.22", ADMIN_PERMIT}, /* in a restriction list */
+                        {"192.0.2.23", ADMIN_OTHER},    {"192.0.2.24", ADMIN_PERMIT},
+                        {"192.0.2.25", ADMIN_OTHER},    {"192.0.2.26", ADMIN_OTHER}, /* REJECT text */
+                        {"192.0.2.27", ADMIN_OTHER},    /* not all-numerical: smtpd reads restrictions */
+                        {"192.0.2.28", ADMIN_PERMIT},
                 };
                 CHECK_INT(mapfile_split(text, strlen(text), &mt), 0, "split");
                 CHECK_INT(mt.block_entries, 1, "entries in our block");
@@ -122,6 +139,17 @@ int main(void)
                         {"2001:0:0:5::", 64, -EDOM, NULL},         /* two zero pairs in a row */
                         {"2001:db8:1::", 48, 0, "2001:db8:1"},
                         {"2001:db8:1:2::", 60, -EDOM, NULL},       /* not on a pair boundary */
+                        /* one decimal group is also an IPv4 /8 key: 127::/16 would ban 127.0.0.0/8 */
+                        {"127::", 16, -EDOM, NULL},
+                        {"192::", 16, -EDOM, NULL},
+                        {"198::", 16, -EDOM, NULL},
+                        {"9::", 16, -EDOM, NULL},
+                        {"255::", 16, -EDOM, NULL},
+                        {"256::", 16, 0, "256"}, /* no octet is 256 */
+                        {"1ff::", 16, 0, "1ff"},
+                        {"2001::", 16, 0, "2001"},
+                        {"127:1::", 32, 0, "127:1"},
+                        {"127.0.0.0", 8, 0, "127"}, /* IPv4 /8 keys stay: the never-ban check sees both */
                 };
                 for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
                         Addr a;
@@ -133,6 +161,30 @@ int main(void)
                         if (r == 0)
                                 CHECK_STR(buf, keys[i].key, keys[i].addr);
                 }
+        }
+        /* which lookups reach a key */
+        {
+                static const struct {
+                        const char *key;
+                        MapKeyFamily want;
+                } fam[] = {
+                        {"192.0.2", MAPKEY_V4}, {"2001:db8", MAPKEY_V6}, {"127", MAPKEY_BOTH}, {"0", MAPKEY_BOTH},
+                        {"255", MAPKEY_BOTH},   {"256", MAPKEY_V6},      {"2001", MAPKEY_V6},  {"ab", MAPKEY_V6},
+                };
+                for (size_t i = 0; i < sizeof(fam) / sizeof(fam[0]); i++)
+                        CHECK(mapfile_key_family(fam[i].key) == fam[i].want, "family of %s: got %d want %d",
+                              fam[i].key, mapfile_key_family(fam[i].key), fam[i].want);
+        }
+        /* A map without our block: before is (NULL, 0), which clang's UBSan once caught */
+        {
+                MapText mt;
+                AdminKeys *k;
+                CHECK_INT(mapfile_split("x OK\n", 5, &mt), 0, "split");
+                CHECK(mt.before == NULL && mt.before_len == 0, "nothing before a block that is not there");
+                k = adminkeys_parse(&mt);
+                CHECK(adminkeys_lookup(k, "x") == ADMIN_PERMIT, "x OK");
+                adminkeys_free(k);
+                CHECK_INT(mapfile_split(NULL, 0, &mt), 0, "split of nothing");
         }
         return check_done();
 }

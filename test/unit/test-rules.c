@@ -24,19 +24,19 @@ static const char rules_text[] =
         "# test rules\n"
         "[sasl]\n"
         "program = postfix*/smtpd   # inline comment\n"
-        "pattern = ^warning: [^[]*\\[<ADDR>\\](?::\\d+)?: SASL \\S+ authentication failed:(?! Connection lost)\n"
+        "pattern = ^warning: [-._A-Za-z0-9]+\\[<ADDR>\\](?::\\d+)?: SASL \\S+ authentication failed:(?! Connection lost)\n"
         "max_hits = 3\n"
         "\n"
         "[reject]\n"
         "program = postfix*/smtpd\n"
-        "pattern = ^(?:NOQUEUE|[0-9A-F]+): reject: \\S+ from [^[]*\\[<ADDR>\\](?::\\d+)?: 5\\d\\d \n"
+        "pattern = ^(?:NOQUEUE|[0-9A-F]+): reject: [A-Z]+ from [-._A-Za-z0-9]+\\[<ADDR>\\](?::\\d+)?: 5\\d\\d \n"
         "find_time = 1h\n"
         "ban_time = 0\n"
         "\n"
         "[ps]\n"
         "program = postfix/postscreen\n"
-        "pattern = ^PREGREET \\d+ after \\S+ from \\[<ADDR>\\]:\\d+:\n"
-        "pattern = ^HANGUP after \\S+ from \\[<ADDR>\\]:\\d+\n"
+        "pattern = ^PREGREET \\d+ after [0-9.]+ from \\[<ADDR>\\]:\\d+:\n"
+        "pattern = ^HANGUP after [0-9.]+ from \\[<ADDR>\\]:\\d+\n"
         "\n"
         "[off]\n"
         "enabled = no\n"
@@ -107,20 +107,34 @@ static const struct {
         const char *pattern;
         int ok;
 } lint_cases[] = {
-        {"^warning: [^[]*\\[<ADDR>\\]: SASL", 0},
+        {"^warning: [-._A-Za-z0-9]+\\[<ADDR>\\]: SASL", 0},
+        {"^warning: (?:[-._A-Za-z0-9]+|unknown)\\[<ADDR>\\]: SASL", 0},
+        /* holes 1 and 2 of issue 9: the SASL mechanism or a raw HELO name
+         * ("x[192.0.2.1]: SASL ...") in a warning before the client field */
+        {"^warning: [^[]*\\[<ADDR>\\]: SASL", -1},  /* free text, even if it stops at '[' */
+        {"^warning: [^\\s[]+\\[<ADDR>\\]", -1},     /* likewise */
+        {"^warning: [A-Za-z0-9 .:\"]+\\[<ADDR>\\]", -1}, /* a name with a space */
+        {"^warning: [A-Za-z]+ [a-z]+\\[<ADDR>\\]", 0},   /* a literal space is a fixed field */
+        /* hole 3: a Dovecot user field that takes the password's forgery */
+        {"^auth: [a-z-]+\\([^[]*,<ADDR>,", -1},
+        {"^auth: [a-z-]+\\([^,]{0,64},<ADDR>,", -1},       /* negated: free text */
+        {"^auth: [a-z-]+\\([-.@_A-Za-z0-9]{0,64},<ADDR>,", 0}, /* a bounded class */
+        {"^x [ -~]+ rip=<ADDR>", -1},                       /* a range over most of ASCII */
+        {"^x (?:a|[^,])+ rip=<ADDR>", -1},                  /* free text in a group */
+        {"^x (?:(?!rip=)[a-z =])* rip=<ADDR>", 0},          /* a lookahead is no run */
         {"^warning: .*\\[<ADDR>\\]", -1},            /* .* crosses '[' */
         {"^warning: \\S+\\[<ADDR>\\]", -1},          /* \S+ crosses '[' */
         {"^warning: [^\\]]*\\[<ADDR>\\]", -1},       /* a negated class that allows '[' */
-        {"^warning: [^\\s[]+ x <ADDR>$", 0},          /* a negated class that excludes '[' */
         {"^warning: [A-z]+\\[<ADDR>\\]", -1},        /* A-z covers '[' */
         {"^warning: (?:x|.)+\\[<ADDR>\\]", -1},      /* a repeated group with a '.' */
-        {"^x .{1,5}\\[<ADDR>\\]", 0},                 /* bounded: cannot reach an attacker field */
+        {"^x .{1,5} \\[<ADDR>\\]", 0},                /* bounded: cannot reach an attacker field */
+        {"^x .{1,64} \\[<ADDR>\\]", -1},              /* ... but this can */
         {"^x .*? \\[<ADDR>\\]", -1},                  /* lazy runs count too */
-        {"warning: [^[]*\\[<ADDR>\\]", -1},          /* not anchored */
+        {"warning: [-.A-Za-z0-9]+\\[<ADDR>\\]", -1}, /* not anchored */
         {"^warning: no address", -1},
         {"^<ADDR> <ADDR>", -1},
-        {"^x [^[]*<ADDR>", -1},                       /* no literal before <ADDR> */
-        {"^warning: [^[]*\\[<ADDR>\\] then .*", 0},  /* runs after <ADDR> are fine */
+        {"^x [a-z]*<ADDR>", -1},                      /* no literal before <ADDR> */
+        {"^warning: [-.A-Za-z0-9]+\\[<ADDR>\\] then .*", 0}, /* runs after <ADDR> are fine */
         {"^rip=<ADDR>", 0},
 };
 
@@ -241,11 +255,34 @@ int main(void)
                 diags_free(&warnings);
         }
 
-        /* A lint warning does not stop loading. */
+        /* A lint finding is an error: the rule (and so the set) is not loaded. */
         rs = load(dir, "[a]\nprogram = x\npattern = ^w .*\\[<ADDR>\\]\n", names, &errors, &warnings);
-        CHECK(rs != NULL, "a rule with a lint warning still loads");
-        CHECK(warnings.n == 1 && strstr(warnings.items[0], "t.rules:3: rule a: '.*' before <ADDR> can run across a '['"),
-              "lint warning: %s", warnings.n ? warnings.items[0] : "(none)");
+        CHECK(rs == NULL, "a rule with a lint finding is not loaded");
+        CHECK(errors.n == 1 && strstr(errors.items[0], "t.rules:3: rule a: '.*' before <ADDR> can run across a '['"),
+              "lint error: %s", errors.n ? errors.items[0] : "(none)");
+        CHECK_INT(warnings.n, 0, "no lint warnings");
+        ruleset_free(rs);
+        diags_free(&errors);
+        diags_free(&warnings);
+
+        /* "lint = off": the admin's own rule loads, with a warning at every load. */
+        for (int round = 0; round < 2; round++) {
+                rs = load(dir, "[a]\nprogram = x\nlint = off\npattern = ^w [^[]*\\[<ADDR>\\]\n", names, &errors,
+                          &warnings);
+                CHECK(rs != NULL, "round %d: a rule with lint = off loads", round);
+                CHECK_INT(errors.n, 0, "no errors");
+                CHECK(warnings.n == 2 && strstr(warnings.items[0], "t.rules:3: rule a: lint = off") &&
+                              strstr(warnings.items[1], "t.rules:4: rule a: '[^[]*' before <ADDR> is a run of free text"),
+                      "round %d: lint = off warnings: %s | %s", round, warnings.n > 0 ? warnings.items[0] : "(none)",
+                      warnings.n > 1 ? warnings.items[1] : "(none)");
+                ruleset_free(rs);
+                diags_free(&errors);
+                diags_free(&warnings);
+        }
+        /* "lint = on" is the default, and a bad value is an error */
+        rs = load(dir, "[a]\nprogram = x\nlint = maybe\npattern = ^w [a-z]+\\[<ADDR>\\]\n", names, &errors, &warnings);
+        CHECK(rs == NULL && errors.n == 1 && strstr(errors.items[0], "t.rules:3: lint: 'maybe' is not on or off"),
+              "bad lint value: %s", errors.n ? errors.items[0] : "(none)");
         ruleset_free(rs);
         diags_free(&errors);
         diags_free(&warnings);

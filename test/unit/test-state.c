@@ -13,7 +13,8 @@ static State sample(void)
         s.log_file = xstrdup("/var/log/mail.log");
         s.map = xstrdup("hash:/etc/postfix/access");
         s.pos[0] = (TailPos){.dev = 2049, .ino = 131, .offset = 123456789, .head_len = 256, .head_hash = 0xdeadbeefcafef00dULL};
-        s.pos[1] = (TailPos){.dev = 2049, .ino = 99, .offset = 5, .head_len = 5, .head_hash = 1};
+        /* inside an over-long line being dropped: its rest is skipped after a restart */
+        s.pos[1] = (TailPos){.dev = 2049, .ino = 99, .offset = 5, .head_len = 5, .head_hash = 1, .skip_line = true};
         s.n_pos = 2;
         b = state_add_ban(&s);
         addr_parse_str("203.0.113.7", &b->addr);
@@ -50,6 +51,10 @@ int main(void)
         state_render(&back, &again);
         CHECK_STR(again.data, text.data, "round trip is exact");
         CHECK_INT(back.n_pos, 2, "positions");
+        CHECK(strstr(text.data, "\nposition 2049 99 5 5 0000000000000001 skip\n") != NULL, "skip rendered:\n%s",
+              text.data);
+        CHECK(!back.pos[0].skip_line && back.pos[1].skip_line, "skip_line got %d %d want 0 1", back.pos[0].skip_line,
+              back.pos[1].skip_line);
         CHECK_STR(back.map, "hash:/etc/postfix/access", "the map");
         CHECK_INT(back.n_bans, 2, "bans");
         CHECK_INT(back.bans[1].plen, 64, "network ban prefix");
@@ -69,11 +74,13 @@ int main(void)
                         {"truncated before the end line", -1, "\nend ", "\n", "no end line"},
                         {"truncated in the middle of a record", 89, NULL, NULL, "bad position record"},
                         {"a digit changed", 0, "123456789", "123456780", "does not match its hash"},
-                        {"a record removed", 0, "position 2049 99 5 5 0000000000000001\n", "", "records, the end line says"},
+                        {"a record removed", 0, "position 2049 99 5 5 0000000000000001 skip\n", "", "records, the end line says"},
                         {"garbage line", 0, "log ", "garbage\nlog ", "unknown record"},
                         {"wrong magic", 0, "postfix-autoblacklist-state", "something-else", "not a postfix-autoblacklist state file"},
                         {"newer version", 0, "state 1\n", "state 2\n", "version 2"},
                         {"bad position", 0, "position 2049 131", "position 2049 x31", "bad position record"},
+                        {"a position with an unknown last word", 0, "deadbeefcafef00d\n", "deadbeefcafef00d what\n",
+                         "bad position record"},
                         {"bad ban", 0, "203.0.113.7/32", "203.0.113.7/33", "bad ban record"},
                         {"text after the end", 0, NULL, NULL, "text after the end line"},
                 };
@@ -111,6 +118,29 @@ int main(void)
                 free(why);
                 CHECK_INT(state_parse("postfix-autoblacklist-state 1\n\0end", 34, &back, &why), -EBADMSG, "NUL");
                 free(why);
+        }
+
+        /* The journal source's cursor instead of file positions. */
+        {
+                State j = {0}, jb = {0};
+                Buf jt = {0};
+                static const char cursor[] = "s=7a1f0e4e9d8b4c2f;i=2f1;b=3c9e;m=1a2b3c;t=5f0e1d2c3b4a5;x=9f8e7d6c";
+                j.journal_cursor = xstrdup(cursor);
+                state_render(&j, &jt);
+                CHECK(strstr(jt.data, "\njournal s=7a1f0e4e9d8b4c2f;") != NULL, "journal record:\n%s", jt.data);
+                CHECK_INT(parse(jt.data, &jb, &why), 0, why ? why : "journal round trip parses");
+                CHECK_STR(jb.journal_cursor, cursor, "journal cursor round trip");
+                state_clear(&jb);
+                /* a cursor with a space, or two journal records, is damage */
+                buf_clear(&jt);
+                buf_puts(&jt, "postfix-autoblacklist-state 1\njournal a b\n");
+                buf_printf(&jt, "end 1 %016llx\n", (unsigned long long)fnv1a(jt.data, jt.len));
+                CHECK_INT(parse(jt.data, &jb, &why), -EBADMSG, "journal cursor with a space");
+                CHECK(why && strstr(why, "bad journal record"), "reason: %s", check_show(why));
+                free(why);
+                why = NULL;
+                buf_free(&jt);
+                state_clear(&j);
         }
 
         /* Files: save, load, missing, set aside. */

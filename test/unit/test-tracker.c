@@ -119,6 +119,28 @@ int main(void)
                 tracker_free(t);
         }
 
+        /* A network's count (daemon: max_hits x ipv6_net_factor, up to 1000 x 64):
+           the threshold is reached exactly, and at most need - 1 times are kept. */
+        {
+                static const unsigned needs[] = {9, 45, 64000};
+                for (size_t k = 0; k < sizeof(needs) / sizeof(needs[0]); k++) {
+                        Tracker *t = tracker_new(10, key);
+                        Addr net = A("2001:db8:5:6::");
+                        unsigned need = needs[k], got = 0, at = 0;
+                        size_t base = tracker_memory(t);
+                        tracker_set_window(t, S(600));
+                        for (unsigned i = 1; i <= need + 5 && !at; i++) {
+                                got = tracker_hit(t, &net, 3, S(600), need, T0, NULL);
+                                if (got >= need)
+                                        at = i;
+                        }
+                        CHECK(at == need, "need %u: reached at hit %u, want %u", need, at, need);
+                        CHECK(tracker_memory(t) - base <= 2 * need * 8 + 4096 * 64 + 1024,
+                              "need %u: memory grew by %zu", need, tracker_memory(t) - base);
+                        tracker_free(t);
+                }
+        }
+
         /* Many addresses: memory stays near 64 bytes of entry plus the index. */
         {
                 Tracker *t = tracker_new(1000000, key);

@@ -152,6 +152,9 @@ int main(void)
                 postfix_lines(text, sizeof(text) - 1, collect_line, NULL, &b);
                 CHECK_STR(b.data, "2:k1 v1 cont more|8:k2 v2|", "without an orphan callback");
                 buf_free(&b);
+                /* an empty part of a map: (NULL, 0), which clang's UBSan caught as NULL + 0 */
+                postfix_lines(NULL, 0, collect_line, collect_orphan, &b);
+                CHECK(b.data == NULL, "nothing from (NULL, 0): got '%s'", check_show(b.data));
         }
         {
                 char line[] = "ban  192.0.2.1\t1h", over[] = "a b c d";
@@ -163,7 +166,7 @@ int main(void)
         /* names: one id per distinct name */
         {
                 Names *n = names_new();
-                uint16_t a, b, c;
+                uint16_t a = 0, b = 0, c = 0;
                 CHECK(names_intern(n, "sasl", &a) == 0 && names_intern(n, "rbl", &b) == 0, "intern");
                 CHECK(names_intern(n, "sasl", &c) == 0 && c == a && a != b, "the same name, the same id");
                 CHECK_STR(names_get(n, b), "rbl", "names_get");

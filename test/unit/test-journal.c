@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* The journal source's trust check: who may speak as Postfix or Dovecot. */
+#include "check.h"
+#include "journal.h"
+#include "util.h"
+
+int main(void)
+{
+        uid_t uids[] = {102, 103, 104}; /* postfix, dovecot, dovenull */
+        char *dirs[] = {(char *)"/usr/lib/postfix/sbin", (char *)"/usr/lib/dovecot", NULL};
+        char *ids[] = {(char *)"postfix", (char *)"dovecot", NULL};
+        JournalTrust t = {.uids = uids, .n_uids = 3, .exe_dirs = dirs, .identifiers = ids};
+        static const struct {
+                const char *name;
+                JournalFields f;
+                JournalVerdict want;
+                const char *why; /* part of the reason, for a spoofed one */
+        } cases[] = {
+                {"smtpd as postfix",
+                 {"postfix/smtpd", "102", "smtpd", "/usr/lib/postfix/sbin/smtpd", "9"},
+                 JOURNAL_TRUSTED,
+                 NULL},
+                {"a multi-instance name",
+                 {"postfix-out/smtpd", "102", "smtpd", NULL, "9"},
+                 JOURNAL_TRUSTED,
+                 NULL},
+                {"postscreen as root",
+                 {"postfix/postscreen", "0", "postscreen", NULL, "9"},
+                 JOURNAL_TRUSTED,
+                 NULL},
+                {"dovecot's log process",
+                 {"dovecot", "0", "log", "/usr/lib/dovecot/log", "9"},
+                 JOURNAL_TRUSTED,
+                 NULL},
+                {"an exe under daemon_directory, comm renamed",
+                 {"postfix/smtpd", "102", "x", "/usr/lib/postfix/sbin/smtpd", "9"},
+                 JOURNAL_TRUSTED,
+                 NULL},
+                {"logger as root",
+                 {"postfix/smtpd", "0", "logger", "/usr/bin/logger", "9"},
+                 JOURNAL_SPOOFED,
+                 "_COMM, _EXE"},
+                {"smtpd as nobody",
+                 {"postfix/smtpd", "65534", "smtpd", "/usr/lib/postfix/sbin/smtpd", "9"},
+                 JOURNAL_SPOOFED,
+                 "_UID"},
+                {"no _UID", {"postfix/smtpd", NULL, "smtpd", NULL, NULL}, JOURNAL_SPOOFED, "no sender"},
+                {"a bad _UID", {"postfix/smtpd", "1x", "smtpd", NULL, NULL}, JOURNAL_SPOOFED, "no sender"},
+                {"no _COMM, no _EXE",
+                 {"postfix/smtpd", "0", NULL, NULL, NULL},
+                 JOURNAL_SPOOFED,
+                 "_COMM, _EXE"},
+                {"an exe beside daemon_directory",
+                 {"postfix/smtpd", "0", "x", "/usr/lib/postfix/sbinx/smtpd", "9"},
+                 JOURNAL_SPOOFED,
+                 "_COMM"},
+                {"another program", {"sshd", "0", "sshd", "/usr/sbin/sshd", "9"}, JOURNAL_NOT_OURS, NULL},
+                {"a name that only starts like postfix",
+                 {"postfixadmin", "33", "php", NULL, "9"},
+                 JOURNAL_NOT_OURS,
+                 NULL},
+                {"no identifier", {NULL, "0", "x", NULL, NULL}, JOURNAL_NOT_OURS, NULL},
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                const char *why = NULL;
+                JournalVerdict v = journal_trust(&t, &cases[i].f, &why);
+                CHECK(v == cases[i].want, "%s: got verdict %d want %d", cases[i].name, v, cases[i].want);
+                if (cases[i].why)
+                        CHECK(why && strstr(why, cases[i].why), "%s: reason got '%s' want '...%s...'",
+                              cases[i].name, check_show(why), cases[i].why);
+        }
+        CHECK(journal_mail_program("trivial-rewrit"), "a 15-byte comm is known");
+        CHECK(!journal_mail_program("bash"), "bash is not a mail program");
+        return check_done();
+}
