@@ -24,6 +24,7 @@ typedef struct Ban {
         uint8_t plen;   /* in the family's terms: 32 / 128 for a host */
         bool active;    /* false: ended, remembered for repeat offenders only */
         bool manual;    /* set by an admin (autoblacklistctl ban) */
+        bool in_state;  /* active in the state file's last good save (the daemon keeps it) */
         uint16_t rule;  /* interned rule name */
         uint32_t count; /* bans of this address within the memory period */
         uint32_t hits;  /* hits that led to the latest ban */

@@ -121,6 +121,11 @@ static ControlResult cmd_status(Daemon *d, Buf *out)
                    (unsigned long long)ms->skipped);
         put_time(out, ms->last_write_ms);
         buf_printf(out, "%s%s\n", ms->last_error[0] ? ", last error: " : "", ms->last_error);
+        if (d->save_failing)
+                buf_printf(out, "state: %s: not saved: %s; new bans are held back from the map, retrying\n",
+                           d->cfg->state_file, d->save_error);
+        else
+                buf_printf(out, "state: %s\n", d->cfg->state_file);
         buf_printf(out, "memory: %zu bytes per tracked address, %zu bytes per ban record\n",
                    tracked ? tracker_memory(d->tracker) / tracked : 0, records ? banset_memory(d->bans) / records : 0);
         buf_printf(out, "rules: %zu%s\n", ruleset_count(d->rules), ruleset_jit(d->rules) ? "" : " (no JIT)");
@@ -226,6 +231,8 @@ static ControlResult cmd_ban(Daemon *d, char **argv, size_t argc, Buf *out)
         b->hits = 0;
         b->first_hit_ms = b->last_hit_ms = 0;
         b->banned_ms = now;
+        if (!b->active)
+                b->in_state = false; /* the next save must hold it before the map does */
         banset_activate(d->bans, b, len ? now + (int64_t)len : 0);
         if (cidr_is_host(&c))
                 tracker_forget(d->tracker, &c.net);

@@ -172,6 +172,12 @@ static void client_read(ControlClient *cl)
 
         if (n < 0 && (errno == EAGAIN || errno == EINTR))
                 return;
+        if (n == 0 && cl->pending) {
+                /* A half-close (`echo flush --yes | socat ...`): it still
+                   reads.  A client that is really gone makes the reply fail. */
+                ev_io_stop(cl->c->loop, &cl->io);
+                return;
+        }
         if (n <= 0) {
                 /* gone before it had its answer: drop it, and with it its id */
                 client_free(cl);

@@ -53,12 +53,6 @@ typedef struct MapSlot {
         bool retiring;
 } MapSlot;
 
-/* A state-file key (address, prefix length) of an active ban. */
-typedef struct SavedKey {
-        Addr addr;
-        uint8_t plen;
-} SavedKey;
-
 typedef struct Daemon {
         struct ev_loop *loop;
         const DaemonOptions *opts;
@@ -98,10 +92,8 @@ typedef struct Daemon {
         uint64_t gen_wanted, gen_rendering, gen_written;
         FlushWaiter *flushes;
         size_t n_flushes, cap_flushes;
-        /* The state file: the active bans of its last good save (only they
-           may reach the map, see daemon.c), and the retry after a failure. */
-        SavedKey *saved;
-        size_t n_saved;
+        /* The state file's retry after a failure (Ban.in_state says which
+           bans its last good save holds: only they may reach the map). */
         bool save_failing;
         double save_backoff_s;
         char save_error[128];
@@ -111,6 +103,8 @@ typedef struct Daemon {
         ev_timer ready_timer; /* READY even if the first map write takes long */
         bool ready;
         bool stopping;
+        bool final_written;   /* stopping: the current map's last write is done */
+        bool retire_given_up; /* stopping: the old map's cleanup failed */
         Stats stats;
 } Daemon;
 

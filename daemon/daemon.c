@@ -194,33 +194,11 @@ const char *daemon_private_policy(const Daemon *d)
 
 /* --- state -------------------------------------------------------------- */
 
-static int saved_cmp(const void *a, const void *b)
+/* The bans of v[0..n) are in the state file now, as they stand. */
+static void set_saved(Ban **v, size_t n)
 {
-        const SavedKey *x = a, *y = b;
-        int c = memcmp(x->addr.b, y->addr.b, sizeof(x->addr.b));
-
-        return c ? c : (int)x->plen - (int)y->plen;
-}
-
-/* Remember the active bans of v[0..n) as the ones the state file holds. */
-static void set_saved(Daemon *d, Ban **v, size_t n)
-{
-        size_t k = 0;
-
-        free(d->saved);
-        d->saved = xcalloc(n ? n : 1, sizeof(SavedKey));
         for (size_t i = 0; i < n; i++)
-                if (v[i]->active)
-                        d->saved[k++] = (SavedKey){.addr = v[i]->addr, .plen = v[i]->plen};
-        qsort(d->saved, k, sizeof(SavedKey), saved_cmp);
-        d->n_saved = k;
-}
-
-static bool is_saved(const Daemon *d, const Ban *b)
-{
-        SavedKey k = {.addr = b->addr, .plen = b->plen};
-
-        return bsearch(&k, d->saved, d->n_saved, sizeof(SavedKey), saved_cmp) != NULL;
+                v[i]->in_state = v[i]->active;
 }
 
 static void schedule_save(Daemon *d, double within);
@@ -238,6 +216,8 @@ static int save_state(Daemon *d)
                 st.log_file = d->cfg->log_file;
                 st.n_pos = tail_positions(d->tail, st.pos, TAIL_MAX_POS);
         }
+        /* which map holds our block: a start with another access_map cleans it */
+        st.map = xasprintf("%s:%s", d->cfg->map_type, d->cfg->map_path);
         for (size_t i = 0; i < n; i++) {
                 StateBan *sb = state_add_ban(&st);
                 sb->addr = v[i]->addr;
@@ -269,7 +249,7 @@ static int save_state(Daemon *d)
                         schedule_save(d, d->save_backoff_s);
                 return r;
         }
-        set_saved(d, v, n);
+        set_saved(v, n);
         d->bans_dirty = false;
         if (d->save_failing) {
                 d->save_failing = false;
@@ -366,6 +346,7 @@ static void restore_bans(Daemon *d, const State *st, int64_t now)
                 b->banned_ms = sb->banned_ms;
                 b->expires_ms = sb->expires_ms;
                 if (live) {
+                        b->in_state = true; /* it comes from there */
                         banset_activate(d->bans, b, sb->expires_ms);
                         active++;
                 } else {
@@ -567,7 +548,7 @@ static size_t render_entries(void *ctx, const AdminKeys *admin, Buf *out)
                 /* The admin's own line for this key decides; never duplicate it. */
                 if (adminkeys_has(admin, key))
                         continue;
-                if (d->bans_dirty && !is_saved(d, v[i])) {
+                if (d->bans_dirty && !v[i]->in_state) {
                         held++;
                         continue;
                 }
@@ -605,8 +586,11 @@ static void answer_flushes(Daemon *d, int result)
                                                            mapwriter_stats(d->map)->last_error);
                         (void)control_reply(d->control, w->id, false, t);
                 } else if (w->gen <= d->gen_written) {
-                        _cleanup_free_ char *t = xasprintf("the map %s has no block of ours any more\n",
-                                                           mapwriter_path(d->map));
+                        _cleanup_free_ char *t = xasprintf(
+                                "the map %s has no block of ours any more\n%s%s%s", mapwriter_path(d->map),
+                                d->save_failing ? "warning: the state file cannot be saved (" : "",
+                                d->save_failing ? d->save_error : "",
+                                d->save_failing ? "); the bans come back at a restart unless it can\n" : "");
                         (void)control_reply(d->control, w->id, true, t);
                 } else
                         d->flushes[k++] = *w; /* the write that shows it is still to come */
@@ -614,7 +598,7 @@ static void answer_flushes(Daemon *d, int result)
         d->n_flushes = k;
 }
 
-static void become_ready(Daemon *d)
+static void become_ready(Daemon *d, bool waited)
 {
         _cleanup_free_ char *status = NULL;
         const char *err = mapwriter_stats(d->map)->last_error;
@@ -623,26 +607,45 @@ static void become_ready(Daemon *d)
                 return;
         d->ready = true;
         ev_timer_stop(d->loop, &d->ready_timer);
-        status = status_line(d);
-        notify_ready(d->notify, status);
-        log_event(LOG_EVENT_START, LOG_INFO, NULL, "ready: %s %s%s%s, %zu rules, %zu bans%s%s%s",
+        log_event(LOG_EVENT_START, LOG_INFO, NULL, "ready: %s %s%s%s, %zu rules, %zu bans%s%s%s%s",
                   d->tail && tail_problem(d->tail) ? "waiting for" : "following",
                   d->journal ? "the journal" : d->cfg->log_file, d->tail && tail_problem(d->tail) ? ": " : "",
                   d->tail && tail_problem(d->tail) ? tail_problem(d->tail) : "", ruleset_count(d->rules),
                   banset_active(d->bans),
                   err[0] ? "; the map cannot be written yet (" : "", err,
-                  err[0] ? "): bans are kept in memory and written when it can be" : "");
+                  err[0] ? "): bans are kept in memory and written when it can be" : "",
+                  waited && !err[0] ? "; the first map write is still under way" : "");
+        status = status_line(d);
+        notify_ready(d->notify, status);
 }
 
 static void ready_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
         (void)loop;
         (void)revents;
-        become_ready(w->data);
+        become_ready(w->data, true);
+}
+
+/* At a stop: break the loop once the last writes are done (or given up). */
+static void stop_if_written(Daemon *d)
+{
+        MapWriter *old = d->slots[d->cur ^ 1].mw;
+
+        if (d->final_written && (!old || d->retire_given_up || !mapwriter_busy(old)))
+                ev_break(d->loop, EVBREAK_ALL);
 }
 
 static void retire_done(Daemon *d, MapSlot *slot, int result)
 {
+        if (d->stopping) {
+                if (result < 0) /* the next start does not know the old map: say it */
+                        log_err("%s: our block stays in this map, which is no longer access_map; remove it "
+                                "by hand",
+                                mapwriter_path(slot->mw));
+                d->retire_given_up = true;
+                stop_if_written(d);
+                return;
+        }
         if (result < 0)
                 return; /* the writer logged it and retries */
         log_notice("%s: our block is removed (access_map is now %s)", mapwriter_path(slot->mw),
@@ -666,10 +669,12 @@ static void map_done(void *ctx, int result, size_t entries)
         if (d->stopping) {
                 /* Bans that came during the last write get one more, at once;
                    after a failure, stop anyway: the state file has the bans. */
-                if (result >= 0 && mapwriter_busy(d->map))
+                if (result >= 0 && mapwriter_busy(d->map)) {
                         mapwriter_request_now(d->map);
-                else
-                        ev_break(d->loop, EVBREAK_ALL);
+                        return;
+                }
+                d->final_written = true;
+                stop_if_written(d);
                 return;
         }
         if (result == MAPWRITER_UNCHANGED)
@@ -679,7 +684,7 @@ static void map_done(void *ctx, int result, size_t entries)
                 log_event(LOG_EVENT_MAP_WRITTEN, LOG_INFO, NULL, "%s: written, %zu %s", mapwriter_path(d->map),
                           entries, entries == 1 ? "entry" : "entries");
         if (!d->ready) {
-                become_ready(d); /* the first write ended, well or not */
+                become_ready(d, false); /* the first write ended, well or not */
                 return;
         }
         /* "map not updated" comes and goes; systemctl status shows it */
@@ -708,6 +713,8 @@ static Ban *impose(Daemon *d, const Addr *a, uint8_t plen, uint16_t rule, uint64
         b->last_hit_ms = now;
         b->banned_ms = now;
         *len = banset_escalate(ban_time_ms, b->count, d->cfg->ban_time_factor, d->cfg->ban_time_max_ms);
+        if (!b->active)
+                b->in_state = false; /* new in the map's eyes: the next save must hold it first */
         banset_activate(d->bans, b, *len ? now + (int64_t)*len : 0);
         return b;
 }
@@ -1193,11 +1200,16 @@ static void sigterm_cb(struct ev_loop *loop, ev_signal *w, int revents)
                 tail_poll_now(d->tail);
         if (d->journal)
                 journal_poll_now(d->journal);
-        if (!mapwriter_busy(d->map)) {
-                ev_break(loop, EVBREAK_ALL);
-                return;
+        if (mapwriter_busy(d->map))
+                mapwriter_request_now(d->map);
+        else
+                d->final_written = true;
+        if (d->slots[d->cur ^ 1].mw) {
+                ev_idle_stop(loop, &d->reap); /* stop_if_written() looks at it */
+                if (mapwriter_busy(d->slots[d->cur ^ 1].mw))
+                        mapwriter_request_now(d->slots[d->cur ^ 1].mw);
         }
-        mapwriter_request_now(d->map);
+        stop_if_written(d);
         ev_timer_init(&d->stop_timeout, stop_timeout_cb, STOP_TIMEOUT_S, 0.);
         ev_timer_start(loop, &d->stop_timeout);
 }
@@ -1212,6 +1224,39 @@ static void reap_cb(struct ev_loop *loop, ev_idle *w, int revents)
         ev_idle_stop(loop, w);
         if (old->mw && old->retiring && !mapwriter_busy(old->mw))
                 *old = (MapSlot){.d = d, .mw = mapwriter_free(old->mw)};
+}
+
+/*
+ * The state names the map that held our block at the last run; if that is
+ * not access_map any more (changed while we were stopped), our block
+ * leaves it, as on a reload.
+ */
+static void retire_previous_map(Daemon *d, const char *map)
+{
+        _cleanup_free_ char *type = NULL;
+        const char *colon, *path;
+        int r;
+
+        if (!map || !(colon = strchr(map, ':')))
+                return;
+        type = xstrndup(map, (size_t)(colon - map));
+        path = colon + 1;
+        if (streq(type, d->cfg->map_type) && streq(path, d->cfg->map_path))
+                return;
+        if (access(path, F_OK) < 0)
+                return; /* gone: nothing of ours is left there */
+        r = mapwriter_new(&d->slots[1].mw, d->loop, type, path, d->cfg->postmap, d->cfg->postmap_timeout_ms,
+                          d->cfg->debounce_ms, &map_ops, &d->slots[1]);
+        if (r < 0) {
+                log_warn("%s: the previous run's map (%s); our block may remain in it: %s", d->cfg->state_file,
+                         map, strerror(-r));
+                return;
+        }
+        d->slots[1].retiring = true;
+        mapwriter_set_block(d->slots[1].mw, false);
+        mapwriter_request_now(d->slots[1].mw);
+        log_notice("access_map: was %s at the last run, now %s:%s; our block leaves the old map", map,
+                   d->cfg->map_type, d->cfg->map_path);
 }
 
 /* --- run ---------------------------------------------------------------- */
@@ -1236,7 +1281,6 @@ static void daemon_done(Daemon *d)
         d->slots[1].mw = mapwriter_free(d->slots[1].mw);
         d->map = NULL;
         free(d->flushes);
-        free(d->saved);
         free(d->net_noted);
         d->rules = ruleset_free(d->rules);
         d->tracker = tracker_free(d->tracker);
@@ -1358,12 +1402,7 @@ int daemon_run(const DaemonOptions *opts)
            which makes us ready.  The log may produce bans meanwhile. */
         load_state(&d, &st);
         restore_bans(&d, &st, d.started_ms);
-        {
-                /* What the state file holds may go to the map. */
-                _cleanup_free_ Ban **v = NULL;
-                size_t n = banset_list(d.bans, false, &v);
-                set_saved(&d, v, n);
-        }
+        retire_previous_map(&d, st.map);
         daemon_arm_due(&d);
         (void)daemon_map_request(&d, true);
         if (d.journal) {

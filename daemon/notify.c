@@ -33,8 +33,8 @@
 #include "util.h"
 
 #define STATUS_INTERVAL_S 2.0
-#define RETRY_S 0.5
-#define QUEUE_MAX 16
+#define RETRY_S           0.5
+#define QUEUE_MAX         16
 
 struct Notify {
         struct ev_loop *loop;
@@ -58,7 +58,8 @@ static int send_now(Notify *n, const char *msg)
 {
         if (n->fd < 0)
                 return 0;
-        if (sendto(n->fd, msg, strlen(msg), MSG_DONTWAIT | MSG_NOSIGNAL, (struct sockaddr *)&n->sa, n->sa_len) >= 0)
+        if (sendto(n->fd, msg, strlen(msg), MSG_DONTWAIT | MSG_NOSIGNAL, (struct sockaddr *)&n->sa,
+                   n->sa_len) >= 0)
                 return 0;
         if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)
                 return -EAGAIN;
@@ -272,7 +273,10 @@ void notify_reloading(Notify *n)
                                             (unsigned long long)ts.tv_nsec / 1000));
 }
 
-void notify_stopping(Notify *n) { send_lifecycle(n, xstrdup("STOPPING=1")); }
+void notify_stopping(Notify *n)
+{
+        send_lifecycle(n, xstrdup("STOPPING=1"));
+}
 
 void notify_status(Notify *n, const char *status)
 {

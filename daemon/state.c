@@ -22,6 +22,7 @@ void state_clear(State *s)
 {
         free(s->log_file);
         free(s->journal_cursor);
+        free(s->map);
         free(s->bans);
         *s = (State){0};
 }
@@ -44,6 +45,10 @@ void state_render(const State *s, Buf *out)
         }
         if (s->journal_cursor) {
                 buf_printf(out, "journal %s\n", s->journal_cursor);
+                records++;
+        }
+        if (s->map) {
+                buf_printf(out, "map %s\n", s->map);
                 records++;
         }
         for (size_t i = 0; i < s->n_pos; i++) {
@@ -185,6 +190,12 @@ int state_parse(const char *text, size_t len, State *out, char **why)
                                 goto bad;
                         }
                         s.journal_cursor = xstrdup(c);
+                        records++;
+                        continue;
+                }
+                if (startswith(line, "map ")) {
+                        free(s.map);
+                        s.map = xstrdup(line + 4);
                         records++;
                         continue;
                 }

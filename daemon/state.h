@@ -9,6 +9,7 @@
  *
  *   postfix-autoblacklist-state 1
  *   log /var/log/mail.log
+ *   map hash:/etc/postfix/access
  *   journal CURSOR                (the journal source's position, instead)
  *   position DEV INO OFFSET HEAD_LEN HEAD_HASH [skip]
  *   ban ADDR/PLEN RULE ACTIVE MANUAL COUNT HITS FIRST_MS LAST_MS BANNED_MS EXPIRES_MS
@@ -42,6 +43,7 @@ typedef struct StateBan {
 typedef struct State {
         char *log_file; /* the log the positions belong to */
         char *journal_cursor; /* the journal source: after this entry */
+        char *map;      /* TYPE:PATH of the map that holds our block, or NULL */
         TailPos pos[TAIL_MAX_POS];
         size_t n_pos;
         StateBan *bans;

@@ -237,6 +237,8 @@ class Env:
         if self.drainer:
             with self.inbox_lock:
                 new, self.inbox = self.inbox, []
+            if not new:
+                time.sleep(0.01)  # callers poll in a loop: do not spin
         else:
             while True:
                 try:

@@ -242,7 +242,9 @@ class Lifecycle(DaemonTest):
         env.start()
         for _ in range(3):
             env.append(sasl_fail("203.0.113.10"))
-        wait_until(lambda: env.postmap_q("203.0.113.10"), what="the ban")
+        # the text too: the database is renamed into place before it, and an
+        # append to the text about to be replaced would be lost
+        wait_until(lambda: env.postmap_q("203.0.113.10") and "203.0.113.10" in env.read_map(), what="the ban")
         with open(env.map, "a") as f:
             f.write("203.0.113.10 OK\n")
         env.ctl("ban", "203.0.113.11", check=0)      # any change makes a new write
@@ -374,6 +376,27 @@ class Lifecycle(DaemonTest):
         self.assertIsNone(env.postmap_q("203.0.113.41"))
         self.assertNotIn("203.0.113.41", env.read_map())
 
+    def test_flush_over_a_half_closed_connection_is_answered(self):
+        # `echo flush --yes | socat - UNIX:...` shuts its side down after the
+        # line; it still reads, so the pending answer must still come.
+        env = self.env
+        env.start()
+        env.ctl("ban", "203.0.113.47", check=0)
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(10)
+        s.connect(env.socket)
+        s.sendall(b"flush --yes\n")
+        s.shutdown(socket.SHUT_WR)
+        out = b""
+        while True:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            out += chunk
+        s.close()
+        self.assertTrue(out.startswith(b"OK\n"), out)
+        self.assertIsNone(env.postmap_q("203.0.113.47"))
+
     def test_access_map_moved_on_reload_leaves_the_old_map_clean(self):
         env = self.env
         admin = "# the admin's\n192.0.2.60 OK\n"
@@ -399,13 +422,31 @@ class Lifecycle(DaemonTest):
         wait_until(lambda: q(new_map, "203.0.113.43"), what="a later ban")
         self.assertEqual(env.read_map(), admin)
 
+    def test_access_map_changed_while_stopped_leaves_the_old_map_clean(self):
+        env = self.env
+        admin = "192.0.2.61 OK\n"
+        env.write_map(admin)
+        env.start()
+        env.ctl("ban", "203.0.113.48", check=0)
+        wait_until(lambda: "203.0.113.48" in env.read_map(), what="the ban in the first map")
+        self.assertEqual(env.stop(), 0)
+        new_map = os.path.join(env.dir, "access3")
+        env.write_config(access_map="hash:" + new_map)
+        env.start()
+        wait_until(lambda: env.read_map() == admin, what="the old map without our block")
+        self.assertIsNone(env.postmap_q("203.0.113.48"))
+        r = subprocess.run([harness.POSTMAP, "-c", env.pfdir, "-q", "203.0.113.48", "hash:" + new_map],
+                           capture_output=True, text=True)
+        self.assertIn("REJECT", r.stdout)
+
     def test_admin_ok_line_lifts_the_ban_at_once(self):
         # No other change comes: the edit alone must lift the ban, in one write,
         # so that the admin's own postmap finds no duplicate key.
         env = self.env
         env.start()
         env.ctl("ban", "203.0.113.44", check=0)
-        wait_until(lambda: env.postmap_q("203.0.113.44"), what="the ban")
+        # the text too: the database is renamed into place before it
+        wait_until(lambda: env.postmap_q("203.0.113.44") and "203.0.113.44" in env.read_map(), what="the ban")
         writes = int(re.match(r".*: (\d+) writes", env.status()["map"]).group(1))
         with open(env.map, "a") as f:
             f.write("203.0.113.44 OK\n")

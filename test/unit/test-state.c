@@ -11,6 +11,7 @@ static State sample(void)
         StateBan *b;
 
         s.log_file = xstrdup("/var/log/mail.log");
+        s.map = xstrdup("hash:/etc/postfix/access");
         s.pos[0] = (TailPos){.dev = 2049, .ino = 131, .offset = 123456789, .head_len = 256, .head_hash = 0xdeadbeefcafef00dULL};
         /* inside an over-long line being dropped: its rest is skipped after a restart */
         s.pos[1] = (TailPos){.dev = 2049, .ino = 99, .offset = 5, .head_len = 5, .head_hash = 1, .skip_line = true};
@@ -44,7 +45,7 @@ int main(void)
         char *why = NULL;
 
         state_render(&s, &text);
-        CHECK(startswith(text.data, "postfix-autoblacklist-state 1\nlog /var/log/mail.log\nposition 2049 131 123456789 256 deadbeefcafef00d\n"),
+        CHECK(startswith(text.data, "postfix-autoblacklist-state 1\nlog /var/log/mail.log\nmap hash:/etc/postfix/access\nposition 2049 131 123456789 256 deadbeefcafef00d\n"),
               "rendered text:\n%s", text.data);
         CHECK_INT(parse(text.data, &back, &why), 0, why ? why : "round trip parses");
         state_render(&back, &again);
@@ -54,6 +55,7 @@ int main(void)
               text.data);
         CHECK(!back.pos[0].skip_line && back.pos[1].skip_line, "skip_line got %d %d want 0 1", back.pos[0].skip_line,
               back.pos[1].skip_line);
+        CHECK_STR(back.map, "hash:/etc/postfix/access", "the map");
         CHECK_INT(back.n_bans, 2, "bans");
         CHECK_INT(back.bans[1].plen, 64, "network ban prefix");
         CHECK(back.bans[1].manual && !back.bans[1].active, "flags");
@@ -70,7 +72,7 @@ int main(void)
                         const char *reason;
                 } damage[] = {
                         {"truncated before the end line", -1, "\nend ", "\n", "no end line"},
-                        {"truncated in the middle of a record", 60, NULL, NULL, "bad position record"},
+                        {"truncated in the middle of a record", 89, NULL, NULL, "bad position record"},
                         {"a digit changed", 0, "123456789", "123456780", "does not match its hash"},
                         {"a record removed", 0, "position 2049 99 5 5 0000000000000001 skip\n", "", "records, the end line says"},
                         {"garbage line", 0, "log ", "garbage\nlog ", "unknown record"},
