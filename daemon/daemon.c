@@ -598,8 +598,8 @@ static int daemon_reload(Daemon *d, char **why)
                 Buf b = {0};
                 log_diags(&errors, "reload: ");
                 log_event(LOG_EVENT_RELOAD_REJECTED, LOG_ERR, NULL,
-                          "reload rejected (%zu problems); the previous configuration and rules stay in effect",
-                          errors.n);
+                          "reload rejected (%zu problem%s); the previous configuration and rules stay in effect",
+                          errors.n, errors.n == 1 ? "" : "s");
                 for (size_t i = 0; i < errors.n; i++)
                         buf_printf(&b, "%s%s", i ? "; " : "", errors.items[i]);
                 *why = b.data ? b.data : xstrdup("reload failed");
