@@ -231,6 +231,9 @@ class Unit(unittest.TestCase):
         self.c.wait_until(lambda: any("written, " in m for m in self.messages(after, _SYSTEMD_UNIT=UNIT)),
                           what="the write in the journal")
         self.assertIn("bans: 1 active", self.ctl("status").stdout)
+        # and `systemctl status` says so (STATUS= goes out at most every 2 s)
+        self.c.wait_until(lambda: re.match(r"1 ban\b", self.show("StatusText")["StatusText"]), timeout=5,
+                          what="STATUS= with the ban")
 
     def test_3_no_map_write_warns(self):
         """Issue 10 item 7: under RestrictAddressFamilies=AF_UNIX AF_NETLINK
