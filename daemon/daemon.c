@@ -250,8 +250,10 @@ void daemon_arm_due(Daemon *d)
 static char *status_line(Daemon *d)
 {
         Buf b = {0};
+        size_t bans = banset_active(d->bans), tracked = tracker_count(d->tracker);
 
-        buf_printf(&b, "%zu bans, %zu addresses tracked", banset_active(d->bans), tracker_count(d->tracker));
+        buf_printf(&b, "%zu ban%s, %zu address%s tracked", bans, bans == 1 ? "" : "s", tracked,
+                   tracked == 1 ? "" : "es");
         if (d->stats.last_ban_ms) {
                 char t[64];
                 buf_printf(&b, "; last ban %s (%s) at %s", d->stats.last_ban, d->stats.last_ban_rule,
