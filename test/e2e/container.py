@@ -24,6 +24,8 @@ Every name this creates (temporary folder, network namespace, cgroups,
 machine name) starts with "abl-nsp-".
 """
 
+import atexit
+import ctypes
 import glob
 import os
 import shutil
@@ -39,6 +41,25 @@ CGROOT = "/sys/fs/cgroup"
 
 class ContainerError(Exception):
     pass
+
+
+_live = set()
+
+
+@atexit.register
+def _stop_all():
+    """A test that ends early (an error, SIGTERM from a test runner's timeout
+    turned into SystemExit) still halts its containers and cleans up."""
+    for c in list(_live):
+        c.stop()
+
+
+def _die_with_parent():
+    """In the launcher: if the test process dies without cleaning up (SIGKILL),
+    nspawn gets SIGTERM, which halts the container.  The setting survives the
+    execs down to nspawn."""
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def missing():
@@ -150,6 +171,7 @@ class Container:
             except FileExistsError:
                 continue
         self.tmp = os.path.join(tempfile.gettempdir(), self.name)
+        _live.add(self)
         try:
             self._make_root()
             self._make_netns()
@@ -229,7 +251,8 @@ class Container:
             os.makedirs("/run/systemd", mode=0o755)
         self.console = open(os.path.join(self.tmp, "console.log"), "wb")
         self.proc = subprocess.Popen(["sh", "-c", script, "sh"] + args, stdin=subprocess.DEVNULL,
-                                     stdout=self.console, stderr=subprocess.STDOUT, start_new_session=True)
+                                     stdout=self.console, stderr=subprocess.STDOUT, start_new_session=True,
+                                     preexec_fn=_die_with_parent)
 
     def console_text(self):
         try:
@@ -302,6 +325,7 @@ class Container:
         if self.tmp:
             shutil.rmtree(self.tmp, ignore_errors=True)
             self.tmp = None
+        _live.discard(self)
 
     # --- inside ----------------------------------------------------------
 
