@@ -124,7 +124,9 @@ class Unit(unittest.TestCase):
             cls.conf = os.path.join(cls.confdir, "autoblacklist.conf")
             cls.shipped_conf = c.read(cls.conf)
             cls.set_config()
+            # as the README says after an install
             c.systemctl("daemon-reload")
+            c.run(["journalctl", "--update-catalog"])
             cls.cursor0 = cls.cursor()
             cls.setup_seconds = time.monotonic() - t0
         except BaseException:
@@ -275,6 +277,12 @@ class Unit(unittest.TestCase):
         self.assertEqual(m.group(1), ATTACKER)
         self.assertEqual(e["AUTOBLACKLIST_RULE"], m.group(2))
         self.assertIn("AUTOBLACKLIST_EXPIRES", e)
+        # the installed catalog explains it (journalctl -x)
+        r = self.c.run(["journalctl", "-x", "--no-pager", "MESSAGE_ID=" + e["MESSAGE_ID"]])
+        self.assertIn(e["MESSAGE"], r.stdout)
+        catalog = [line for line in r.stdout.splitlines() if line.startswith("░░ ")]
+        self.assertTrue(any(line.startswith("░░ Subject: ") for line in catalog), r.stdout)
+        self.assertIn(ATTACKER, "\n".join(catalog), "the catalog text names the address")
         # the history of one address, as the README shows it
         r = self.c.run(["journalctl", "-o", "json", "--no-pager", "-u", UNIT, "AUTOBLACKLIST_ADDRESS=" + ATTACKER])
         hist = [json.loads(line)["AUTOBLACKLIST_EVENT"] for line in r.stdout.splitlines()]
