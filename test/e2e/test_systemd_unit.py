@@ -265,9 +265,12 @@ class Unit(unittest.TestCase):
         self.assert_no_warnings(self.cursor0, "a map write under the shipped unit")
 
     def test_4_journal_fields_of_a_ban(self):
-        bans = self.journal(AUTOBLACKLIST_EVENT="ban")
+        # journalctl's own match, as an admin types it
+        r = self.c.run(["journalctl", "-o", "json", "--no-pager", "AUTOBLACKLIST_EVENT=ban"])
+        bans = [json.loads(line) for line in r.stdout.splitlines()]
         self.assertEqual(len(bans), 1, bans)
         e = bans[0]
+        self.assertEqual([x["__CURSOR"] for x in self.journal(AUTOBLACKLIST_EVENT="ban")], [e["__CURSOR"]])
         self.assertEqual(e["AUTOBLACKLIST_ADDRESS"], ATTACKER)
         self.assertEqual(e["_SYSTEMD_UNIT"], UNIT)
         self.assertEqual(e["SYSLOG_IDENTIFIER"], "autoblacklistd")
