@@ -376,8 +376,10 @@ void daemon_arm_due(Daemon *d)
 static char *status_line(Daemon *d)
 {
         Buf b = {0};
+        size_t bans = banset_active(d->bans), tracked = tracker_count(d->tracker);
 
-        buf_printf(&b, "%zu bans, %zu addresses tracked", banset_active(d->bans), tracker_count(d->tracker));
+        buf_printf(&b, "%zu ban%s, %zu address%s tracked", bans, bans == 1 ? "" : "s", tracked,
+                   tracked == 1 ? "" : "es");
         if (d->stats.last_ban_ms) {
                 char t[64];
                 buf_printf(&b, "; last ban %s (%s) at %s", d->stats.last_ban, d->stats.last_ban_rule,
@@ -1055,8 +1057,8 @@ static int daemon_reload(Daemon *d, char **why)
                 Buf b = {0};
                 log_diags(&errors, "reload: ");
                 log_event(LOG_EVENT_RELOAD_REJECTED, LOG_ERR, NULL,
-                          "reload rejected (%zu problems); the previous configuration and rules stay in effect",
-                          errors.n);
+                          "reload rejected (%zu problem%s); the previous configuration and rules stay in effect",
+                          errors.n, errors.n == 1 ? "" : "s");
                 for (size_t i = 0; i < errors.n; i++)
                         buf_printf(&b, "%s%s", i ? "; " : "", errors.items[i]);
                 *why = b.data ? b.data : xstrdup("reload failed");

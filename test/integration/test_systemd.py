@@ -175,6 +175,7 @@ class Unit(unittest.TestCase):
                     shutil.copy(os.path.join(harness.SOURCE_ROOT, p), os.path.join(tmp, "man", "man" + sect))
             with open(self.unit) as f:
                 text = re.sub(r"(?m)^ExecStart=\S+", "ExecStart=" + harness.DAEMON, f.read())
+                text = re.sub(r"(?m)^ExecReload=\S+", "ExecReload=" + harness.CTL, text)
             path = os.path.join(tmp, "postfix-autoblacklist.service")
             with open(path, "w") as f:
                 f.write(text)
@@ -195,7 +196,7 @@ class Unit(unittest.TestCase):
     def test_unit_settings(self):
         with open(self.unit) as f:
             text = f.read()
-        for line in ("Type=notify", "ExecReload=/bin/kill -HUP $MAINPID", "Restart=on-failure",
+        for line in ("Type=notify", "Restart=on-failure",
                      "StateDirectory=postfix-autoblacklist", "RuntimeDirectory=postfix-autoblacklist",
                      "ProtectSystem=strict", "ReadWritePaths=-/etc/postfix", "CapabilityBoundingSet=",
                      "NoNewPrivileges=yes", "SystemCallFilter=@system-service"):
@@ -203,6 +204,9 @@ class Unit(unittest.TestCase):
         self.assertRegex(text, r"\nWatchdogSec=\d+")
         self.assertRegex(text, r"\nAfter=postfix\.service rsyslog\.service")
         self.assertRegex(text, r"\nExecStart=/\S+/sbin/autoblacklistd\n")
+        # reload through autoblacklistctl, whose exit status says whether the
+        # daemon took the new config (a SIGHUP always "succeeds")
+        self.assertRegex(text, r"\nExecReload=/\S+/sbin/autoblacklistctl reload\n")
 
 
 if __name__ == "__main__":
