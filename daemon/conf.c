@@ -75,7 +75,8 @@ const char *config_map_suffix(const char *type)
         return NULL;
 }
 
-static int p_access_map(Config *c, const char *v, char **why)
+/* type:path of a map that postmap builds, into *type and *path. */
+static int map_spec(const char *v, char **type_out, char **path_out, char **why)
 {
         const char *colon = strchr(v, ':');
         _cleanup_free_ char *type = NULL;
@@ -91,8 +92,24 @@ static int p_access_map(Config *c, const char *v, char **why)
         }
         if (need_absolute(colon + 1, why) < 0)
                 return -EINVAL;
-        set_string(&c->map_type, type);
-        return set_string(&c->map_path, colon + 1);
+        set_string(type_out, type);
+        return set_string(path_out, colon + 1);
+}
+
+static int p_access_map(Config *c, const char *v, char **why)
+{
+        return map_spec(v, &c->map_type, &c->map_path, why);
+}
+
+/* The EHLO-keyword map that closes AUTH to banned clients; empty: none. */
+static int p_auth_map(Config *c, const char *v, char **why)
+{
+        if (!*v) {
+                c->auth_map_type = mfree(c->auth_map_type);
+                c->auth_map_path = mfree(c->auth_map_path);
+                return 0;
+        }
+        return map_spec(v, &c->auth_map_type, &c->auth_map_path, why);
 }
 
 static int command(char ***dst, const char *v, char **why)
@@ -285,6 +302,7 @@ static const struct {
         {"log_file", p_log_file, "/var/log/maillog"},
         {"rules", p_rules, DEFAULT_RULES},
         {"access_map", p_access_map, "hash:/etc/postfix/access"},
+        {"auth_map", p_auth_map, "hash:/etc/postfix/autoblacklist-ehlo"},
         {"postmap", p_postmap, "postmap"},
         {"debounce", p_debounce, "250ms"},
         {"state_file", p_state_file, "/var/lib/postfix-autoblacklist/state"},
@@ -329,6 +347,8 @@ Config *config_free(Config *c)
         free(c->rules);
         free(c->map_type);
         free(c->map_path);
+        free(c->auth_map_type);
+        free(c->auth_map_path);
         strv_free(c->postmap);
         strv_free(c->postconf);
         free(c->state_file);
@@ -439,6 +459,10 @@ void config_dump(const Config *c, Buf *out)
         buf_printf(out, "log_file = %s\n", c->log_file);
         buf_printf(out, "rules = %s\n", c->rules);
         buf_printf(out, "access_map = %s:%s\n", c->map_type, c->map_path);
+        if (c->auth_map_path)
+                buf_printf(out, "auth_map = %s:%s\n", c->auth_map_type, c->auth_map_path);
+        else
+                buf_puts(out, "auth_map =\n");
         buf_puts(out, "postmap =");
         for (size_t i = 0; c->postmap[i]; i++)
                 buf_printf(out, " %s", c->postmap[i]);

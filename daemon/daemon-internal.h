@@ -48,6 +48,7 @@ typedef struct Daemon {
         Tracker *tracker;
         Banset *bans;
         MapWriter *map;
+        MapWriter *auth_map; /* the EHLO-keyword map that closes AUTH; NULL: none */
         Tail *tail;
         Control *control;
         Notify *notify;
@@ -69,6 +70,10 @@ typedef struct Daemon {
 
 /* daemon.c */
 void daemon_bans_changed(Daemon *d);
+/* Our block in the maps: present (a ban), or taken out (flush). */
+void daemon_set_blocks(Daemon *d, bool present);
+/* Write both maps as soon as possible. */
+void daemon_write_now(Daemon *d);
 void daemon_arm_due(Daemon *d);
 /* Lift ban (an unban): log why, forget its hits, drop the record. */
 void daemon_lift(Daemon *d, Ban *ban, const char *why);

@@ -12,6 +12,15 @@
  * file (the state is saved when the map writer renders, if the bans
  * changed), so a kill -9 can never leave a ban in the map that a restart
  * would drop.
+ *
+ * A second writer keeps the auth map (smtpd_discard_ehlo_keyword_address_
+ * maps) in step with the same bans: "ADDRESS silent-discard, auth" for
+ * each banned host, so smtpd neither offers AUTH to it nor accepts its
+ * AUTH command (503 5.5.1), even with smtpd_delay_reject = yes, where the
+ * access map is only consulted at RCPT.  smtpd looks that map up with the
+ * bare client address only (maps_find(..., state->addr), no network
+ * walk), so a network ban closes AUTH only for the hosts banned one by
+ * one inside it.
  */
 #include "daemon-internal.h"
 
@@ -270,6 +279,8 @@ void daemon_bans_changed(Daemon *d)
         d->bans_dirty = true;
         daemon_arm_due(d);
         mapwriter_request(d->map);
+        if (d->auth_map)
+                mapwriter_request(d->auth_map);
         schedule_save(d, SAVE_BANS_S);
         if (d->ready) {
                 status = status_line(d);
@@ -380,7 +391,7 @@ static void map_done(void *ctx, int result, size_t entries)
                    after a failure, stop anyway: the state file has the bans. */
                 if (result >= 0 && mapwriter_busy(d->map))
                         mapwriter_request_now(d->map);
-                else
+                else if (!d->auth_map || !mapwriter_busy(d->auth_map))
                         ev_break(d->loop, EVBREAK_ALL);
                 return;
         }
@@ -404,6 +415,71 @@ static void map_done(void *ctx, int result, size_t entries)
 }
 
 static const MapWriterOps map_ops = {render_entries, map_done};
+
+/* The auth map's entries: every banned host (also those under a network
+   ban: smtpd looks this map up by the exact address only). */
+static size_t render_auth(void *ctx, const AdminKeys *admin, Buf *out)
+{
+        Daemon *d = ctx;
+        _cleanup_free_ Ban **v = NULL;
+        size_t n = banset_list(d->bans, true, &v), written = 0;
+        const AdminKeys *access = mapwriter_admin_keys(d->map);
+
+        if (d->bans_dirty)
+                save_state(d);
+        for (size_t i = 0; i < n; i++) {
+                char key[CIDR_STRLEN];
+
+                if (!ban_is_host(v[i]) || mapfile_key(&v[i]->addr, v[i]->plen, key, sizeof(key)) < 0)
+                        continue;
+                /* About to be lifted by the access map's writer: not here either. */
+                if (exempt_reason(&d->exempt, access, &v[i]->addr))
+                        continue;
+                /* The admin's own line for this address in this map decides. */
+                if (adminkeys_has(admin, key))
+                        continue;
+                buf_printf(out, "%s silent-discard, auth\n", key);
+                written++;
+        }
+        return written;
+}
+
+static void auth_done(void *ctx, int result, size_t entries)
+{
+        Daemon *d = ctx;
+
+        if (d->stopping) {
+                if (result >= 0 && mapwriter_busy(d->auth_map))
+                        mapwriter_request_now(d->auth_map);
+                else if (!mapwriter_busy(d->map))
+                        ev_break(d->loop, EVBREAK_ALL);
+                return;
+        }
+        if (result >= 0)
+                log_event(LOG_EVENT_MAP_WRITTEN, LOG_INFO, NULL, "%s: written, %zu %s", mapwriter_path(d->auth_map),
+                          entries, entries == 1 ? "entry" : "entries");
+}
+
+static const MapWriterOps auth_ops = {render_auth, auth_done};
+
+void daemon_set_blocks(Daemon *d, bool present)
+{
+        mapwriter_set_block(d->map, present);
+        if (d->auth_map)
+                mapwriter_set_block(d->auth_map, present);
+}
+
+void daemon_write_now(Daemon *d)
+{
+        mapwriter_request_now(d->map);
+        if (d->auth_map)
+                mapwriter_request_now(d->auth_map);
+}
+
+static bool maps_busy(const Daemon *d)
+{
+        return mapwriter_busy(d->map) || (d->auth_map && mapwriter_busy(d->auth_map));
+}
 
 /*
  * Ban a/plen from now on for rule.  A repeat offender (banned before,
@@ -475,7 +551,7 @@ static void ban(Daemon *d, const Addr *a, const Rule *rule, unsigned hits, int64
         char text[ADDR_STRLEN], dur[32];
 
         tracker_forget(d->tracker, a);
-        mapwriter_set_block(d->map, true);
+        daemon_set_blocks(d, true);
 
         d->stats.bans++;
         addr_format(a, text);
@@ -632,6 +708,12 @@ static int daemon_reload(Daemon *d, char **why)
         banset_set_net_prefix(d->bans, cfg->ipv6_net_hosts ? cfg->ipv6_net_prefix : 0);
         mapwriter_configure(d->map, cfg->map_type, cfg->map_path, cfg->postmap, cfg->debounce_ms);
         mapwriter_request(d->map); /* the reject text, the ignore list or the admin keys may differ */
+        if (d->auth_map && cfg->auth_map_path) {
+                mapwriter_configure(d->auth_map, cfg->auth_map_type, cfg->auth_map_path, cfg->postmap,
+                                    cfg->debounce_ms);
+                mapwriter_request(d->auth_map);
+        } else if (!d->auth_map != !cfg->auth_map_path)
+                log_warn("reload: turning auth_map on or off takes effect at the next start");
         log_event(LOG_EVENT_RELOAD, LOG_INFO, NULL, "reloaded: %zu rules", ruleset_count(d->rules));
         return 0;
 }
@@ -676,11 +758,14 @@ static void sigterm_cb(struct ev_loop *loop, ev_signal *w, int revents)
         log_event(LOG_EVENT_STOP, LOG_INFO, NULL, "stopping");
         /* Read what is left, then let a pending map write finish. */
         tail_poll_now(d->tail);
-        if (!mapwriter_busy(d->map)) {
+        if (!maps_busy(d)) {
                 ev_break(loop, EVBREAK_ALL);
                 return;
         }
-        mapwriter_request_now(d->map);
+        if (mapwriter_busy(d->map))
+                mapwriter_request_now(d->map);
+        if (d->auth_map && mapwriter_busy(d->auth_map))
+                mapwriter_request_now(d->auth_map);
         ev_timer_init(&d->stop_timeout, stop_timeout_cb, STOP_TIMEOUT_S, 0.);
         ev_timer_start(loop, &d->stop_timeout);
 }
@@ -699,6 +784,7 @@ static void daemon_done(Daemon *d)
         d->notify = notify_free(d->notify);
         d->tail = tail_free(d->tail);
         d->map = mapwriter_free(d->map);
+        d->auth_map = mapwriter_free(d->auth_map);
         d->rules = ruleset_free(d->rules);
         d->tracker = tracker_free(d->tracker);
         d->bans = banset_free(d->bans);
@@ -760,6 +846,14 @@ int daemon_run(const DaemonOptions *opts)
                 log_err("%s: %s", d.cfg->map_path, strerror(-r));
                 return fail(&d, 1);
         }
+        if (d.cfg->auth_map_path) {
+                r = mapwriter_new(&d.auth_map, d.loop, d.cfg->auth_map_type, d.cfg->auth_map_path, d.cfg->postmap,
+                                  d.cfg->debounce_ms, &auth_ops, &d);
+                if (r < 0) {
+                        log_err("%s: %s", d.cfg->auth_map_path, strerror(-r));
+                        return fail(&d, 1);
+                }
+        }
         r = tail_new(&d.tail, d.loop, d.cfg->log_file, &tail_ops, &d);
         if (r < 0) {
                 log_err("%s: cannot follow: %s", d.cfg->log_file, strerror(-r));
@@ -789,7 +883,7 @@ int daemon_run(const DaemonOptions *opts)
         load_state(&d, &st);
         restore_bans(&d, &st, d.started_ms);
         daemon_arm_due(&d);
-        mapwriter_request_now(d.map);
+        daemon_write_now(&d);
         same_log = st.log_file && streq(st.log_file, d.cfg->log_file);
         if (st.n_pos && !same_log)
                 log_info("%s: the saved position is for %s; starting as configured", d.cfg->state_file,
