@@ -113,6 +113,34 @@ class AuthMap(unittest.TestCase):
         # ::6, banned as a host too: AUTH closed.
         self.assertEqual(session(self.lab, NET + "::6", self.pf.ipv6), (False, 503, 554))
 
+    def test_open_session_keeps_old_maps_until_error_limit(self):
+        """What the README says of a session open when the ban lands: it
+        keeps the old maps (AUTH still offered and tried), bounded by
+        smtpd_hard_error_limit (20 here, Postfix's default); new sessions
+        see the ban."""
+        self.start()
+        a = h.client4(0)
+        old = self.lab.client(a)
+        old.connect(self.pf.ipv4)
+        self.assertTrue(any("AUTH" in l for l in old.ehlo().lines))
+        self.d.ctl("ban", a, check=0)
+        self.wait_written(self.pf.ehlo, a + " silent-discard, auth")
+        self.wait_written(self.pf.access, a + " REJECT")
+        self.assertEqual(session(self.lab, a, self.pf.ipv4), (False, 503, 554))
+        codes = []
+        for i in range(25):
+            try:
+                codes.append(old.auth_plain(password="guess%d" % i).code)
+            except OSError:  # smtpd hung up
+                break
+            if codes[-1] in (421, -1):
+                break
+        old.close()
+        self.assertEqual(codes[:19], [535] * 19, codes)  # the old session: AUTH still there
+        self.assertIn(421, codes, "smtpd_hard_error_limit did not end the session: %s" % codes)
+        self.assertLessEqual(codes.index(421), 20, codes)
+        self.assertTrue(self.pf.log_lines(r"too many errors after AUTH from unknown\[%s\]" % a.replace(".", r"\.")))
+
     def test_admin_lines_kept_and_flush(self):
         admin = "# the admin's own\n%s silent-discard, pipelining\n" % h.client4(5)
         self.start()
