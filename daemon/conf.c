@@ -424,6 +424,10 @@ int config_load(const char *path, Config **out, Diags *errors)
         c = config_new_default();
         c->path = xstrdup(path);
         postfix_lines(text, len, apply_line, orphan_line, &(Loading){.c = c, .path = path, .errors = errors});
+        /* Two writers owning one block of one file would undo each other. */
+        if (c->auth_map_path && streq(c->auth_map_path, c->map_path))
+                diags_add(errors, path, 0, "auth_map: %s is also the access_map; give it a file of its own",
+                          c->auth_map_path);
         if (errors->n > n_errors)
                 return -EINVAL;
         *out = TAKE_PTR(c);

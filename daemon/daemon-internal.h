@@ -65,6 +65,7 @@ typedef struct Daemon {
         ControlClient *flush_client; /* waits for the map write after a flush */
         bool ready;
         bool stopping;
+        bool map_final, auth_final; /* stopping: this map's last write is over */
         Stats stats;
 } Daemon;
 

@@ -370,6 +370,22 @@ static size_t render_entries(void *ctx, const AdminKeys *admin, Buf *out)
         return written;
 }
 
+/*
+ * Stopping, a write of mw ended with result: bans that came during it get
+ * one more write, at once; after a failure this map is done anyway (the
+ * state file has the bans).  The loop ends once every map is done.
+ */
+static void stop_step(Daemon *d, MapWriter *mw, int result, bool *final)
+{
+        if (result >= 0 && mapwriter_busy(mw)) {
+                mapwriter_request_now(mw);
+                return;
+        }
+        *final = true;
+        if (d->map_final && (!d->auth_map || d->auth_final))
+                ev_break(d->loop, EVBREAK_ALL);
+}
+
 static void map_done(void *ctx, int result, size_t entries)
 {
         Daemon *d = ctx;
@@ -387,12 +403,7 @@ static void map_done(void *ctx, int result, size_t entries)
                 }
         }
         if (d->stopping) {
-                /* Bans that came during the last write get one more, at once;
-                   after a failure, stop anyway: the state file has the bans. */
-                if (result >= 0 && mapwriter_busy(d->map))
-                        mapwriter_request_now(d->map);
-                else if (!d->auth_map || !mapwriter_busy(d->auth_map))
-                        ev_break(d->loop, EVBREAK_ALL);
+                stop_step(d, d->map, result, &d->map_final);
                 return;
         }
         if (result < 0) {
@@ -449,10 +460,7 @@ static void auth_done(void *ctx, int result, size_t entries)
         Daemon *d = ctx;
 
         if (d->stopping) {
-                if (result >= 0 && mapwriter_busy(d->auth_map))
-                        mapwriter_request_now(d->auth_map);
-                else if (!mapwriter_busy(d->map))
-                        ev_break(d->loop, EVBREAK_ALL);
+                stop_step(d, d->auth_map, result, &d->auth_final);
                 return;
         }
         if (result >= 0)
@@ -762,9 +770,11 @@ static void sigterm_cb(struct ev_loop *loop, ev_signal *w, int revents)
                 ev_break(loop, EVBREAK_ALL);
                 return;
         }
-        if (mapwriter_busy(d->map))
+        d->map_final = !mapwriter_busy(d->map);
+        d->auth_final = !d->auth_map || !mapwriter_busy(d->auth_map);
+        if (!d->map_final)
                 mapwriter_request_now(d->map);
-        if (d->auth_map && mapwriter_busy(d->auth_map))
+        if (!d->auth_final)
                 mapwriter_request_now(d->auth_map);
         ev_timer_init(&d->stop_timeout, stop_timeout_cb, STOP_TIMEOUT_S, 0.);
         ev_timer_start(loop, &d->stop_timeout);

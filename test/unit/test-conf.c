@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* The config parser: values, defaults, and file:line diagnostics (golden). */
+#include <errno.h>
+
 #include "check.h"
 #include "conf.h"
 
@@ -97,6 +99,22 @@ int main(void)
         CHECK(c && !c->auth_map_path && !c->auth_map_type, "empty auth_map: got %s, want none",
               c && c->auth_map_path ? c->auth_map_path : "none");
         config_free(c);
+
+        /* The auth map cannot be the access map's file */
+        {
+                char want[600];
+                Buf got = {0};
+                c = load(dir, "access_map = hash:/etc/postfix/x\nauth_map = hash:/etc/postfix/x\n", &errors, &r);
+                CHECK(r == -EINVAL && !c, "auth_map = access_map: got %d, want -EINVAL", r);
+                snprintf(want, sizeof(want),
+                         "%s/a.conf: auth_map: /etc/postfix/x is also the access_map; give it a file of its own\n",
+                         dir);
+                for (size_t i = 0; i < errors.n; i++)
+                        buf_printf(&got, "%s\n", errors.items[i]);
+                CHECK_STR(got.data ? got.data : "", want, "auth_map = access_map message");
+                buf_free(&got);
+                diags_free(&errors);
+        }
 
         /* Every problem, with file:line, in file order (golden) */
         {
