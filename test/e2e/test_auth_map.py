@@ -139,7 +139,8 @@ class AuthMap(unittest.TestCase):
         self.assertEqual(codes[:19], [535] * 19, codes)  # the old session: AUTH still there
         self.assertIn(421, codes, "smtpd_hard_error_limit did not end the session: %s" % codes)
         self.assertLessEqual(codes.index(421), 20, codes)
-        self.assertTrue(self.pf.log_lines(r"too many errors after AUTH from unknown\[%s\]" % a.replace(".", r"\.")))
+        h.wait_until(lambda: self.pf.log_lines(r"too many errors after AUTH from unknown\[%s\]" % a.replace(".", r"\.")),
+                     5, what="smtpd's 'too many errors' line")
 
     def test_admin_lines_kept_and_flush(self):
         admin = "# the admin's own\n%s silent-discard, pipelining\n" % h.client4(5)

@@ -17,6 +17,7 @@ connection that smtpd rejects is measured (10 runs, p50 and max) and must
 stay within debounce + 100 ms.
 """
 
+import concurrent.futures
 import os
 import statistics
 import sys
@@ -52,10 +53,12 @@ def rejected(c, server):
     if r.code != 220:
         return True
     ehlo = c.cmd("EHLO client.example.org")
-    c.cmd("MAIL FROM:<someone@example.org>")
-    rcpt = c.cmd("RCPT TO:<%s>" % LOCAL_RCPT)
+    # VRFY passes the (delayed) client restrictions as RCPT does, without
+    # a queue file (an accepted RCPT makes cleanup create one, which can
+    # take a second on a busy machine).
+    vrfy = c.cmd("VRFY <%s>" % LOCAL_RCPT)
     c.quit()
-    return rcpt.code == 554 and OUR_REJECT in rcpt.text and not any("AUTH" in l for l in ehlo.lines)
+    return vrfy.code == 554 and OUR_REJECT in vrfy.text and not any("AUTH" in l for l in ehlo.lines)
 
 
 # --- the abuse, one function per scenario: each returns once the client has
@@ -172,18 +175,33 @@ class Base(unittest.TestCase):
         c = self.client(v6)
         abuse(c, server)
         t_abuse = c.quit_at
-        # Poll with polite sessions until smtpd rejects one (a pause between
-        # them, or they starve the daemon and its postmap on 2 shared cores).
+        # Start a polite session every 10 ms, each in its own thread, so that
+        # one slow session (a SYN retransmitted while smtpd processes restart
+        # for the new maps) does not hold up the next, until one is rejected.
+        # The latency is to the start of the first session that smtpd rejected
+        # (every later one is rejected too), and to its 554 reply.
+        results = []
         deadline = time.monotonic() + 5
-        while True:
-            t_conn = time.monotonic()
-            if rejected(c, server):
-                break
-            self.assertLess(time.monotonic(), deadline, "%s was not rejected within 5 s" % c.addr)
-            time.sleep(0.01)
-        # To the start of the first session that smtpd rejected (any later one
-        # is rejected too), and to its 554 reply.
-        latency = (t_conn - t_abuse, c.last_reply_at - t_abuse)
+        with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+            def poll():
+                p = self.lab.client(c.addr)
+                t = time.monotonic()
+                try:
+                    ok = rejected(p, server)
+                except OSError:
+                    ok = False
+                p.close()
+                return t, ok, p.last_reply_at
+            pending = []
+            while not any(ok for _, ok, _ in results):
+                self.assertLess(time.monotonic(), deadline, "%s was not rejected within 5 s" % c.addr)
+                pending.append(pool.submit(poll))
+                time.sleep(0.01)
+                results.extend(f.result() for f in pending if f.done())
+                pending = [f for f in pending if not f.done()]
+            results.extend(f.result() for f in pending)
+        t_conn, _, t_reply = min(r for r in results if r[1])
+        latency = (t_conn - t_abuse, t_reply - t_abuse)
         self.assertIn(c.addr, self.d.banned())
         if rule:
             self.assertEqual(self.d.bans()[c.addr]["rule"], rule)
@@ -276,15 +294,15 @@ class CyrusScenarios(Base):
         self.latencies.extend(runs)
         p50 = statistics.median(x[0] for x in runs)
         worst = max(x[0] for x in runs)
-        # The target is debounce + 100 ms.  These 2 cores are shared by many
-        # other jobs (load averages of 10 while this was written; postmap
-        # alone then takes 30 to 80 ms, and two run at once, one per map),
-        # so the assertion leaves room: p50 within debounce + 150 ms, the
-        # max within debounce + 300 ms.  The figures are printed either way.
-        self.assertLess(p50, (DEBOUNCE_MS + 150) / 1000.0,
-                        "time to reject: p50 %.0f ms > debounce + 150 ms" % (p50 * 1000))
-        self.assertLess(worst, (DEBOUNCE_MS + 300) / 1000.0,
-                        "time to reject: max %.0f ms > debounce + 300 ms" % (worst * 1000))
+        # The target is debounce + 100 ms, p50 and max.  These 2 cores are
+        # shared by many other jobs (load averages of 10 while this was
+        # written; postmap alone then takes 30 to 80 ms, and two run at once,
+        # one per map), so the max gets a second 100 ms before the test
+        # fails.  The figures are printed either way.
+        self.assertLess(p50, (DEBOUNCE_MS + 100) / 1000.0,
+                        "time to reject: p50 %.0f ms > debounce + 100 ms" % (p50 * 1000))
+        self.assertLess(worst, (DEBOUNCE_MS + 200) / 1000.0,
+                        "time to reject: max %.0f ms > debounce + 200 ms" % (worst * 1000))
 
 
 if __name__ == "__main__":
