@@ -65,6 +65,16 @@ class AuthMap(unittest.TestCase):
         h.wait_until(ok, 5, what="%r %s %s" % (text, "in" if present else "not in", path))
         time.sleep(0.05)
 
+    def test_runs_the_readme_configuration(self):
+        """The restrictions smtpd runs here are the README's, in its order."""
+        self.start()
+        want = h.readme_main_cf()
+        self.assertEqual([x.strip() for x in want["smtpd_client_restrictions"].split(",")],
+                         ["permit_mynetworks", "permit_sasl_authenticated",
+                          "check_client_access hash:/etc/postfix/access"])
+        for k, v in want.items():
+            self.assertEqual(self.pf.postconf(k), v.replace("/etc/postfix/", self.pf.conf + "/"), k)
+
     def test_without_auth_map_a_banned_client_logs_in(self):
         """The bug, on a real smtpd: with the access map alone, the ban is
         only seen at RCPT."""
