@@ -20,7 +20,9 @@
  * access map is only consulted at RCPT.  smtpd looks that map up with the
  * bare client address only (maps_find(..., state->addr), no network
  * walk), so a network ban closes AUTH only for the hosts banned one by
- * one inside it.
+ * one inside it; hits of a host under a network ban therefore still
+ * count, so that a host that goes on failing is banned (and shut out of
+ * AUTH) on its own.
  */
 #include "daemon-internal.h"
 
@@ -619,6 +621,7 @@ static void on_line(void *ctx, const char *line, size_t len)
 {
         Daemon *d = ctx;
         RuleMatch m;
+        const Ban *cover;
         const char *why;
         char text[ADDR_STRLEN];
         unsigned count;
@@ -645,7 +648,11 @@ static void on_line(void *ctx, const char *line, size_t len)
                           m.rule->name, why);
                 return;
         }
-        if (banset_covering(d->bans, &m.addr)) {
+        /* Under a network ban alone, a host's AUTH is still open (smtpd looks
+           the auth map up by exact address), so its hits still count: its
+           own ban closes AUTH to it. */
+        cover = banset_covering(d->bans, &m.addr);
+        if (cover && (ban_is_host(cover) || !d->auth_map)) {
                 d->stats.already_banned++;
                 return;
         }

@@ -9,7 +9,8 @@ what it closes, and its documented limit.
   (maps_find(ehlo_discard_maps, state->addr, 0) in smtpd.c; no network
   walk as for check_client_access), so a network ban rejects the whole
   network at RCPT, but closes AUTH only for the hosts banned one by one
-  inside it.  That is the limit the README states; this test holds it.
+  inside it.  That is the limit the README states; this test holds it, and
+  that a host there that fails AUTH is still counted and banned on its own.
 - The admin's own lines in the auth map are kept, and unban/flush take
   our entries out again.
 """
@@ -120,6 +121,18 @@ class AuthMap(unittest.TestCase):
         c.cmd("MAIL FROM:<a@example.org>")
         self.assertEqual(c.cmd("RCPT TO:<%s>" % LOCAL_RCPT).code, 554, "not rejected without AUTH")
         c.quit()
+        # But if ::5 guesses passwords, its failures count (its own AUTH is
+        # open), and its own ban closes AUTH to it.
+        c.connect(self.pf.ipv6)
+        c.ehlo()
+        for i in range(3):
+            self.assertEqual(c.auth_plain(password="guess%d" % i).code, 535)
+        c.quit()
+        self.wait_written(self.pf.ehlo, NET + "::5 silent-discard, auth")
+        self.assertEqual(self.d.bans()[NET + "::5"]["rule"], "sasl-auth-failed")
+        self.assertEqual(session(self.lab, NET + "::5", self.pf.ipv6), (False, 503, 554))
+        with open(self.pf.access) as f:
+            self.assertNotIn(NET + "::5 ", f.read(), "the network's key already rejects ::5 in the access map")
         # ::6, banned as a host too: AUTH closed.
         self.assertEqual(session(self.lab, NET + "::6", self.pf.ipv6), (False, 503, 554))
 
