@@ -192,6 +192,14 @@ class Lab:
         if self._closed:
             return
         self._closed = True
+        # A second SIGTERM (timeout(1), then meson) must not cut the teardown short.
+        previous = signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        try:
+            self._teardown()
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+
+    def _teardown(self):
         for d in self.daemons:
             try:
                 d.close()
@@ -501,6 +509,33 @@ class Daemon(harness.Env):
         )
         base.update(config)
         super().__init__(prefix=PREFIX + "d-", **base)
+
+    def start(self, *args, **kw):
+        """Start it, and keep reading its notify socket: sd_notify() blocks
+        when the receiver's queue (net.unix.max_dgram_qlen, 10) is full,
+        and every ban sends a STATUS=."""
+        import threading
+        r = super().start(*args, **kw)
+        self._drain_stop = threading.Event()
+        sock = self.notify
+
+        def drain():
+            while not self._drain_stop.is_set():
+                try:
+                    self.messages.append(sock.recv(4096).decode())
+                except socket.timeout:
+                    pass
+                except OSError:
+                    return
+        self._drain = threading.Thread(target=drain, daemon=True)
+        self._drain.start()
+        return r
+
+    def close(self):
+        if getattr(self, "_drain_stop", None):
+            self._drain_stop.set()
+            self._drain.join()
+        super().close()
 
     def bans(self):
         """The bans now (autoblacklistctl list --json), by address."""
