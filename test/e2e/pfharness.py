@@ -21,6 +21,12 @@ Client sockets are made inside the client namespace by this process itself
 (setns(2) around socket(2): a socket keeps the namespace it was made in),
 so a session costs no fork and the time stamps are this process's own.
 
+A daemon run some other way (say under a real systemd in systemd-nspawn,
+with --network-namespace-path=/run/netns/<lab.srv>) needs only Lab and
+Postfix: point it at pf.maillog, pf.access and pf.ehlo, with
+"postmap -c <pf.conf>"; lab.client() and the checks work the same.
+Postfix(extra={...}) overrides main.cf settings.
+
 Nothing here touches /etc/postfix or the host's network: every Postfix
 command gets "-c DIR", Postfix logs to DIR/maillog through its own postlogd
 (maillog_file, no syslog), Cyrus SASL reads a private smtpd.conf
