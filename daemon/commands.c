@@ -121,6 +121,12 @@ static ControlResult cmd_status(Daemon *d, Buf *out)
                    (unsigned long long)ms->skipped);
         put_time(out, ms->last_write_ms);
         buf_printf(out, "%s%s\n", ms->last_error[0] ? ", last error: " : "", ms->last_error);
+        if (d->auth_map) {
+                const MapWriterStats *as = mapwriter_stats(d->auth_map);
+                buf_printf(out, "auth map: %s: %llu writes, %llu postmap failures%s%s\n", mapwriter_path(d->auth_map),
+                           (unsigned long long)as->writes, (unsigned long long)as->failures,
+                           as->last_error[0] ? ", last error: " : "", as->last_error);
+        }
         if (d->save_failing)
                 buf_printf(out, "state: %s: not saved: %s; new bans are held back from the map, retrying\n",
                            d->cfg->state_file, d->save_error);
@@ -236,7 +242,7 @@ static ControlResult cmd_ban(Daemon *d, char **argv, size_t argc, Buf *out)
         banset_activate(d->bans, b, len ? now + (int64_t)len : 0);
         if (cidr_is_host(&c))
                 tracker_forget(d->tracker, &c.net);
-        mapwriter_set_block(d->map, true);
+        daemon_set_blocks(d, true);
         d->stats.manual_bans++;
         daemon_ban_text(b, text);
         log_event(LOG_EVENT_BAN, LOG_NOTICE,
@@ -302,7 +308,7 @@ static ControlResult cmd_flush(Daemon *d, uint64_t id, char **argv, size_t argc,
         log_event(LOG_EVENT_UNBAN, LOG_NOTICE, NULL, "flush: %zu ban records dropped; removing our block from %s", n,
                   mapwriter_path(d->map));
         d->stats.unbans += n;
-        mapwriter_set_block(d->map, false);
+        daemon_set_blocks(d, false);
         d->bans_dirty = true;
         daemon_arm_due(d);
         /* The answer waits for a write that rendered after this point: a

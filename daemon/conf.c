@@ -75,7 +75,8 @@ const char *config_map_suffix(const char *type)
         return NULL;
 }
 
-static int p_access_map(Config *c, const char *v, char **why)
+/* type:path of a map that postmap builds, into *type and *path. */
+static int map_spec(const char *v, char **type_out, char **path_out, char **why)
 {
         const char *colon = strchr(v, ':');
         _cleanup_free_ char *type = NULL;
@@ -91,8 +92,24 @@ static int p_access_map(Config *c, const char *v, char **why)
         }
         if (need_absolute(colon + 1, why) < 0)
                 return -EINVAL;
-        set_string(&c->map_type, type);
-        return set_string(&c->map_path, colon + 1);
+        set_string(type_out, type);
+        return set_string(path_out, colon + 1);
+}
+
+static int p_access_map(Config *c, const char *v, char **why)
+{
+        return map_spec(v, &c->map_type, &c->map_path, why);
+}
+
+/* The EHLO-keyword map that closes AUTH to banned clients; empty: none. */
+static int p_auth_map(Config *c, const char *v, char **why)
+{
+        if (!*v) {
+                c->auth_map_type = mfree(c->auth_map_type);
+                c->auth_map_path = mfree(c->auth_map_path);
+                return 0;
+        }
+        return map_spec(v, &c->auth_map_type, &c->auth_map_path, why);
 }
 
 static int command(char ***dst, const char *v, char **why)
@@ -374,6 +391,7 @@ static const struct {
         {"journal_identifiers", p_journal_identifiers, "postfix dovecot"},
         {"rules", p_rules, DEFAULT_RULES},
         {"access_map", p_access_map, "hash:/etc/postfix/access"},
+        {"auth_map", p_auth_map, "hash:/etc/postfix/autoblacklist-ehlo"},
         {"postmap", p_postmap, "postmap"},
         {"postmap_timeout", p_postmap_timeout, "10s"},
         {"debounce", p_debounce, "250ms"},
@@ -423,6 +441,8 @@ Config *config_free(Config *c)
         free(c->rules);
         free(c->map_type);
         free(c->map_path);
+        free(c->auth_map_type);
+        free(c->auth_map_path);
         strv_free(c->postmap);
         strv_free(c->postconf);
         strv_free(c->journal_users);
@@ -505,6 +525,10 @@ int config_load(const char *path, Config **out, Diags *errors)
         for (size_t i = 0; i < ELEMENTSOF(keys); i++)
                 if (l.seen[i] && streq(keys[i].name, "log_file"))
                         c->log_file_set = true;
+        /* Two writers owning one block of one file would undo each other. */
+        if (c->auth_map_path && streq(c->auth_map_path, c->map_path))
+                diags_add(errors, path, 0, "auth_map: %s is also the access_map; give it a file of its own",
+                          c->auth_map_path);
         if (errors->n > n_errors)
                 return -EINVAL;
         *out = TAKE_PTR(c);
@@ -585,6 +609,10 @@ void config_dump(const Config *c, Buf *out)
         buf_puts(out, "\n");
         buf_printf(out, "rules = %s\n", c->rules);
         buf_printf(out, "access_map = %s:%s\n", c->map_type, c->map_path);
+        if (c->auth_map_path)
+                buf_printf(out, "auth_map = %s:%s\n", c->auth_map_type, c->auth_map_path);
+        else
+                buf_puts(out, "auth_map =\n");
         buf_puts(out, "postmap =");
         for (size_t i = 0; c->postmap[i]; i++)
                 buf_printf(out, " %s", c->postmap[i]);

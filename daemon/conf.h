@@ -32,6 +32,8 @@ typedef struct Config {
         char *rules;
         char *map_type; /* "hash", ... */
         char *map_path;
+        char *auth_map_type; /* smtpd_discard_ehlo_keyword_address_maps: ... */
+        char *auth_map_path; /* ... NULL when AUTH is not closed to banned clients */
         char **postmap; /* argv, without the map argument */
         uint64_t postmap_timeout_ms; /* per 100,000 entries, and at least this */
         uint64_t debounce_ms;

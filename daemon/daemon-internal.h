@@ -64,7 +64,8 @@ typedef struct Daemon {
         Tracker *tracker;
         Tracker *net_tracker; /* IPv6 hits per network of ipv6_net_prefix */
         Banset *bans;
-        MapWriter *map;   /* the current access_map; slots[cur].mw */
+        MapWriter *map;      /* the current access_map; slots[cur].mw */
+        MapWriter *auth_map; /* the EHLO-keyword map that closes AUTH; NULL: none */
         MapSlot slots[2]; /* the current writer and one that is retiring */
         unsigned cur;
         ev_idle reap;     /* frees a retired writer outside its own callback */
@@ -104,6 +105,7 @@ typedef struct Daemon {
         bool ready;
         bool stopping;
         bool final_written;   /* stopping: the current map's last write is done */
+        bool auth_final;      /* stopping: the auth map's last write is done */
         bool retire_given_up; /* stopping: the old map's cleanup failed */
         Stats stats;
 } Daemon;
@@ -112,6 +114,8 @@ typedef struct Daemon {
 void daemon_bans_changed(Daemon *d);
 /* The map must change (now: skip the debounce); returns the generation that will show it. */
 uint64_t daemon_map_request(Daemon *d, bool now);
+/* Our block in the maps: present (a ban), or taken out (flush). */
+void daemon_set_blocks(Daemon *d, bool present);
 void daemon_arm_due(Daemon *d);
 /* Lift ban (an unban): log why, forget its hits, drop the record. */
 void daemon_lift(Daemon *d, Ban *ban, const char *why);

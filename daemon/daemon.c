@@ -20,6 +20,17 @@
  * READY_WAIT_S at most.  A map that cannot be written does not stop us
  * from following the log and banning in memory; STATUS says so, and the
  * writer retries.
+ *
+ * A second writer keeps the auth map (smtpd_discard_ehlo_keyword_address_
+ * maps) in step with the same bans: "ADDRESS silent-discard, auth" for
+ * each banned host, so smtpd neither offers AUTH to it nor accepts its
+ * AUTH command (503 5.5.1), even with smtpd_delay_reject = yes, where the
+ * access map is only consulted at RCPT.  smtpd looks that map up with the
+ * bare client address only (maps_find(..., state->addr), no network
+ * walk), so a network ban closes AUTH only for the hosts banned one by
+ * one inside it; hits of a host under a network ban therefore still
+ * count, so that a host that goes on failing is banned (and shut out of
+ * AUTH) on its own.
  */
 #include "daemon-internal.h"
 
@@ -401,7 +412,20 @@ uint64_t daemon_map_request(Daemon *d, bool now)
                 mapwriter_request_now(d->map);
         else
                 mapwriter_request(d->map);
+        if (d->auth_map) {
+                if (now)
+                        mapwriter_request_now(d->auth_map);
+                else
+                        mapwriter_request(d->auth_map);
+        }
         return d->gen_wanted;
+}
+
+void daemon_set_blocks(Daemon *d, bool present)
+{
+        mapwriter_set_block(d->map, present);
+        if (d->auth_map)
+                mapwriter_set_block(d->auth_map, present);
 }
 
 /* The bans changed: a new map soon, the state before it, the timer. */
@@ -633,7 +657,8 @@ static void stop_if_written(Daemon *d)
 {
         MapWriter *old = d->slots[d->cur ^ 1].mw;
 
-        if (d->final_written && (!old || d->retire_given_up || !mapwriter_busy(old)))
+        if (d->final_written && (!d->auth_map || d->auth_final) &&
+            (!old || d->retire_given_up || !mapwriter_busy(old)))
                 ev_break(d->loop, EVBREAK_ALL);
 }
 
@@ -695,6 +720,58 @@ static void map_done(void *ctx, int result, size_t entries)
 }
 
 static const MapWriterOps map_ops = {render_entries, map_done};
+
+/* The auth map's entries: every banned host (also those under a network
+   ban: smtpd looks this map up by the exact address only). */
+static size_t render_auth(void *ctx, const AdminKeys *admin, Buf *out)
+{
+        Daemon *d = ctx;
+        _cleanup_free_ Ban **v = NULL;
+        size_t n, written = 0;
+        const AdminKeys *access = mapwriter_admin_keys(d->map);
+
+        if (d->bans_dirty)
+                (void)save_state(d);
+        n = banset_list(d->bans, true, &v);
+        for (size_t i = 0; i < n; i++) {
+                char key[CIDR_STRLEN];
+
+                if (!ban_is_host(v[i]) || mapfile_key(&v[i]->addr, v[i]->plen, key, sizeof(key)) < 0)
+                        continue;
+                /* About to be lifted by the access map's writer: not here either. */
+                if (exempt_reason(&d->exempt, access, &v[i]->addr))
+                        continue;
+                /* The admin's own line for this address in this map decides. */
+                if (adminkeys_has(admin, key))
+                        continue;
+                /* The state holds every ban before a map does. */
+                if (d->bans_dirty && !v[i]->in_state)
+                        continue;
+                buf_printf(out, "%s silent-discard, auth\n", key);
+                written++;
+        }
+        return written;
+}
+
+static void auth_done(void *ctx, int result, size_t entries)
+{
+        Daemon *d = ctx;
+
+        if (d->stopping) {
+                if (result >= 0 && mapwriter_busy(d->auth_map)) {
+                        mapwriter_request_now(d->auth_map);
+                        return;
+                }
+                d->auth_final = true;
+                stop_if_written(d);
+                return;
+        }
+        if (result >= 0 && result != MAPWRITER_UNCHANGED)
+                log_event(LOG_EVENT_MAP_WRITTEN, LOG_INFO, NULL, "%s: written, %zu %s", mapwriter_path(d->auth_map),
+                          entries, entries == 1 ? "entry" : "entries");
+}
+
+static const MapWriterOps auth_ops = {render_auth, auth_done};
 
 /*
  * Ban a/plen from now on for rule.  A repeat offender (banned before,
@@ -822,7 +899,7 @@ static void maybe_ban_prefix(Daemon *d, const Addr *host, const Rule *rule, int6
         if (!net_bannable(d, &net, plen, why))
                 return;
         b = impose(d, &net, (uint8_t)plen, rule->id, rule->ban_time_ms, count, first, now, &len);
-        mapwriter_set_block(d->map, true);
+        daemon_set_blocks(d, true);
         d->stats.net_bans++;
         daemon_ban_text(b, text);
         snprintf(d->stats.last_ban, sizeof(d->stats.last_ban), "%s", text);
@@ -845,7 +922,7 @@ static void ban(Daemon *d, const Addr *a, const Rule *rule, unsigned hits, int64
         char text[ADDR_STRLEN], dur[32];
 
         tracker_forget(d->tracker, a);
-        mapwriter_set_block(d->map, true);
+        daemon_set_blocks(d, true);
 
         d->stats.bans++;
         addr_format(a, text);
@@ -947,6 +1024,7 @@ static void on_record(void *ctx, const LogRecord *rec)
 {
         Daemon *d = ctx;
         RuleMatch m;
+        const Ban *cover;
         const char *why;
         char text[ADDR_STRLEN];
         unsigned count;
@@ -967,7 +1045,11 @@ static void on_record(void *ctx, const LogRecord *rec)
                           m.rule->name, why);
                 return;
         }
-        if (banset_covering(d->bans, &m.addr)) {
+        /* Under a network ban alone, a host's AUTH is still open (smtpd looks
+           the auth map up by exact address), so its hits still count: its
+           own ban closes AUTH to it. */
+        cover = banset_covering(d->bans, &m.addr);
+        if (cover && (ban_is_host(cover) || !d->auth_map)) {
                 d->stats.already_banned++;
                 return;
         }
@@ -983,7 +1065,7 @@ static void on_record(void *ctx, const LogRecord *rec)
                   m.rule->max_hits);
         if (count >= m.rule->max_hits)
                 ban(d, &m.addr, m.rule, count, first, now);
-        if (!banset_covering(d->bans, &m.addr))
+        if (!cover && !banset_covering(d->bans, &m.addr))
                 maybe_ban_prefix(d, &m.addr, m.rule, now);
 }
 
@@ -1151,6 +1233,11 @@ static int daemon_reload(Daemon *d, char **why)
         banset_set_net_prefix(d->bans, cfg->ipv6_net_hosts ? cfg->ipv6_net_prefix : 0);
         mapwriter_configure(d->map, cfg->map_type, cfg->map_path, cfg->postmap, cfg->postmap_timeout_ms,
                             cfg->debounce_ms);
+        if (d->auth_map && cfg->auth_map_path && streq(cfg->auth_map_path, mapwriter_path(d->auth_map)))
+                mapwriter_configure(d->auth_map, cfg->auth_map_type, cfg->auth_map_path, cfg->postmap,
+                                    cfg->postmap_timeout_ms, cfg->debounce_ms);
+        else if (d->auth_map || cfg->auth_map_path)
+                log_warn("reload: a change of auth_map takes effect at the next start");
         control_set_pending_timeout(d->control, cfg->control_timeout_ms);
         /* the reject text, the ignore list or the admin keys may differ */
         (void)daemon_map_request(d, moved != NULL);
@@ -1206,6 +1293,10 @@ static void sigterm_cb(struct ev_loop *loop, ev_signal *w, int revents)
                 mapwriter_request_now(d->map);
         else
                 d->final_written = true;
+        if (d->auth_map && mapwriter_busy(d->auth_map))
+                mapwriter_request_now(d->auth_map);
+        else
+                d->auth_final = true;
         if (d->slots[d->cur ^ 1].mw) {
                 ev_idle_stop(loop, &d->reap); /* stop_if_written() looks at it */
                 if (mapwriter_busy(d->slots[d->cur ^ 1].mw))
@@ -1282,6 +1373,7 @@ static void daemon_done(Daemon *d)
         d->slots[0].mw = mapwriter_free(d->slots[0].mw);
         d->slots[1].mw = mapwriter_free(d->slots[1].mw);
         d->map = NULL;
+        d->auth_map = mapwriter_free(d->auth_map);
         free(d->flushes);
         free(d->net_noted);
         d->rules = ruleset_free(d->rules);
@@ -1351,6 +1443,14 @@ int daemon_run(const DaemonOptions *opts)
         if (r < 0) {
                 log_err("%s: %s", d.cfg->map_path, strerror(-r));
                 return fail(&d, 1);
+        }
+        if (d.cfg->auth_map_path) {
+                r = mapwriter_new(&d.auth_map, d.loop, d.cfg->auth_map_type, d.cfg->auth_map_path, d.cfg->postmap,
+                                  d.cfg->postmap_timeout_ms, d.cfg->debounce_ms, &auth_ops, &d);
+                if (r < 0) {
+                        log_err("%s: %s", d.cfg->auth_map_path, strerror(-r));
+                        return fail(&d, 1);
+                }
         }
         if (source_choose(d.cfg, &d.source_why) == LOG_SOURCE_JOURNAL) {
                 JournalTrust trust;

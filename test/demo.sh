@@ -22,6 +22,7 @@ cat > "$dir/autoblacklist.conf" <<CONF
 log_file = $dir/maillog
 rules = $top/rules
 access_map = hash:$dir/access
+auth_map = hash:$dir/autoblacklist-ehlo
 postmap = $postmap -c $dir/postfix
 state_file = $dir/state
 control_socket = $dir/control

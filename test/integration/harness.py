@@ -59,8 +59,11 @@ def relay_denied(addr, helo="x", rcpt="a@example.net"):
 class Env:
     """A scratch setup: log, map, state, socket and config in one folder."""
 
-    def __init__(self, **config):
-        self.dir = tempfile.mkdtemp(prefix="abl-it-")
+    # Prepended to the daemon's command line (e2e: "ip netns exec NS").
+    wrap = ()
+
+    def __init__(self, prefix="abl-it-", **config):
+        self.dir = tempfile.mkdtemp(prefix=prefix)
         self.pfdir = os.path.join(self.dir, "postfix")
         os.mkdir(self.pfdir)
         maincf = os.path.join(self.pfdir, "main.cf")
@@ -84,6 +87,7 @@ class Env:
             log_file=self.log,
             rules=RULES,
             access_map="hash:" + self.map,
+            auth_map="hash:" + os.path.join(self.dir, "autoblacklist-ehlo"),
             postmap="%s -c %s" % (POSTMAP, self.pfdir),
             debounce="100ms",
             state_file=self.state,
@@ -197,7 +201,7 @@ class Env:
         if getattr(self, "stderr_file", None):
             self.stderr_file.close()
         self.stderr_file = open(self.stderr_path, "a")
-        self.proc = subprocess.Popen(self.wrapper + [DAEMON, "-c", self.conf] + list(args),
+        self.proc = subprocess.Popen(list(self.wrap) + self.wrapper + [DAEMON, "-c", self.conf] + list(args),
                                      stdin=subprocess.DEVNULL, stdout=self.stderr_file,
                                      stderr=self.stderr_file, env=e)
         if wait_ready:

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* The config parser: values, defaults, and file:line diagnostics (golden). */
+#include <errno.h>
+
 #include "check.h"
 #include "conf.h"
 
@@ -27,6 +29,8 @@ int main(void)
         CHECK_STR(c->map_type, "hash", "default map type");
         CHECK_STR(c->map_path, "/etc/postfix/access", "default map path");
         CHECK_STR(c->postmap[0], "postmap", "default postmap");
+        CHECK_STR(c->auth_map_type, "hash", "default auth map type");
+        CHECK_STR(c->auth_map_path, "/etc/postfix/autoblacklist-ehlo", "default auth map path");
         CHECK(c->debounce_ms > 0 && c->debounce_ms <= 500, "default debounce is a few hundred ms: %llu",
               (unsigned long long)c->debounce_ms);
         CHECK(strstr(c->reject_text, "postfix-autoblacklist") != NULL, "default reject text names us");
@@ -38,6 +42,7 @@ int main(void)
                  "# comment\n"
                  "log_file = /var/log/mail.log\n"
                  "access_map = lmdb:/etc/postfix/blocked\n"
+                 "auth_map = cdb:/etc/postfix/ehlo\n"
                  "postmap = postmap -c /tmp/pf\n"
                  "debounce = 100ms\n"
                  "ignore = 192.0.2.0/24,\n"
@@ -64,6 +69,8 @@ int main(void)
                 CHECK_STR(c->log_file, "/var/log/mail.log", "log_file");
                 CHECK_STR(c->map_type, "lmdb", "map type");
                 CHECK_STR(c->map_path, "/etc/postfix/blocked", "map path");
+                CHECK_STR(c->auth_map_type, "cdb", "auth map type");
+                CHECK_STR(c->auth_map_path, "/etc/postfix/ehlo", "auth map path");
                 CHECK_INT(strv_length(c->postmap), 3, "postmap argv");
                 CHECK_STR(c->postmap[2], "/tmp/pf", "postmap argv[2]");
                 CHECK_INT(c->debounce_ms, 100, "debounce");
@@ -84,6 +91,30 @@ int main(void)
                 CHECK_STR(c->postconf[1], "-c", "postconf argv");
         }
         config_free(c);
+
+        /* An empty auth_map turns the auth map off */
+        c = load(dir, "auth_map =\n", &errors, &r);
+        CHECK_INT(r, 0, "empty auth_map loads");
+        diags_print(stderr, &errors, "  unexpected: ");
+        CHECK(c && !c->auth_map_path && !c->auth_map_type, "empty auth_map: got %s, want none",
+              c && c->auth_map_path ? c->auth_map_path : "none");
+        config_free(c);
+
+        /* The auth map cannot be the access map's file */
+        {
+                char want[600];
+                Buf got = {0};
+                c = load(dir, "access_map = hash:/etc/postfix/x\nauth_map = hash:/etc/postfix/x\n", &errors, &r);
+                CHECK(r == -EINVAL && !c, "auth_map = access_map: got %d, want -EINVAL", r);
+                snprintf(want, sizeof(want),
+                         "%s/a.conf: auth_map: /etc/postfix/x is also the access_map; give it a file of its own\n",
+                         dir);
+                for (size_t i = 0; i < errors.n; i++)
+                        buf_printf(&got, "%s\n", errors.items[i]);
+                CHECK_STR(got.data ? got.data : "", want, "auth_map = access_map message");
+                buf_free(&got);
+                diags_free(&errors);
+        }
 
         /* Every problem, with file:line, in file order (golden) */
         {
