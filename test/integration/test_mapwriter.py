@@ -116,6 +116,32 @@ class MapWriter(DaemonTest):
         for name in ("access", "access.db"):
             self.assertFalse(os.path.islink(os.path.join(folder, name)))
 
+    def test_leftovers_of_a_crash_or_an_older_version_are_removed_at_start(self):
+        env = self.env
+        nobody = pwd.getpwnam("nobody").pw_uid
+        env.write_map(ADMIN)
+        # an older version's fixed names, Berkeley DB's leftover after a full
+        # disk, and a private folder of a write that was killed
+        for name in (".access.autoblacklist-tmp", ".access.autoblacklist-tmp.db",
+                     "__db..access.autoblacklist-tmp.db"):
+            with open(os.path.join(env.dir, name), "w") as f:
+                f.write("left over\n")
+        killed = os.path.join(env.dir, ".access.autoblacklist-tmp.Ab3dE9")
+        os.mkdir(killed, 0o700)
+        for name in ("access", "access.db", "__db.access.db"):
+            open(os.path.join(killed, name), "w").close()
+        # a folder of the same pattern that is not ours, and a symlink: not touched
+        theirs = os.path.join(env.dir, ".access.autoblacklist-tmp.theirs")
+        os.mkdir(theirs, 0o700)
+        open(os.path.join(theirs, "keep"), "w").close()
+        os.chown(theirs, nobody, -1)
+        os.symlink(os.path.join(theirs, "keep"), os.path.join(env.dir, ".access.autoblacklist-tmp.link"))
+        env.start()
+        self.assertEqual(temp_entries(env.dir), [".access.autoblacklist-tmp.theirs"])
+        self.assertTrue(os.path.exists(os.path.join(theirs, "keep")))
+        self.assertIn("removed 5 temporary entries left by an interrupted write", env.stderr())
+        self.assertEqual(env.postmap_q("192.0.2.50"), "OK")
+
     def test_map_owned_by_another_user_keeps_owner_and_mode(self):
         env = self.env
         nobody, nogroup = pwd.getpwnam("nobody").pw_uid, grp.getgrnam("nogroup").gr_gid
