@@ -244,10 +244,11 @@ while True:
 
 
 class CrashSafety(DaemonTest):
-    """SIGKILL at random moments during map writes, with 10,000 bans."""
+    """SIGKILL at random moments during map writes, with 10,000 bans
+    (ABL_CRASH_BANS=100000 ABL_CRASH_KILLS=... for a larger map)."""
 
     KILLS = int(os.environ.get("ABL_CRASH_KILLS", "100"))
-    BANS = 10000
+    BANS = int(os.environ.get("ABL_CRASH_BANS", "10000"))
 
     def test_sigkill_during_writes(self):
         env = self.env
@@ -258,10 +259,11 @@ class CrashSafety(DaemonTest):
                     "max_hits = 1\nban_time = 1d\n")
         env.write_config(rules=rules, start_at="beginning", debounce="0")
         env.write_map(ADMIN)
-        env.append(*[sasl_fail("198.18.%d.%d" % (i // 250, i % 250 + 1)) for i in range(self.BANS)])
-        env.start()
-        wait_until(lambda: (split_map(env.read_map()) or [set()])[0].__len__() == self.BANS, timeout=30,
-                   what="10,000 bans in the map")
+        env.append(*[sasl_fail("100.%d.%d.%d" % (64 + (i >> 16), (i >> 8) & 255, i & 255))
+                     for i in range(self.BANS)])
+        env.start(timeout=120)
+        wait_until(lambda: len((split_map(env.read_map()) or [set()])[0]) == self.BANS, timeout=120,
+                   interval=0.2, what="every ban in the map")
         keys = split_map(env.read_map())[0]
         rng = random.Random(int(os.environ.get("ABL_CRASH_SEED", "1")))
         phases = {}
@@ -270,7 +272,8 @@ class CrashSafety(DaemonTest):
         for i in range(self.KILLS):
             new = "203.0.%d.%d" % (113 + i // 250, i % 250 + 1)
             env.ctl("ban", new, check=0)
-            time.sleep(rng.uniform(0, 0.08))
+            # a write of 10,000 bans takes some 50 ms here: kill within about that
+            time.sleep(rng.uniform(0, 0.08 * max(1, self.BANS / 10000)))
             env.kill9()
 
             # the text: the old or the new map, whole, with every admin line
@@ -295,7 +298,7 @@ class CrashSafety(DaemonTest):
                 left += 1
 
             # restart: the state loads, every ban is back, the pair agrees, no temporary file
-            env.start()
+            env.start(timeout=120)
             got = split_map(env.read_map())
             self.assertIsNotNone(got)
             after_keys, admin = got
