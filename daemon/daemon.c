@@ -391,11 +391,11 @@ static void map_done(void *ctx, int result, size_t entries)
                 return;
         }
         if (result == MAPWRITER_UNCHANGED)
-                log_info("%s: already up to date (%zu %s); not rewritten, postmap not run", mapwriter_path(d->map),
-                         entries, entries == 1 ? "entry" : "entries");
+                log_info("%s: already up to date (%zu %s); not rewritten, postmap not run",
+                         mapwriter_path(d->map), entries, entries == 1 ? "entry" : "entries");
         else
-                log_event(LOG_EVENT_MAP_WRITTEN, LOG_INFO, NULL, "%s: written, %zu %s", mapwriter_path(d->map),
-                          entries, entries == 1 ? "entry" : "entries");
+                log_event(LOG_EVENT_MAP_WRITTEN, LOG_INFO, NULL, "%s: written, %zu %s",
+                          mapwriter_path(d->map), entries, entries == 1 ? "entry" : "entries");
         status = status_line(d);
         if (d->ready) {
                 notify_status(d->notify, status); /* no more "map not updated" */

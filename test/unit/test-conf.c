@@ -147,7 +147,8 @@ int main(void)
                         {"", 0, 10000, NULL},
                         {"postmap_timeout = 90s\n", 0, 90000, NULL},
                         {"postmap_timeout = 100ms\n", 0, 100, NULL},
-                        {"postmap_timeout = 50ms\n", -1, 0, "postmap_timeout: '50ms' is below the minimum of 100ms"},
+                        {"postmap_timeout = 50ms\n", -1, 0,
+                         "postmap_timeout: '50ms' is below the minimum of 100ms"},
                         {"postmap_timeout = soon\n", -1, 0, "postmap_timeout: 'soon' is not a duration"},
                 };
                 for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
@@ -158,8 +159,8 @@ int main(void)
                                 CHECK_INT(c->postmap_timeout_ms, cases[i].want_ms, cases[i].text);
                         if (cases[i].want_error)
                                 CHECK(errors.n == 1 && strstr(errors.items[0], cases[i].want_error),
-                                      "%s: got %s want %s", cases[i].text, errors.n ? errors.items[0] : "(none)",
-                                      cases[i].want_error);
+                                      "%s: got %s want %s", cases[i].text,
+                                      errors.n ? errors.items[0] : "(none)", cases[i].want_error);
                         config_free(c);
                         diags_free(&errors);
                 }
