@@ -160,6 +160,42 @@ class MapWriter(DaemonTest):
         self.assertEqual(perm(env.map + ".db"), (nobody, 0, 0o600))
         self.assertEqual(env.postmap_q("192.0.2.50"), "OK")
 
+    def start_with_capabilities(self, bounding):
+        """Start the daemon as root with only these capabilities, as the unit's
+        CapabilityBoundingSet= makes it."""
+        wrapper = os.path.join(self.env.dir, "capped")
+        with open(wrapper, "w") as f:
+            f.write('#!/bin/sh\nexec setpriv --bounding-set=%s %s "$@"\n' % (bounding, harness.DAEMON))
+        os.chmod(wrapper, 0o755)
+        daemon, harness.DAEMON = harness.DAEMON, wrapper
+        try:
+            self.env.start()
+        finally:
+            harness.DAEMON = daemon
+
+    def test_under_the_units_capabilities_the_owner_is_kept_and_without_them_a_warning(self):
+        env = self.env
+        nobody, nogroup = pwd.getpwnam("nobody").pw_uid, grp.getgrnam("nogroup").gr_gid
+        unit = os.path.join(harness.SOURCE_ROOT, "systemd", "postfix-autoblacklist.service.in")
+        with open(unit) as f:
+            caps = [l.split("=", 1)[1].strip() for l in f if l.startswith("CapabilityBoundingSet=")]
+        self.assertEqual(caps, ["CAP_CHOWN"])
+        env.write_map(ADMIN)
+        os.chown(env.map, nobody, nogroup)
+        os.chmod(env.map, 0o644)
+        self.start_with_capabilities("-all,+chown")
+        self.assertEqual(perm(env.map), (nobody, nogroup, 0o644))
+        self.assertEqual(perm(env.map + ".db"), (nobody, nogroup, 0o644))
+        self.assertNotIn("cannot keep the owner", env.stderr())
+        self.assertEqual(env.stop(), 0)
+        # with no capability at all, the map is still written, and we are told
+        self.start_with_capabilities("-all")
+        env.ctl("ban", "203.0.113.9", check=0)
+        wait_until(lambda: env.postmap_q("203.0.113.9"), what="the ban")
+        self.assertIn("cannot keep the owner %d:%d (Operation not permitted): the map becomes 0:0; "
+                      "give the daemon CAP_CHOWN" % (nobody, nogroup), env.stderr())
+        self.assertEqual(env.stderr().count("cannot keep the owner"), 1)
+
     def test_a_new_map_is_0644_whatever_the_umask_and_an_old_one_keeps_its_mode(self):
         env = self.env
         old = os.umask(0o077)
