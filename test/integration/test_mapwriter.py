@@ -142,6 +142,27 @@ class MapWriter(DaemonTest):
         self.assertIn("removed 5 temporary entries left by an interrupted write", env.stderr())
         self.assertEqual(env.postmap_q("192.0.2.50"), "OK")
 
+    def test_a_database_out_of_step_with_its_text_is_rebuilt_at_start(self):
+        env = self.env
+        env.write_map(ADMIN)
+        env.start()
+        self.assertEqual(env.stop(), 0)
+        text = env.read_map()
+        # a database built from another text (a stale ban in it), newer than
+        # the text: what a kill between the two renames of the old order left
+        other = os.path.join(env.dir, "other")
+        with open(other, "w") as f:
+            f.write(text.replace(END, "203.0.113.99 REJECT stale\n" + END))
+        subprocess.run([harness.POSTMAP, "-c", env.pfdir, "hash:" + other], check=True)
+        os.replace(other + ".db", env.map + ".db")
+        st = os.stat(env.map + ".db")
+        os.utime(env.map, ns=(st.st_atime_ns, st.st_mtime_ns - 10**9))
+        self.assertEqual(env.postmap_q("203.0.113.99"), "REJECT stale")
+        env.start()
+        self.assertIsNone(env.postmap_q("203.0.113.99"), "the database must be rebuilt from the text")
+        self.assertEqual(env.postmap_q("192.0.2.50"), "OK")
+        self.assertEqual(env.read_map(), text)
+
     def test_map_owned_by_another_user_keeps_owner_and_mode(self):
         env = self.env
         nobody, nogroup = pwd.getpwnam("nobody").pw_uid, grp.getgrnam("nogroup").gr_gid
