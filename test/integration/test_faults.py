@@ -97,18 +97,30 @@ class DiskFull(MapFolder):
         self.assertEqual(env.postmap_q("198.18.0.7"), "OK")
         before_text, before_db = env.read_map(), os.stat(env.map + ".db")
 
-        # fill the file system but for a little more than the text needs
+        # a full file system: the text cannot be written
+        filler = os.path.join(self.folder, "filler")
         st = os.statvfs(self.folder)
         free = st.f_bavail * st.f_frsize
-        with open(os.path.join(self.folder, "filler"), "wb") as f:
-            f.write(b"\0" * (free - len(before_text) - 64 * 1024))
+        with open(filler, "wb") as f:
+            try:
+                f.write(b"\0" * free)
+                f.flush()
+            except OSError:
+                pass
         env.ctl("ban", "203.0.113.1", check=0)
         env.ctl("ban", "203.0.113.2", check=0)
-        wait_until(lambda: failures(env) >= 3, timeout=20, what="three failed attempts")
+        wait_until(lambda: failures(env) >= 2, timeout=20, what="two failed attempts")
+        self.assertEqual(temp_entries(self.folder), [])
+        # then room for the text but not for its database: postmap fails
+        # (Berkeley DB leaves its __db.* file beside the database then)
+        n = failures(env)
+        os.truncate(filler, os.path.getsize(filler) - len(before_text) - 64 * 1024)
+        wait_until(lambda: failures(env) >= n + 1, timeout=20, what="a failed postmap")
         log = env.stderr()
-        self.assertEqual(log.count("map not updated"), 1,
-                         "one message for the episode, not one per retry:\n" + log)
-        self.assertRegex(log, r"map not updated: .*(No space left on device|exited with status)")
+        self.assertEqual(log.count("map not updated"), 2,
+                         "one message for each cause, not one per retry:\n" + log)
+        self.assertRegex(log, r"map not updated: .*/access: write: No space left on device")
+        self.assertRegex(log, r"map not updated: .*postmap exited with status 1: .*No space left on device")
         # the old map stays, whole and usable, and nothing is left behind
         self.assertEqual(env.read_map(), before_text)
         self.assertEqual(os.stat(env.map + ".db").st_ino, before_db.st_ino)
@@ -122,7 +134,7 @@ class DiskFull(MapFolder):
         self.assertIn("map not updated, retrying: ", status[-1])
 
         # space is back: the daemon recovers by itself, with every ban
-        os.unlink(os.path.join(self.folder, "filler"))
+        os.unlink(filler)
         wait_until(lambda: env.postmap_q("203.0.113.2"), timeout=40, what="the bans after the space came back")
         self.assertIn("REJECT", env.postmap_q("203.0.113.1"))
         self.assertEqual(env.postmap_q("198.18.19.249"), "OK")
