@@ -247,6 +247,18 @@ class BadPostmap(DaemonTest):
         self.assertNotIn("map not updated", log)
         self.assertEqual(env.postmap_q("192.0.2.50"), None)
 
+    def test_stop_during_a_hung_postmap_leaves_no_process_behind(self):
+        # the default postmap_timeout (10s): this test runs on a version without the key too
+        env = self.env
+        env.write_config(postmap=self.hanging())
+        env.start(wait_ready=False)
+        wait_until(lambda: self.read_runs(), what="the hanging run")
+        _, pid, child = self.read_runs()[0]
+        env.signal(signal.SIGTERM)
+        env.proc.wait(45)
+        wait_until(lambda: not alive(int(pid)) and not alive(int(child)), timeout=5,
+                   what="the hung postmap and its child to die with the daemon")
+
 
 def alive(pid):
     """Is pid a live process (not a zombie waiting for its parent)?"""
