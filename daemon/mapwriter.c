@@ -460,13 +460,14 @@ static void fail(MapWriter *mw, Step step, int code, int r)
         mw->stats.failures++;
         mw->fail_count++;
         if (key != mw->fail_key)
-                log_event(LOG_EVENT_POSTMAP_FAILED, LOG_ERR, NULL,
-                          "%s: map not updated: %s; retrying with backoff (in %.0fs, then up to every %.0fs), "
-                          "logged again when the cause changes or the map is written",
-                          mw->path, mw->stats.last_error, mw->backoff_s, RETRY_MAX_S);
+                log_event(
+                        LOG_EVENT_POSTMAP_FAILED, LOG_ERR, NULL,
+                        "%s: map not updated: %s; retrying with backoff (in %.0fs, then up to every %.0fs), "
+                        "logged again when the cause changes or the map is written",
+                        mw->path, mw->stats.last_error, mw->backoff_s, RETRY_MAX_S);
         else
-                log_debug("%s: map not updated (attempt %llu): %s", mw->path, (unsigned long long)mw->fail_count,
-                          mw->stats.last_error);
+                log_debug("%s: map not updated (attempt %llu): %s", mw->path,
+                          (unsigned long long)mw->fail_count, mw->stats.last_error);
         mw->fail_key = key;
         arm(mw, RETRY_WAIT, mw->backoff_s);
         mw->backoff_s = MIN(mw->backoff_s * 2, RETRY_MAX_S);
@@ -552,7 +553,8 @@ static const char *dir_hint(MapWriter *mw, int r, char *buf, size_t size)
         if (r == -EROFS)
                 snprintf(buf, size,
                          " (under systemd, allow it with `systemctl edit postfix-autoblacklist`: "
-                         "[Service] ReadWritePaths=%s)", mw->dir);
+                         "[Service] ReadWritePaths=%s)",
+                         mw->dir);
         else
                 buf[0] = '\0';
         return buf;
@@ -678,7 +680,9 @@ static void child_cb(struct ev_loop *loop, ev_child *w, int revents)
         }
         if (mw->timed_out) {
                 mw->timed_out = false;
-                set_error(mw, "%s did not finish within %.1fs (postmap_timeout); killed it and its process group: %s",
+                set_error(mw,
+                          "%s did not finish within %.1fs (postmap_timeout); killed it and its process "
+                          "group: %s",
                           mw->running, mw->run_timeout_s, one_line(&mw->out));
                 fail(mw, STEP_TIMEOUT, 0, -ETIMEDOUT);
                 return;

@@ -20,6 +20,7 @@ import harness
 from harness import DaemonTest, wait_until
 
 ADMIN = "# the admin's part\n192.0.2.50 OK\n"
+BEGIN = "# BEGIN postfix-autoblacklist"
 NS_MARK = "ABL_FAULTS_IN_MOUNT_NS"
 
 
@@ -47,6 +48,11 @@ def failures(env):
     rc, out, _ = env.ctl("status")
     m = re.search(r"^map: .*: (\d+) writes, (\d+) postmap failures", out, re.M)
     return int(m.group(2)) if rc == 0 and m else 0
+
+
+def map_written(env):
+    """Our block in the text, and a database beside it."""
+    return (env.read_map() or "").startswith(BEGIN) and os.path.exists(env.map + ".db")
 
 
 def script(path, text):
@@ -95,18 +101,30 @@ class DiskFull(MapFolder):
         self.assertEqual(env.postmap_q("198.18.0.7"), "OK")
         before_text, before_db = env.read_map(), os.stat(env.map + ".db")
 
-        # fill the file system but for a little more than the text needs
+        # a full file system: the text cannot be written
+        filler = os.path.join(self.folder, "filler")
         st = os.statvfs(self.folder)
         free = st.f_bavail * st.f_frsize
-        with open(os.path.join(self.folder, "filler"), "wb") as f:
-            f.write(b"\0" * (free - len(before_text) - 64 * 1024))
+        with open(filler, "wb") as f:
+            try:
+                f.write(b"\0" * free)
+                f.flush()
+            except OSError:
+                pass
         env.ctl("ban", "203.0.113.1", check=0)
         env.ctl("ban", "203.0.113.2", check=0)
-        wait_until(lambda: failures(env) >= 3, timeout=20, what="three failed attempts")
+        wait_until(lambda: failures(env) >= 2, timeout=20, what="two failed attempts")
+        self.assertEqual(temp_entries(self.folder), [])
+        # then room for the text but not for its database: postmap fails
+        # (Berkeley DB leaves its __db.* file beside the database then)
+        n = failures(env)
+        os.truncate(filler, os.path.getsize(filler) - len(before_text) - 64 * 1024)
+        wait_until(lambda: failures(env) >= n + 1, timeout=20, what="a failed postmap")
         log = env.stderr()
-        self.assertEqual(log.count("map not updated"), 1,
-                         "one message for the episode, not one per retry:\n" + log)
-        self.assertRegex(log, r"map not updated: .*(No space left on device|exited with status)")
+        self.assertEqual(log.count("map not updated"), 2,
+                         "one message for each cause, not one per retry:\n" + log)
+        self.assertRegex(log, r"map not updated: .*/access: write: No space left on device")
+        self.assertRegex(log, r"map not updated: .*postmap exited with status 1: .*No space left on device")
         # the old map stays, whole and usable, and nothing is left behind
         self.assertEqual(env.read_map(), before_text)
         self.assertEqual(os.stat(env.map + ".db").st_ino, before_db.st_ino)
@@ -120,11 +138,11 @@ class DiskFull(MapFolder):
         self.assertIn("map not updated, retrying: ", status[-1])
 
         # space is back: the daemon recovers by itself, with every ban
-        os.unlink(os.path.join(self.folder, "filler"))
+        os.unlink(filler)
         wait_until(lambda: env.postmap_q("203.0.113.2"), timeout=40, what="the bans after the space came back")
         self.assertIn("REJECT", env.postmap_q("203.0.113.1"))
         self.assertEqual(env.postmap_q("198.18.19.249"), "OK")
-        self.assertIn("map written again after", env.stderr())
+        wait_until(lambda: "map written again after" in env.stderr(), what="the recovery message")
         self.assertEqual(temp_entries(self.folder), [])
         self.assertEqual(env.stop(), 0)
 
@@ -148,8 +166,8 @@ class ReadOnly(MapFolder):
         self.assertEqual(env.read_map(), ADMIN)
         # the folder becomes writable: the next retry writes the map
         mount("-o", "remount,bind,rw", self.folder)
-        wait_until(lambda: (env.read_map() or "").startswith("# BEGIN postfix-autoblacklist"), timeout=15,
-                   what="the map written once the folder is writable")
+        wait_until(lambda: map_written(env), timeout=15, what="the map written")
+        env.wait_notify("READY=1")
         self.assertEqual(env.postmap_q("192.0.2.50"), "OK")
         self.assertEqual(temp_entries(self.folder), [])
 
@@ -176,7 +194,8 @@ class BadPostmap(DaemonTest):
         # a working postmap, and a reload: the next attempt succeeds
         env.write_config(postmap="%s -c %s" % (harness.POSTMAP, env.pfdir))
         env.signal(signal.SIGHUP)
-        wait_until(lambda: "map written again after" in env.stderr(), timeout=10, what="the map written again")
+        wait_until(lambda: map_written(env), timeout=10, what="the map written")
+        wait_until(lambda: "map written again after" in env.stderr(), what="the recovery message")
 
     def hanging(self):
         """A postmap that never ends, with a child of its own; it notes each run."""
@@ -228,14 +247,25 @@ class BadPostmap(DaemonTest):
         t0 = time.monotonic()
         env.write_config(postmap="%s -c %s" % (harness.POSTMAP, env.pfdir))
         env.signal(signal.SIGHUP)
-        env.wait_notify("READY=1", timeout=10)
+        wait_until(lambda: map_written(env), timeout=10, what="the map written")
         self.assertLess(time.monotonic() - t0, 10, "a reload must not wait for the hung run")
         wait_until(lambda: not alive(int(pid)) and not alive(int(child)), timeout=5, what="the hung run to die")
         log = env.stderr()
         self.assertIn("stopping %s (pid %s): the postmap command changed" % (hang, pid), log)
         self.assertNotIn("map not updated", log)
         self.assertEqual(env.postmap_q("192.0.2.50"), None)
-        self.assertTrue(env.read_map().startswith("# BEGIN postfix-autoblacklist"))
+
+    def test_stop_during_a_hung_postmap_leaves_no_process_behind(self):
+        # the default postmap_timeout (10s): this test runs on a version without the key too
+        env = self.env
+        env.write_config(postmap=self.hanging())
+        env.start(wait_ready=False)
+        wait_until(lambda: self.read_runs(), what="the hanging run")
+        _, pid, child = self.read_runs()[0]
+        env.signal(signal.SIGTERM)
+        env.proc.wait(45)
+        wait_until(lambda: not alive(int(pid)) and not alive(int(child)), timeout=5,
+                   what="the hung postmap and its child to die with the daemon")
 
 
 def alive(pid):

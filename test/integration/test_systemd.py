@@ -198,7 +198,7 @@ class Unit(unittest.TestCase):
             text = f.read()
         for line in ("Type=notify", "Restart=on-failure",
                      "StateDirectory=postfix-autoblacklist", "RuntimeDirectory=postfix-autoblacklist",
-                     "ProtectSystem=strict", "ReadWritePaths=-/etc/postfix", "CapabilityBoundingSet=",
+                     "ProtectSystem=strict", "ReadWritePaths=-/etc/postfix", "CapabilityBoundingSet=CAP_CHOWN",
                      "NoNewPrivileges=yes", "SystemCallFilter=@system-service"):
             self.assertIn("\n" + line + "\n", text)
         self.assertRegex(text, r"\nWatchdogSec=\d+")

@@ -210,6 +210,36 @@ int main(void)
                 diags_free(&errors);
         }
 
+        /* postmap_timeout: 10s by default, a duration of at least 100ms */
+        {
+                static const struct {
+                        const char *text;
+                        int want_r;
+                        uint64_t want_ms;
+                        const char *want_error;
+                } cases[] = {
+                        {"", 0, 10000, NULL},
+                        {"postmap_timeout = 90s\n", 0, 90000, NULL},
+                        {"postmap_timeout = 100ms\n", 0, 100, NULL},
+                        {"postmap_timeout = 50ms\n", -1, 0,
+                         "postmap_timeout: '50ms' is below the minimum of 100ms"},
+                        {"postmap_timeout = soon\n", -1, 0, "postmap_timeout: 'soon' is not a duration"},
+                };
+                for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                        c = load(dir, cases[i].text, &errors, &r);
+                        CHECK((r < 0) == (cases[i].want_r < 0), "%s: got r %d want %d", cases[i].text, r,
+                              cases[i].want_r);
+                        if (c)
+                                CHECK_INT(c->postmap_timeout_ms, cases[i].want_ms, cases[i].text);
+                        if (cases[i].want_error)
+                                CHECK(errors.n == 1 && strstr(errors.items[0], cases[i].want_error),
+                                      "%s: got %s want %s", cases[i].text,
+                                      errors.n ? errors.items[0] : "(none)", cases[i].want_error);
+                        config_free(c);
+                        diags_free(&errors);
+                }
+        }
+
         /* A missing file */
         {
                 Config *m = NULL;

@@ -3,6 +3,8 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "names.h"
@@ -125,6 +127,46 @@ int main(void)
                 CHECK_INT(run_capture(slow, 100, 200, &out), -ETIMEDOUT, "timeout");
                 CHECK(out == NULL, "no output on timeout");
                 CHECK_INT(run_capture(none, 100, 5000, &out), -ENOENT, "missing program");
+
+                /* a child leads a process group of its own, and a timeout kills its children too */
+                {
+                        const char *dir = check_mktemp();
+                        char script[1024], stat_path[64], *text = NULL, state = '?';
+                        char *tree[] = {"sh", "-c", script, NULL};
+                        pid_t pid = 0;
+                        int fd = -1, grandchild = 0;
+                        size_t len = 0;
+
+                        CHECK_INT(spawn_piped(slow, &pid, &fd), 0, "spawn_piped");
+                        CHECK_INT(getpgid(pid), pid, "the child leads its own process group");
+                        kill(-pid, SIGKILL);
+                        (void)waitpid(pid, NULL, 0);
+                        close(fd);
+
+                        snprintf(script, sizeof(script), "sleep 30 & echo $! > %s/gc; wait", dir);
+                        CHECK_INT(run_capture(tree, 100, 300, &out), -ETIMEDOUT, "timeout of a tree");
+                        snprintf(stat_path, sizeof(stat_path), "%s/gc", dir);
+                        CHECK(read_file(stat_path, 100, &text, &len) == 0 && sscanf(text, "%d", &grandchild) == 1,
+                              "the grandchild's pid");
+                        free(text);
+                        text = NULL;
+                        for (int i = 0; i < 100 && grandchild > 0; i++) {
+                                FILE *f;
+                                snprintf(stat_path, sizeof(stat_path), "/proc/%d/stat", grandchild);
+                                f = fopen(stat_path, "r");
+                                state = 'X'; /* gone */
+                                if (f) {
+                                        if (fscanf(f, "%*d (%*[^)]) %c", &state) != 1)
+                                                state = '?';
+                                        fclose(f);
+                                }
+                                if (state == 'X' || state == 'Z')
+                                        break;
+                                usleep(10000);
+                        }
+                        CHECK(state == 'X' || state == 'Z', "the grandchild is killed with the child: state %c",
+                              state);
+                }
 
                 sigemptyset(&hup);
                 sigaddset(&hup, SIGHUP);

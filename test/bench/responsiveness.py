@@ -1,0 +1,89 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""How long `status` on the control socket waits while the map is written,
+on the built daemon with Debian's postmap.
+
+    AUTOBLACKLISTD=build/daemon/autoblacklistd test/bench/responsiveness.py [--bans 100000] [--trials 5]
+
+Each trial bans one more address (a map write with every ban follows the
+debounce) and asks `status` back to back for 1.5 s.  Prints the longest and
+the median wait during the writes, beside the same while idle and a bare
+postmap of the same map.  Target (issue 15): at most 50 ms at 100,000 and
+1,000,000 bans.  postmap runs as a child; what the loop waits for is the
+synchronous part of a write (render, state save, text write).
+"""
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+import harness  # noqa: E402
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--bans", type=int, default=100000)
+    p.add_argument("--trials", type=int, default=5)
+    p.add_argument("--debounce", default="250ms")
+    args = p.parse_args()
+    if not harness.DAEMON:
+        harness.DAEMON = os.path.abspath("build/daemon/autoblacklistd")
+    if not harness.CTL:
+        harness.CTL = os.path.abspath("build/daemon/autoblacklistctl")
+    harness.require_postmap()
+
+    env = harness.Env(debounce=args.debounce, start_at="beginning")
+    rules = os.path.join(env.dir, "one.rules")
+    with open(rules, "w") as f:
+        f.write("[any-sasl]\nprogram = postfix*/smtpd\n"
+                "pattern = ^warning: [^[]*\\[<ADDR>\\]: SASL \\S+ authentication failed\n"
+                "max_hits = 1\nban_time = 1d\n")
+    env.write_config(rules=rules)
+    with open(env.log, "w") as f:
+        for i in range(args.bans):
+            f.write(harness.sasl_fail("10.%d.%d.%d" % (i >> 16 & 255, i >> 8 & 255, i & 255)) + "\n")
+
+    def ask():
+        t0 = time.monotonic()
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(env.socket)
+        s.sendall(b"status\n")
+        while s.recv(65536):
+            pass
+        s.close()
+        return time.monotonic() - t0
+
+    try:
+        env.start(timeout=600)
+        harness.wait_until(lambda: (env.read_map() or "").count(" REJECT ") >= args.bans, timeout=600,
+                           interval=0.5, what="every ban in the map")
+        time.sleep(3)  # the state save that follows a batch of bans
+        idle = [ask() for _ in range(50)]
+        t0 = time.monotonic()
+        subprocess.run([harness.POSTMAP, "-c", env.pfdir, "hash:" + env.map], check=True)
+        bare = time.monotonic() - t0
+        worst, during = [], []
+        for i in range(args.trials):
+            env.ctl("ban", "203.0.113.%d" % (i + 1), check=0)
+            waits = []
+            end = time.monotonic() + 1.5 + bare
+            while time.monotonic() < end:
+                waits.append(ask())
+            worst.append(max(waits))
+            during += waits
+            time.sleep(2.5)  # past the state save that follows
+        print("bans %d: status waits at most %.0f ms during a write (trials: %s; median %.1f ms); "
+              "idle at most %.1f ms; a bare postmap takes %.0f ms; target <= 50 ms"
+              % (args.bans, max(worst) * 1000, ", ".join("%.0f" % (w * 1000) for w in worst),
+                 statistics.median(during) * 1000, max(idle) * 1000, bare * 1000))
+    finally:
+        env.close()
+
+
+if __name__ == "__main__":
+    main()
