@@ -642,15 +642,19 @@ static void map_done(void *ctx, int result, size_t entries)
 static const MapWriterOps map_ops = {render_entries, map_done};
 
 /*
- * Ban a/plen from now on for rule.  A repeat offender (banned before,
- * within ban_memory) gets ban_time_ms escalated by ban_time_factor.
- * *len is the length of the ban, 0 for ever.
+ * Ban a/plen for rule from `now`, the log time of the hit that crossed
+ * the threshold.  A repeat offender (banned before, within ban_memory)
+ * gets ban_time_ms escalated by ban_time_factor.  *len is the length of
+ * the ban, 0 for ever.  A ban that would have ended already (a catch-up
+ * over an old log) is not imposed: NULL; its record is kept for the
+ * repeat-offender memory, as if it had run its course.
  */
 static Ban *impose(Daemon *d, const Addr *a, uint8_t plen, uint16_t rule, uint64_t ban_time_ms, uint32_t hits,
                    int64_t first_ms, int64_t now, uint64_t *len)
 {
         Ban *b = banset_upsert(d->bans, a, plen);
         bool repeat = !b->active && b->count && forget_time(d, b->expires_ms, b->banned_ms) >= now;
+        int64_t clock = now_ms(), forget;
 
         b->count = repeat ? b->count + 1 : 1;
         b->rule = rule;
@@ -660,8 +664,28 @@ static Ban *impose(Daemon *d, const Addr *a, uint8_t plen, uint16_t rule, uint64
         b->last_hit_ms = now;
         b->banned_ms = now;
         *len = banset_escalate(ban_time_ms, b->count, d->cfg->ban_time_factor, d->cfg->ban_time_max_ms);
-        banset_activate(d->bans, b, *len ? now + (int64_t)*len : 0);
+        if (*len && add_ms(now, *len) <= clock) {
+                b->expires_ms = add_ms(now, *len);
+                forget = forget_time(d, b->expires_ms, b->banned_ms);
+                if (forget > clock)
+                        banset_deactivate(d->bans, b, forget);
+                else
+                        banset_remove(d->bans, b);
+                d->stats.too_late++;
+                d->bans_dirty = true;
+                return NULL;
+        }
+        banset_activate(d->bans, b, *len ? add_ms(now, *len) : 0);
         return b;
+}
+
+/* Say that a ban from the log's past is over already (impose() gave NULL). */
+static void log_too_late(const char *text, const char *rule, unsigned hits, int64_t at, uint64_t len)
+{
+        char t[64], dur[32];
+
+        log_info("not banning %s: %u hits of rule %s at %s, but a ban of %s from then is over already", text, hits,
+                 rule, format_time(at, t, sizeof(t)), format_duration(len, dur, sizeof(dur)));
 }
 
 /* Is this the first time we tell about net?  (Bounded: later ones are not told.) */
@@ -731,6 +755,11 @@ static void maybe_ban_net(Daemon *d, const Addr *host, int64_t now)
         if (!net_bannable(d, &net, plen, why))
                 return;
         b = impose(d, &net, (uint8_t)plen, d->net_rule, d->cfg->ban_time_ms, hosts, now, now, &len);
+        if (!b) {
+                snprintf(text, sizeof(text), "%s/%u", addr_format(&net, why), plen);
+                log_too_late(text, "ipv6-network", hosts, now, len);
+                return;
+        }
         d->stats.net_bans++;
         daemon_ban_text(b, text);
         log_event(LOG_EVENT_BAN, LOG_NOTICE,
@@ -765,6 +794,11 @@ static bool maybe_ban_prefix(Daemon *d, const Addr *host, const Rule *rule, int6
         if (!net_bannable(d, &net, plen, why))
                 return false;
         b = impose(d, &net, (uint8_t)plen, rule->id, rule->ban_time_ms, count, first, now, &len);
+        if (!b) {
+                snprintf(text, sizeof(text), "%s/%u", addr_format(&net, why), plen);
+                log_too_late(text, rule->name, count, now, len);
+                return false;
+        }
         mapwriter_set_block(d->map, true);
         d->stats.net_bans++;
         daemon_ban_text(b, text);
@@ -786,15 +820,19 @@ static void ban(Daemon *d, const Addr *a, const Rule *rule, unsigned hits, int64
         char text[ADDR_STRLEN], dur[32];
 
         tracker_forget(d->tracker, a);
+        addr_format(a, text);
+        if (!b) {
+                log_too_late(text, rule->name, hits, now, len);
+                return;
+        }
         mapwriter_set_block(d->map, true);
 
         d->stats.bans++;
-        addr_format(a, text);
         snprintf(d->stats.last_ban, sizeof(d->stats.last_ban), "%s", text);
         snprintf(d->stats.last_ban_rule, sizeof(d->stats.last_ban_rule), "%s", rule->name);
         d->stats.last_ban_ms = now;
         log_event(LOG_EVENT_BAN, LOG_NOTICE,
-                  &(LogFields){.address = text, .rule = rule->name, .expires_ms = len ? now + (int64_t)len : -1},
+                  &(LogFields){.address = text, .rule = rule->name, .expires_ms = len ? b->expires_ms : -1},
                   "ban %s: %u hits of rule %s, for %s%s", text, hits, rule->name,
                   len ? format_duration(len, dur, sizeof(dur)) : "ever",
                   b->count > 1 ? " (a repeat offender)" : "");
@@ -892,13 +930,23 @@ static void on_record(void *ctx, const LogRecord *rec)
         char text[ADDR_STRLEN];
         unsigned count;
         int64_t now, first, at;
+        Addr client;
+        bool in_session;
 
         if (!d->save_due)
                 schedule_save(d, SAVE_POSITION_S);
+        in_session = sessions_note(d->sessions, rec, &client);
         if (ruleset_match_record(d->rules, rec, &m) <= 0)
                 return;
         if (m.own_reject) {
                 d->stats.own_rejects++;
+                return;
+        }
+        if (in_session && addr_equal(&client, &m.addr)) {
+                /* a real user who logged in: stale recipients are not an attack */
+                d->stats.logged_in++;
+                log_debug("%s matched rule %s in a logged-in session; not counted", addr_format(&m.addr, text),
+                          m.rule->name);
                 return;
         }
         why = exempt_reason(&d->exempt, mapwriter_admin_keys(d->map), &m.addr);
@@ -922,10 +970,11 @@ static void on_record(void *ctx, const LogRecord *rec)
         log_event(LOG_EVENT_HIT, LOG_INFO, &(LogFields){.address = text, .rule = m.rule->name},
                   "hit %s: rule %s (%u/%u)", text, m.rule->name, MIN(count, m.rule->max_hits),
                   m.rule->max_hits);
+        /* the ban counts from the hit's log time, like the threshold */
         if (count >= m.rule->max_hits)
-                ban(d, &m.addr, m.rule, count, first, now);
+                ban(d, &m.addr, m.rule, count, first, at);
         if (!banset_covering(d->bans, &m.addr))
-                (void)maybe_ban_prefix(d, &m.addr, m.rule, now);
+                (void)maybe_ban_prefix(d, &m.addr, m.rule, at);
 }
 
 /* The file source: a line with a syslog header is a record. */
@@ -940,7 +989,8 @@ static void on_line(void *ctx, const char *line, size_t len)
                         schedule_save(d, SAVE_POSITION_S);
                 return;
         }
-        on_record(d, &(LogRecord){.tag = ll.tag, .tag_len = ll.tag_len, .msg = ll.msg, .msg_len = ll.msg_len});
+        on_record(d, &(LogRecord){.time_ms = ll.time_ms, .tag = ll.tag, .tag_len = ll.tag_len, .msg = ll.msg,
+                                  .msg_len = ll.msg_len, .pid = ll.pid});
 }
 
 
@@ -1185,6 +1235,7 @@ static void daemon_done(Daemon *d)
         d->tracker = tracker_free(d->tracker);
         d->net_tracker = tracker_free(d->net_tracker);
         d->bans = banset_free(d->bans);
+        d->sessions = sessions_free(d->sessions);
         d->names = names_free(d->names);
         exempt_clear(&d->exempt);
         d->cfg = config_free(d->cfg);
@@ -1239,6 +1290,7 @@ int daemon_run(const DaemonOptions *opts)
         d.net_tracker = tracker_new(d.cfg->max_tracked, d.hash_key);
         tracker_set_window(d.net_tracker, ruleset_max_find_time(d.rules));
         d.bans = banset_new(d.hash_key);
+        d.sessions = sessions_new(SESSIONS_MAX_DEFAULT);
         banset_set_net_prefix(d.bans, d.cfg->ipv6_net_hosts ? d.cfg->ipv6_net_prefix : 0);
         d.slots[0] = d.slots[1] = (MapSlot){.d = &d};
         r = mapwriter_new(&d.slots[0].mw, d.loop, d.cfg->map_type, d.cfg->map_path, d.cfg->postmap,

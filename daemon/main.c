@@ -20,6 +20,7 @@
 #include "logline.h"
 #include "names.h"
 #include "rules.h"
+#include "session.h"
 #include "source.h"
 #include "util.h"
 
@@ -93,12 +94,13 @@ static int run_check(const Options *o)
 
 typedef struct TestRun {
         RuleSet *rs;
+        Sessions *sessions;
         Exempt exempt;
         AdminKeys *admin;
         FILE *out;
         bool verbose;
         uint64_t lineno;
-        uint64_t matched, exempted, own, unparsed;
+        uint64_t matched, exempted, own, unparsed, logged_in;
         Addr *addrs; /* distinct addresses counted */
         size_t n_addrs, cap_addrs;
         HTab seen;
@@ -152,11 +154,17 @@ static void test_record(TestRun *t, const LogRecord *rec, const char *line, size
 {
         RuleMatch m;
         char text[ADDR_STRLEN];
+        Addr client;
+        bool in_session = sessions_note(t->sessions, rec, &client);
 
         if (ruleset_match_record(t->rs, rec, &m) <= 0)
                 return;
         if (m.own_reject) {
                 t->own++;
+                return;
+        }
+        if (in_session && addr_equal(&client, &m.addr)) {
+                t->logged_in++; /* a logged-in session's reject: the daemon does not count it */
                 return;
         }
         if (exempt_reason(&t->exempt, t->admin, &m.addr)) {
@@ -198,7 +206,9 @@ static void test_line(void *ctx, const char *line, size_t len)
                 t->unparsed++;
                 return;
         }
-        test_record(t, &(LogRecord){.tag = ll.tag, .tag_len = ll.tag_len, .msg = ll.msg, .msg_len = ll.msg_len},
+        test_record(t,
+                    &(LogRecord){.time_ms = ll.time_ms, .tag = ll.tag, .tag_len = ll.tag_len, .msg = ll.msg,
+                                 .msg_len = ll.msg_len, .pid = ll.pid},
                     line, len);
 }
 
@@ -301,6 +311,7 @@ static int run_test(const Options *o)
         for (size_t i = 0; i < cfg->n_ignore; i++)
                 exempt_add(&t.exempt, &cfg->ignore[i], "ignore list");
         t.admin = test_admin_keys(cfg);
+        t.sessions = sessions_new(SESSIONS_MAX_DEFAULT);
         htab_init(&t.seen, &seen_ops, &t);
         if (getrandom(t.key, sizeof(t.key), 0) != sizeof(t.key))
                 memcpy(t.key, "autoblacklist-ts", 16);
@@ -346,6 +357,7 @@ static int run_test(const Options *o)
         if (fd < 0) {
                 fprintf(stderr, "%s: %s\n", o->test, strerror(errno));
                 ruleset_free(t.rs);
+                sessions_free(t.sessions);
                 names_free(names);
                 exempt_clear(&t.exempt);
                 adminkeys_free(t.admin);
@@ -374,9 +386,10 @@ report:
                         (unsigned long long)js.entries, (unsigned long long)js.records,
                         (unsigned long long)js.spoofed);
         fprintf(stderr, "%sLines: %llu read, %llu counted, %llu never banned (loopback, ignore list, OK in "
-                        "the map), %llu own rejections, %llu without a syslog header, %llu cut (too long)\n",
+                        "the map), %llu of logged-in sessions, %llu own rejections, %llu without a syslog header, "
+                        "%llu cut (too long)\n",
                 o->journal ? "" : "\n", (unsigned long long)t.lineno, (unsigned long long)t.matched,
-                (unsigned long long)t.exempted, (unsigned long long)t.own,
+                (unsigned long long)t.exempted, (unsigned long long)t.logged_in, (unsigned long long)t.own,
                 (unsigned long long)t.unparsed, (unsigned long long)lb.cut);
         fprintf(stderr, "Addresses: %zu distinct among the counted lines\n", t.n_addrs);
         fprintf(stderr, "Rules:\n   #) [lines matched] rule (where)\n");
@@ -398,6 +411,7 @@ done:
         htab_free(&t.seen);
         buf_free(&t.line);
         ruleset_free(t.rs);
+        sessions_free(t.sessions);
         names_free(names);
         exempt_clear(&t.exempt);
         adminkeys_free(t.admin);
