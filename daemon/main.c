@@ -406,6 +406,12 @@ report:
                                 "sender is not Postfix or Dovecot)\n",
                         (unsigned long long)js.entries, (unsigned long long)js.records,
                         (unsigned long long)js.spoofed);
+        if (t.replay) {
+                fprintf(stderr, "Lines: %llu read, %llu without a syslog header, %llu cut (too long)\n",
+                        (unsigned long long)t.lineno, (unsigned long long)t.unparsed, (unsigned long long)lb.cut);
+                fprintf(stderr, "Time: %.3f s, %.0f lines/s\n", secs, secs > 0 ? (double)t.lineno / secs : 0.0);
+                goto finish;
+        }
         fprintf(stderr, "%sLines: %llu read, %llu counted, %llu never banned (loopback, ignore list, OK in "
                         "the map), %llu of logged-in sessions, %llu own rejections, %llu without a syslog header, "
                         "%llu cut (too long)\n",
@@ -424,7 +430,7 @@ report:
         }
         fprintf(stderr, "Time: %.3f s, %.0f lines/s%s\n", secs, secs > 0 ? (double)t.lineno / secs : 0.0,
                 ruleset_jit(t.rs) ? "" : " (no JIT)");
-
+finish:
         linebuf_free(&lb);
         r = 0;
 done:
