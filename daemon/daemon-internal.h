@@ -14,6 +14,7 @@
 #include "control.h"
 #include "daemon.h"
 #include "exempt.h"
+#include "health.h"
 #include "journal.h"
 #include "mapwriter.h"
 #include "names.h"
@@ -74,6 +75,7 @@ typedef struct Daemon {
         Tracker *net_tracker; /* IPv6 hits per network of ipv6_net_prefix */
         Banset *bans;
         Sessions *sessions; /* the logged-in smtpd sessions */
+        Health health;      /* is the log still readable to us? */
         MapWriter *map;   /* the current access_map; slots[cur].mw */
         MapSlot slots[2]; /* the current writer and one that is retiring */
         unsigned cur;

@@ -361,6 +361,11 @@ static char *status_line(Daemon *d)
                 buf_printf(&b, "; log %s: %s", d->cfg->log_file, tail_problem(d->tail));
         if (d->save_failing)
                 buf_printf(&b, "; state not saved, new bans held back, retrying: %s", d->save_error);
+        {
+                char h[256];
+                if (health_problem(&d->health, h, sizeof(h)))
+                        buf_printf(&b, "; %s", h);
+        }
         return b.data;
 }
 
@@ -922,6 +927,45 @@ static void watch_map(Daemon *d)
 
 /* --- lines -------------------------------------------------------------- */
 
+/* A change of the log's health: said once an episode, in the log and in STATUS. */
+static void health_changed(Daemon *d, HealthChange c)
+{
+        _cleanup_free_ char *status = NULL;
+        char h[256];
+
+        switch (c) {
+        case HEALTH_SAME:
+                return;
+        case HEALTH_UNPARSED_START:
+        case HEALTH_SILENT_START:
+                log_warn("%s: %s", d->journal ? "journal" : d->cfg->log_file,
+                         health_problem(&d->health, h, sizeof(h)));
+                break;
+        case HEALTH_UNPARSED_END:
+                log_notice("%s: the log lines have a readable syslog header again",
+                           d->journal ? "journal" : d->cfg->log_file);
+                break;
+        case HEALTH_SILENT_END:
+                log_notice("%s: a rule matches again", d->journal ? "journal" : d->cfg->log_file);
+                break;
+        }
+        if (d->ready) {
+                status = status_line(d);
+                notify_status(d->notify, status);
+        }
+}
+
+/* Is this a line of a program that faces clients (smtpd, postscreen of any instance)? */
+static bool client_facing(const LogRecord *rec)
+{
+        size_t n = rec->tag_len;
+
+        if (n < 7 || memcmp(rec->tag, "postfix", 7) != 0)
+                return false;
+        return (n >= 13 && memcmp(rec->tag + n - 6, "/smtpd", 6) == 0) ||
+               (n >= 18 && memcmp(rec->tag + n - 11, "/postscreen", 11) == 0);
+}
+
 static void on_record(void *ctx, const LogRecord *rec)
 {
         Daemon *d = ctx;
@@ -931,12 +975,15 @@ static void on_record(void *ctx, const LogRecord *rec)
         unsigned count;
         int64_t now, first, at;
         Addr client;
-        bool in_session;
+        bool in_session, matched;
 
         if (!d->save_due)
                 schedule_save(d, SAVE_POSITION_S);
         in_session = sessions_note(d->sessions, rec, &client);
-        if (ruleset_match_record(d->rules, rec, &m) <= 0)
+        matched = ruleset_match_record(d->rules, rec, &m) > 0;
+        health_changed(d, health_record(&d->health, client_facing(rec), matched,
+                                        rec->time_ms > 0 ? rec->time_ms : now_ms()));
+        if (!matched)
                 return;
         if (m.own_reject) {
                 d->stats.own_rejects++;
@@ -985,6 +1032,7 @@ static void on_line(void *ctx, const char *line, size_t len)
 
         if (logline_parse(line, len, &ll) < 0) {
                 d->stats.unparsed++;
+                health_changed(d, health_unparsed(&d->health));
                 if (!d->save_due)
                         schedule_save(d, SAVE_POSITION_S);
                 return;
