@@ -281,7 +281,7 @@ void replay_record(Replay *r, const LogRecord *rec)
         Addr client;
         bool in_session;
         unsigned count;
-        int64_t first;
+        int64_t first, at;
 
         r->records++;
         if (rec->time_ms > 0) {
@@ -289,6 +289,8 @@ void replay_record(Replay *r, const LogRecord *rec)
                         r->clock = rec->time_ms;
         } else
                 r->timeless++;
+        /* the hit is timed by its own line, as in the daemon; expiry follows the clock */
+        at = rec->time_ms > 0 ? rec->time_ms : r->clock;
         expire(r);
         in_session = sessions_note(r->sessions, rec, &client);
         if (ruleset_match_record(r->rs, rec, &m) <= 0 || m.own_reject)
@@ -306,18 +308,18 @@ void replay_record(Replay *r, const LogRecord *rec)
                 return;
         }
         r->hits++;
-        count = tracker_hit(r->tracker, &m.addr, m.rule->id, m.rule->find_time_ms, m.rule->max_hits, r->clock,
+        count = tracker_hit(r->tracker, &m.addr, m.rule->id, m.rule->find_time_ms, m.rule->max_hits, at,
                             &first);
         if (count >= m.rule->max_hits) {
                 tracker_forget(r->tracker, &m.addr);
                 (void)impose(r, &m.addr, addr_host_plen(&m.addr), m.rule->id, m.rule->ban_time_ms, count, first,
-                             r->clock);
+                             at);
                 r->host_bans++;
-                maybe_ban_net(r, &m.addr, r->clock);
+                maybe_ban_net(r, &m.addr, at);
         } else if (m.rule->max_hits > 1 && count + 1 == m.rule->max_hits)
-                note_close(r, &m.addr, m.rule, count, r->clock);
+                note_close(r, &m.addr, m.rule, count, at);
         if (!banset_covering(r->bans, &m.addr))
-                maybe_ban_prefix(r, &m.addr, m.rule, r->clock);
+                maybe_ban_prefix(r, &m.addr, m.rule, at);
 }
 
 static int close_cmp(const void *a, const void *b)
