@@ -159,11 +159,23 @@ static int64_t yearless_ms(int64_t now_ms, int mon, int mday, int hour, int min,
 static int month_number(const char *p)
 {
         static const char names[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+        int i;
 
-        for (int i = 0; i < 12; i++)
-                if (p[0] == names[i * 3] && p[1] == names[i * 3 + 1] && p[2] == names[i * 3 + 2])
-                        return i + 1;
-        return 0;
+        /* a guess by the first letters, then the check of all three */
+        switch (p[0]) {
+        case 'J':
+                i = p[1] == 'a' ? 0 : p[2] == 'n' ? 5 : 6;
+                break;
+        case 'F': i = 1; break;
+        case 'M': i = p[2] == 'r' ? 2 : 4; break;
+        case 'A': i = p[1] == 'p' ? 3 : 7; break;
+        case 'S': i = 8; break;
+        case 'O': i = 9; break;
+        case 'N': i = 10; break;
+        case 'D': i = 11; break;
+        default: return 0;
+        }
+        return p[1] == names[i * 3 + 1] && p[2] == names[i * 3 + 2] ? i + 1 : 0;
 }
 
 /* Milliseconds of a fraction ".123456" at p[0..n) (p[0] is the first digit). */
@@ -215,14 +227,30 @@ static size_t skip_rfc3164_stamp(const char *p, size_t len, int64_t now_ms, int6
         }
         if (i >= len || p[i] != ' ')
                 return 0;
-        *t = 0;
-        mon = month_number(p);
-        if (mon) {
-                ms = yearless_ms(now_ms, mon, mday, dig2(p + f), dig2(p + f + 3), dig2(p + f + 6));
-                if (ms > 0)
-                        *t = ms + (nf ? frac_ms(p + nf, i - nf) : 0);
+        /* many lines share their second: the last stamp's time, if the text and the hour of now match */
+        {
+                static __thread char last[32];
+                static __thread size_t last_n;
+                static __thread int64_t last_t, last_hour = -1;
+                if (i == last_n && now_ms / 3600000 == last_hour && memcmp(p, last, i) == 0) {
+                        *t = last_t;
+                        return i + 1;
+                }
+                *t = 0;
+                mon = month_number(p);
+                if (mon) {
+                        ms = yearless_ms(now_ms, mon, mday, dig2(p + f), dig2(p + f + 3), dig2(p + f + 6));
+                        if (ms > 0)
+                                *t = ms + (nf ? frac_ms(p + nf, i - nf) : 0);
+                }
+                if (i < sizeof(last)) {
+                        memcpy(last, p, i);
+                        last_n = i;
+                        last_t = *t;
+                        last_hour = now_ms / 3600000;
+                }
+                return i + 1;
         }
-        return i + 1;
 }
 
 /*

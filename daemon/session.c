@@ -111,7 +111,7 @@ static bool is_alnum(char c) { return (c >= '0' && c <= '9') || (c >= 'A' && c <
 /* "client=NAME[ADDR](:PORT)?, sasl_method=MECH, sasl_username=" at p: the address, or false. */
 static bool parse_login(const char *p, const char *end, Addr *client)
 {
-        const char *a, *q;
+        const char *a, *b, *q;
 
         if (!starts(p, end, "client="))
                 return false;
@@ -121,19 +121,20 @@ static bool parse_login(const char *p, const char *end, Addr *client)
         if (p >= end || *p != '[')
                 return false;
         a = ++p;
-        q = memchr(p, ']', (size_t)(end - p));
-        if (!q || q - a > 45 || addr_parse(a, (size_t)(q - a), client) < 0)
+        b = memchr(p, ']', (size_t)(MIN(end - p, 46)));
+        if (!b)
                 return false;
-        p = q + 1;
+        p = b + 1;
         if (p < end && *p == ':')
                 for (p++; p < end && *p >= '0' && *p <= '9';)
                         p++;
+        /* most client= lines are not logins: the address is parsed last */
         if (!starts(p, end, ", sasl_method="))
                 return false;
         p += 14;
         for (q = p; p < end && (is_alnum(*p) || *p == '-' || *p == '_');)
                 p++;
-        return p > q && starts(p, end, ", sasl_username=");
+        return p > q && starts(p, end, ", sasl_username=") && addr_parse(a, (size_t)(b - a), client) == 0;
 }
 
 bool sessions_note(Sessions *s, const LogRecord *rec, Addr *client)
