@@ -8,6 +8,12 @@
  * outlive restarts).  SIGHUP reloads, SIGTERM stops after the last map
  * write.
  *
+ * Time: a hit is timed by its line's own stamp (never later than now),
+ * and a ban runs from the time of the hit that crossed the threshold, so
+ * that a catch-up over an old log does the same as following it would
+ * have; a ban already over by now is not imposed.  The hits of a
+ * logged-in smtpd session (session.c) are not counted.
+ *
  * Invariant: a ban is written to the map only after it is in the state
  * file.  The state is saved when the map writer renders, if the bans
  * changed; if that save fails, the render leaves out every active ban
@@ -678,6 +684,8 @@ static Ban *impose(Daemon *d, const Addr *a, uint8_t plen, uint16_t rule, uint64
                         banset_remove(d->bans, b);
                 d->stats.too_late++;
                 d->bans_dirty = true;
+                daemon_arm_due(d);
+                schedule_save(d, SAVE_BANS_S);
                 return NULL;
         }
         banset_activate(d->bans, b, *len ? add_ms(now, *len) : 0);
