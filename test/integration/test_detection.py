@@ -236,6 +236,21 @@ class Replay(DaemonTest):
         got, out = self.replay(lines, "-c", conf)
         self.assertEqual(got, [], out)
 
+    def test_replay_bans_ipv6_networks_as_the_daemon_does(self):
+        """Three banned hosts of one /64 ban the /64 (ipv6_net_hosts); nine
+        failures spread over nine addresses of another /64 ban that one
+        (max_hits 3 x ipv6_net_factor 3)."""
+        t0 = time.time() - 3600
+        hits = [(t0 + 10 * h + s, "2001:db8:1:2::%d" % (h + 1)) for h in range(3) for s in (0, 1, 2)]
+        hits += [(t0 + 100 + i, "2001:db8:5:6::%x" % (i + 1)) for i in range(9)]
+        got, out = self.replay([sasl(t, a) for t, a in sorted(hits)])
+        self.assertEqual([g[2:] for g in got], [
+            ["2001:db8:1:2::1", "sasl-auth-failed", "3"],
+            ["2001:db8:1:2::2", "sasl-auth-failed", "3"],
+            ["2001:db8:1:2::3", "sasl-auth-failed", "3"],
+            ["2001:db8:1:2::/64", "ipv6-network", "3"],
+            ["2001:db8:5:6::/64", "sasl-auth-failed", "9"]], out)
+
 
 if __name__ == "__main__":
     harness.main()
