@@ -202,6 +202,24 @@ class LogHealth(DaemonTest):
         self.assertEqual(env.stderr().count("have no syslog header we can read"), 1)
 
 
+class SilentRules(DaemonTest):
+    CONFIG = {"start_at": "beginning"}
+
+    def test_smtpd_lines_for_hours_without_a_match_are_said_once(self):
+        """Seven hours of smtpd lines (2,500) and not one match, as after
+        an upgrade that changed the texts: a warning, once; status says
+        it; the next match ends it."""
+        env, now = self.env, time.time()
+        env.append(*[smtpd(now - 7 * 3600 + 10 * i, 8000 + i, "connect from mail.example.com[192.0.2.%d]"
+                           % (i % 200 + 1), tag="postfix/smtpd") for i in range(2500)])
+        env.start()
+        wait_until(lambda: "no rule has matched" in env.status()["log health"], what="status says it")
+        self.assertEqual(env.stderr().count("no rule has matched"), 1, env.stderr())
+        env.append(sasl(time.time(), "198.51.100.60"))
+        wait_until(lambda: env.status()["log health"] == "ok", what="status ok after a match")
+        self.assertIn("a rule matches again", env.stderr())
+
+
 class Replay(DaemonTest):
 
     def replay(self, lines, *args):
