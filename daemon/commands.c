@@ -104,10 +104,11 @@ static ControlResult cmd_status(Daemon *d, Buf *out)
                    (unsigned long long)d->stats.hits, (unsigned long long)d->stats.already_banned,
                    (unsigned long long)d->stats.exempt, (unsigned long long)d->stats.own_rejects);
         buf_printf(out, "bans: %zu active, %zu ended and remembered; since start %llu by rules, %llu networks, "
-                        "%llu by hand, %llu lifted, %llu expired\n",
+                        "%llu by hand, %llu lifted, %llu expired, %llu not imposed (over by their log time)\n",
                    banset_active(d->bans), records - banset_active(d->bans), (unsigned long long)d->stats.bans,
                    (unsigned long long)d->stats.net_bans, (unsigned long long)d->stats.manual_bans,
-                   (unsigned long long)d->stats.unbans, (unsigned long long)d->stats.expired);
+                   (unsigned long long)d->stats.unbans, (unsigned long long)d->stats.expired,
+                   (unsigned long long)d->stats.too_late);
         buf_printf(out, "tracked addresses: %zu (at most %zu; %llu evicted)\n", tracked, d->cfg->max_tracked,
                    (unsigned long long)tracker_evictions(d->tracker));
         if (d->stats.last_ban_ms) {
@@ -136,6 +137,14 @@ static ControlResult cmd_status(Daemon *d, Buf *out)
                    tracked ? tracker_memory(d->tracker) / tracked : 0, records ? banset_memory(d->bans) / records : 0);
         buf_printf(out, "rules: %zu%s\n", ruleset_count(d->rules), ruleset_jit(d->rules) ? "" : " (no JIT)");
         buf_printf(out, "private addresses: %s\n", daemon_private_policy(d));
+        {
+                char h[256];
+                const char *p = health_problem(&d->health, h, sizeof(h));
+                buf_printf(out, "log health: %s\n", p ? p : "ok");
+        }
+        buf_printf(out, "logged-in sessions: %zu held (%llu evicted), %llu hits of theirs not counted\n",
+                   sessions_count(d->sessions), (unsigned long long)sessions_evictions(d->sessions),
+                   (unsigned long long)d->stats.logged_in);
         buf_printf(out, "log messages dropped by the flood limiter: %llu\n", (unsigned long long)log_dropped());
         return CONTROL_OK;
 }

@@ -14,11 +14,13 @@
 #include "control.h"
 #include "daemon.h"
 #include "exempt.h"
+#include "health.h"
 #include "journal.h"
 #include "mapwriter.h"
 #include "names.h"
 #include "notify.h"
 #include "rules.h"
+#include "session.h"
 #include "tail.h"
 #include "tracker.h"
 
@@ -32,6 +34,8 @@ typedef struct Stats {
         uint64_t exempt;
         uint64_t already_banned;
         uint64_t own_rejects;
+        uint64_t logged_in; /* hits of a logged-in session, not counted */
+        uint64_t too_late;  /* bans that would already have ended by their log time */
         uint64_t unparsed;
         uint64_t spoofed_reported; /* journal entries refused, as last reported */
         char last_ban[CIDR_STRLEN];
@@ -64,6 +68,8 @@ typedef struct Daemon {
         Tracker *tracker;
         Tracker *net_tracker; /* IPv6 hits per network of ipv6_net_prefix */
         Banset *bans;
+        Sessions *sessions; /* the logged-in smtpd sessions */
+        Health health;      /* is the log still readable to us? */
         MapWriter *map;      /* the current access_map; slots[cur].mw */
         MapWriter *auth_map; /* the EHLO-keyword map that closes AUTH; NULL: none */
         MapSlot slots[2]; /* the current writer and one that is retiring */

@@ -8,6 +8,12 @@
  * outlive restarts).  SIGHUP reloads, SIGTERM stops after the last map
  * write.
  *
+ * Time: a hit is timed by its line's own stamp (never later than now),
+ * and a ban runs from the time of the hit that crossed the threshold, so
+ * that a catch-up over an old log does the same as following it would
+ * have; a ban already over by now is not imposed.  The hits of a
+ * logged-in smtpd session (session.c) are not counted.
+ *
  * Invariant: a ban is written to the map only after it is in the state
  * file.  The state is saved when the map writer renders, if the bans
  * changed; if that save fails, the render leaves out every active ban
@@ -402,6 +408,11 @@ static char *status_line(Daemon *d)
                 buf_printf(&b, "; log %s: %s", d->cfg->log_file, tail_problem(d->tail));
         if (d->save_failing)
                 buf_printf(&b, "; state not saved, new bans held back, retrying: %s", d->save_error);
+        {
+                char h[256];
+                if (health_problem(&d->health, h, sizeof(h)))
+                        buf_printf(&b, "; %s", h);
+        }
         return b.data;
 }
 
@@ -774,15 +785,19 @@ static void auth_done(void *ctx, int result, size_t entries)
 static const MapWriterOps auth_ops = {render_auth, auth_done};
 
 /*
- * Ban a/plen from now on for rule.  A repeat offender (banned before,
- * within ban_memory) gets ban_time_ms escalated by ban_time_factor.
- * *len is the length of the ban, 0 for ever.
+ * Ban a/plen for rule from `now`, the log time of the hit that crossed
+ * the threshold.  A repeat offender (banned before, within ban_memory)
+ * gets ban_time_ms escalated by ban_time_factor.  *len is the length of
+ * the ban, 0 for ever.  A ban that would have ended already (a catch-up
+ * over an old log) is not imposed: NULL; its record is kept for the
+ * repeat-offender memory, as if it had run its course.
  */
 static Ban *impose(Daemon *d, const Addr *a, uint8_t plen, uint16_t rule, uint64_t ban_time_ms, uint32_t hits,
                    int64_t first_ms, int64_t now, uint64_t *len)
 {
         Ban *b = banset_upsert(d->bans, a, plen);
         bool repeat = !b->active && b->count && forget_time(d, b->expires_ms, b->banned_ms) >= now;
+        int64_t clock = now_ms(), forget;
 
         b->count = repeat ? b->count + 1 : 1;
         b->rule = rule;
@@ -792,10 +807,32 @@ static Ban *impose(Daemon *d, const Addr *a, uint8_t plen, uint16_t rule, uint64
         b->last_hit_ms = now;
         b->banned_ms = now;
         *len = banset_escalate(ban_time_ms, b->count, d->cfg->ban_time_factor, d->cfg->ban_time_max_ms);
+        if (*len && add_ms(now, *len) <= clock) {
+                b->expires_ms = add_ms(now, *len);
+                forget = forget_time(d, b->expires_ms, b->banned_ms);
+                if (forget > clock)
+                        banset_deactivate(d->bans, b, forget);
+                else
+                        banset_remove(d->bans, b);
+                d->stats.too_late++;
+                d->bans_dirty = true;
+                daemon_arm_due(d);
+                schedule_save(d, SAVE_BANS_S);
+                return NULL;
+        }
         if (!b->active)
                 b->in_state = false; /* new in the map's eyes: the next save must hold it first */
-        banset_activate(d->bans, b, *len ? now + (int64_t)*len : 0);
+        banset_activate(d->bans, b, *len ? add_ms(now, *len) : 0);
         return b;
+}
+
+/* Say that a ban from the log's past is over already (impose() gave NULL). */
+static void log_too_late(const char *text, const char *rule, unsigned hits, int64_t at, uint64_t len)
+{
+        char t[64], dur[32];
+
+        log_info("not banning %s: %u hits of rule %s at %s, but a ban of %s from then is over already", text, hits,
+                 rule, format_time(at, t, sizeof(t)), format_duration(len, dur, sizeof(dur)));
 }
 
 /* Is this the first time we tell about net?  (Bounded: later ones are not told.) */
@@ -865,6 +902,11 @@ static void maybe_ban_net(Daemon *d, const Addr *host, int64_t now)
         if (!net_bannable(d, &net, plen, why))
                 return;
         b = impose(d, &net, (uint8_t)plen, d->net_rule, d->cfg->ban_time_ms, hosts, now, now, &len);
+        if (!b) {
+                snprintf(text, sizeof(text), "%s/%u", addr_format(&net, why), plen);
+                log_too_late(text, "ipv6-network", hosts, now, len);
+                return;
+        }
         d->stats.net_bans++;
         daemon_ban_text(b, text);
         log_event(LOG_EVENT_BAN, LOG_NOTICE,
@@ -899,6 +941,11 @@ static void maybe_ban_prefix(Daemon *d, const Addr *host, const Rule *rule, int6
         if (!net_bannable(d, &net, plen, why))
                 return;
         b = impose(d, &net, (uint8_t)plen, rule->id, rule->ban_time_ms, count, first, now, &len);
+        if (!b) {
+                snprintf(text, sizeof(text), "%s/%u", addr_format(&net, why), plen);
+                log_too_late(text, rule->name, count, now, len);
+                return;
+        }
         daemon_set_blocks(d, true);
         d->stats.net_bans++;
         daemon_ban_text(b, text);
@@ -922,15 +969,19 @@ static void ban(Daemon *d, const Addr *a, const Rule *rule, unsigned hits, int64
         char text[ADDR_STRLEN], dur[32];
 
         tracker_forget(d->tracker, a);
+        addr_format(a, text);
+        if (!b) {
+                log_too_late(text, rule->name, hits, now, len);
+                return;
+        }
         daemon_set_blocks(d, true);
 
         d->stats.bans++;
-        addr_format(a, text);
         snprintf(d->stats.last_ban, sizeof(d->stats.last_ban), "%s", text);
         snprintf(d->stats.last_ban_rule, sizeof(d->stats.last_ban_rule), "%s", rule->name);
         d->stats.last_ban_ms = now;
         log_event(LOG_EVENT_BAN, LOG_NOTICE,
-                  &(LogFields){.address = text, .rule = rule->name, .expires_ms = len ? now + (int64_t)len : -1},
+                  &(LogFields){.address = text, .rule = rule->name, .expires_ms = len ? b->expires_ms : -1},
                   "ban %s: %u hits of rule %s, for %s%s", text, hits, rule->name,
                   len ? format_duration(len, dur, sizeof(dur)) : "ever",
                   b->count > 1 ? " (a repeat offender)" : "");
@@ -1020,6 +1071,45 @@ static void watch_map(Daemon *d)
 
 /* --- lines -------------------------------------------------------------- */
 
+/* A change of the log's health: said once an episode, in the log and in STATUS. */
+static void health_changed(Daemon *d, HealthChange c)
+{
+        _cleanup_free_ char *status = NULL;
+        char h[256];
+
+        switch (c) {
+        case HEALTH_SAME:
+                return;
+        case HEALTH_UNPARSED_START:
+        case HEALTH_SILENT_START:
+                log_warn("%s: %s", d->journal ? "journal" : d->cfg->log_file,
+                         health_problem(&d->health, h, sizeof(h)));
+                break;
+        case HEALTH_UNPARSED_END:
+                log_notice("%s: the log lines have a readable syslog header again",
+                           d->journal ? "journal" : d->cfg->log_file);
+                break;
+        case HEALTH_SILENT_END:
+                log_notice("%s: a rule matches again", d->journal ? "journal" : d->cfg->log_file);
+                break;
+        }
+        if (d->ready) {
+                status = status_line(d);
+                notify_status(d->notify, status);
+        }
+}
+
+/* Is this a line of a program that faces clients (smtpd, postscreen of any instance)? */
+static bool client_facing(const LogRecord *rec)
+{
+        size_t n = rec->tag_len;
+
+        if (n < 7 || memcmp(rec->tag, "postfix", 7) != 0)
+                return false;
+        return (n >= 13 && memcmp(rec->tag + n - 6, "/smtpd", 6) == 0) ||
+               (n >= 18 && memcmp(rec->tag + n - 11, "/postscreen", 11) == 0);
+}
+
 static void on_record(void *ctx, const LogRecord *rec)
 {
         Daemon *d = ctx;
@@ -1029,13 +1119,26 @@ static void on_record(void *ctx, const LogRecord *rec)
         char text[ADDR_STRLEN];
         unsigned count;
         int64_t now, first, at;
+        Addr client;
+        bool in_session, matched;
 
         if (!d->save_due)
                 schedule_save(d, SAVE_POSITION_S);
-        if (ruleset_match_record(d->rules, rec, &m) <= 0)
+        in_session = sessions_note(d->sessions, rec, &client);
+        matched = ruleset_match_record(d->rules, rec, &m) > 0;
+        health_changed(d, health_record(&d->health, client_facing(rec), matched,
+                                        rec->time_ms > 0 ? rec->time_ms : now_ms()));
+        if (!matched)
                 return;
         if (m.own_reject) {
                 d->stats.own_rejects++;
+                return;
+        }
+        if (in_session && addr_equal(&client, &m.addr)) {
+                /* a real user who logged in: stale recipients are not an attack */
+                d->stats.logged_in++;
+                log_debug("%s matched rule %s in a logged-in session; not counted", addr_format(&m.addr, text),
+                          m.rule->name);
                 return;
         }
         why = exempt_reason(&d->exempt, mapwriter_admin_keys(d->map), &m.addr);
@@ -1063,10 +1166,11 @@ static void on_record(void *ctx, const LogRecord *rec)
         log_event(LOG_EVENT_HIT, LOG_INFO, &(LogFields){.address = text, .rule = m.rule->name},
                   "hit %s: rule %s (%u/%u)", text, m.rule->name, MIN(count, m.rule->max_hits),
                   m.rule->max_hits);
+        /* the ban counts from the hit's log time, like the threshold */
         if (count >= m.rule->max_hits)
-                ban(d, &m.addr, m.rule, count, first, now);
+                ban(d, &m.addr, m.rule, count, first, at);
         if (!cover && !banset_covering(d->bans, &m.addr))
-                maybe_ban_prefix(d, &m.addr, m.rule, now);
+                (void)maybe_ban_prefix(d, &m.addr, m.rule, at);
 }
 
 /* The file source: a line with a syslog header is a record. */
@@ -1077,11 +1181,13 @@ static void on_line(void *ctx, const char *line, size_t len)
 
         if (logline_parse(line, len, &ll) < 0) {
                 d->stats.unparsed++;
+                health_changed(d, health_unparsed(&d->health));
                 if (!d->save_due)
                         schedule_save(d, SAVE_POSITION_S);
                 return;
         }
-        on_record(d, &(LogRecord){.tag = ll.tag, .tag_len = ll.tag_len, .msg = ll.msg, .msg_len = ll.msg_len});
+        on_record(d, &(LogRecord){.time_ms = ll.time_ms, .tag = ll.tag, .tag_len = ll.tag_len, .msg = ll.msg,
+                                  .msg_len = ll.msg_len, .pid = ll.pid});
 }
 
 
@@ -1380,6 +1486,7 @@ static void daemon_done(Daemon *d)
         d->tracker = tracker_free(d->tracker);
         d->net_tracker = tracker_free(d->net_tracker);
         d->bans = banset_free(d->bans);
+        d->sessions = sessions_free(d->sessions);
         d->names = names_free(d->names);
         exempt_clear(&d->exempt);
         d->cfg = config_free(d->cfg);
@@ -1435,6 +1542,7 @@ int daemon_run(const DaemonOptions *opts)
         d.net_tracker = tracker_new(d.cfg->max_tracked, d.hash_key);
         tracker_set_window(d.net_tracker, ruleset_max_find_time(d.rules));
         d.bans = banset_new(d.hash_key);
+        d.sessions = sessions_new(SESSIONS_MAX_DEFAULT);
         banset_set_net_prefix(d.bans, d.cfg->ipv6_net_hosts ? d.cfg->ipv6_net_prefix : 0);
         d.slots[0] = d.slots[1] = (MapSlot){.d = &d};
         r = mapwriter_new(&d.slots[0].mw, d.loop, d.cfg->map_type, d.cfg->map_path, d.cfg->postmap,

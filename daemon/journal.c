@@ -208,9 +208,9 @@ typedef struct Entry {
         const char *msg;
         size_t msg_len;
         size_t id_len;
-        const char *message_id, *transport, *n_dropped;
+        const char *message_id, *transport, *n_dropped, *syslog_pid;
         /* NUL-terminated copies of the short fields */
-        char buf[7][256];
+        char buf[8][256];
 } Entry;
 
 /* The value of a "FIELD=value" datum, if it is field; len is its length. */
@@ -242,7 +242,7 @@ static void read_fields(sd_journal *j, Entry *e)
         const char *v;
 
         memset(&e->f, 0, sizeof(e->f));
-        e->msg = e->message_id = e->transport = e->n_dropped = NULL;
+        e->msg = e->message_id = e->transport = e->n_dropped = e->syslog_pid = NULL;
         e->msg_len = e->id_len = 0;
         SD_JOURNAL_FOREACH_DATA(j, data, len)
         {
@@ -259,7 +259,8 @@ static void read_fields(sd_journal *j, Entry *e)
                         if ((v = FIELD("SYSLOG_IDENTIFIER"))) {
                                 e->f.identifier = copy_short(e->buf[0], v, vlen);
                                 e->id_len = strlen(e->f.identifier);
-                        }
+                        } else if ((v = FIELD("SYSLOG_PID")))
+                                e->syslog_pid = copy_short(e->buf[7], v, vlen);
                         break;
                 case 'N':
                         if ((v = FIELD("N_DROPPED")))
@@ -305,7 +306,7 @@ static void handle_entry(Journal *jr)
 {
         Entry e;
         const char *why;
-        uint64_t usec = 0;
+        uint64_t usec = 0, pid;
         JournalVerdict v;
 
         jr->stats.entries++;
@@ -333,11 +334,15 @@ static void handle_entry(Journal *jr)
                 return;
         (void)sd_journal_get_realtime_usec(jr->j, &usec);
         jr->stats.records++;
+        /* The session key: journald's _PID (the kernel's word), else the program's SYSLOG_PID. */
+        if (parse_uint(e.f.pid ? e.f.pid : e.syslog_pid ? e.syslog_pid : "", INT32_MAX, &pid) < 0)
+                pid = 0;
         jr->ops->record(jr->ctx, &(LogRecord){.time_ms = (int64_t)(usec / 1000),
                                               .tag = e.f.identifier,
                                               .tag_len = e.id_len,
                                               .msg = e.msg,
-                                              .msg_len = e.msg_len});
+                                              .msg_len = e.msg_len,
+                                              .pid = (int32_t)pid});
 }
 
 /* Read up to max entries; returns true if there may be more. */

@@ -19,7 +19,9 @@
 #include "log.h"
 #include "logline.h"
 #include "names.h"
+#include "replay.h"
 #include "rules.h"
+#include "session.h"
 #include "source.h"
 #include "util.h"
 
@@ -34,7 +36,7 @@ static void usage(FILE *f)
 {
         fprintf(f,
                 "Usage: autoblacklistd [-c FILE]                  run the daemon (in the foreground)\n"
-                "       autoblacklistd [-c FILE] [--rules PATH] --test LOGFILE|-  [--verbose]\n"
+                "       autoblacklistd [-c FILE] [--rules PATH] --test LOGFILE|-  [--verbose | --replay]\n"
                 "       autoblacklistd [-c FILE] [--rules PATH] --test --journal [--since TIME] [--verbose]\n"
                 "       autoblacklistd [-c FILE] [--rules PATH] --check\n"
                 "\n"
@@ -52,6 +54,11 @@ static void usage(FILE *f)
                 "      --since TIME    with --journal: 'boot' (default), a duration back (2h, 7d)\n"
                 "                      or a local time YYYY-MM-DD[ HH:MM[:SS]]\n"
                 "  -v, --verbose       with --test, print each matched line after its verdict\n"
+                "      --replay        with --test: the whole ban policy on the log's own clock\n"
+                "                      (thresholds, repeat offenders, networks, the never-ban list\n"
+                "                      of -c, logged-in sessions); prints\n"
+                "                      BAN<TAB>TIME<TAB>ADDRESS<TAB>RULE<TAB>HITS for each ban it would\n"
+                "                      make, then a summary (lines starting with '#')\n"
                 "      --check         check the configuration and rules, then exit\n"
                 "                      (0, or 78 with file:line: messages)\n"
                 "      --version       print the version\n"
@@ -67,6 +74,7 @@ typedef struct Options {
         const char *since;
         bool check;
         bool verbose;
+        bool replay; /* --test --replay */
 } Options;
 
 static int run_check(const Options *o)
@@ -93,12 +101,14 @@ static int run_check(const Options *o)
 
 typedef struct TestRun {
         RuleSet *rs;
+        Replay *replay; /* --replay: the policy, not the lines */
+        Sessions *sessions;
         Exempt exempt;
         AdminKeys *admin;
         FILE *out;
         bool verbose;
         uint64_t lineno;
-        uint64_t matched, exempted, own, unparsed;
+        uint64_t matched, exempted, own, unparsed, logged_in;
         Addr *addrs; /* distinct addresses counted */
         size_t n_addrs, cap_addrs;
         HTab seen;
@@ -152,11 +162,22 @@ static void test_record(TestRun *t, const LogRecord *rec, const char *line, size
 {
         RuleMatch m;
         char text[ADDR_STRLEN];
+        Addr client;
+        bool in_session;
 
+        if (t->replay) {
+                replay_record(t->replay, rec);
+                return;
+        }
+        in_session = sessions_note(t->sessions, rec, &client);
         if (ruleset_match_record(t->rs, rec, &m) <= 0)
                 return;
         if (m.own_reject) {
                 t->own++;
+                return;
+        }
+        if (in_session && addr_equal(&client, &m.addr)) {
+                t->logged_in++; /* a logged-in session's reject: the daemon does not count it */
                 return;
         }
         if (exempt_reason(&t->exempt, t->admin, &m.addr)) {
@@ -198,7 +219,9 @@ static void test_line(void *ctx, const char *line, size_t len)
                 t->unparsed++;
                 return;
         }
-        test_record(t, &(LogRecord){.tag = ll.tag, .tag_len = ll.tag_len, .msg = ll.msg, .msg_len = ll.msg_len},
+        test_record(t,
+                    &(LogRecord){.time_ms = ll.time_ms, .tag = ll.tag, .tag_len = ll.tag_len, .msg = ll.msg,
+                                 .msg_len = ll.msg_len, .pid = ll.pid},
                     line, len);
 }
 
@@ -300,7 +323,13 @@ static int run_test(const Options *o)
         }
         for (size_t i = 0; i < cfg->n_ignore; i++)
                 exempt_add(&t.exempt, &cfg->ignore[i], "ignore list");
+        /* The daemon never bans private space unless told to; --replay follows the policy. */
+        if (o->replay && !cfg->ban_private)
+                exempt_add_private(&t.exempt);
         t.admin = test_admin_keys(cfg);
+        if (o->replay)
+                t.replay = replay_new(cfg, t.rs, names, &t.exempt, t.admin, stdout);
+        t.sessions = sessions_new(SESSIONS_MAX_DEFAULT);
         htab_init(&t.seen, &seen_ops, &t);
         if (getrandom(t.key, sizeof(t.key), 0) != sizeof(t.key))
                 memcpy(t.key, "autoblacklist-ts", 16);
@@ -345,7 +374,9 @@ static int run_test(const Options *o)
                 fd = open(o->test, O_RDONLY | O_CLOEXEC);
         if (fd < 0) {
                 fprintf(stderr, "%s: %s\n", o->test, strerror(errno));
+                replay_free(t.replay);
                 ruleset_free(t.rs);
+                sessions_free(t.sessions);
                 names_free(names);
                 exempt_clear(&t.exempt);
                 adminkeys_free(t.admin);
@@ -366,6 +397,8 @@ static int run_test(const Options *o)
         clock_gettime(CLOCK_MONOTONIC, &t1);
 report:
         secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+        if (t.replay)
+                replay_summary(t.replay, stdout);
         fflush(stdout);
 
         if (o->journal)
@@ -373,10 +406,17 @@ report:
                                 "sender is not Postfix or Dovecot)\n",
                         (unsigned long long)js.entries, (unsigned long long)js.records,
                         (unsigned long long)js.spoofed);
+        if (t.replay) {
+                fprintf(stderr, "Lines: %llu read, %llu without a syslog header, %llu cut (too long)\n",
+                        (unsigned long long)t.lineno, (unsigned long long)t.unparsed, (unsigned long long)lb.cut);
+                fprintf(stderr, "Time: %.3f s, %.0f lines/s\n", secs, secs > 0 ? (double)t.lineno / secs : 0.0);
+                goto finish;
+        }
         fprintf(stderr, "%sLines: %llu read, %llu counted, %llu never banned (loopback, ignore list, OK in "
-                        "the map), %llu own rejections, %llu without a syslog header, %llu cut (too long)\n",
+                        "the map), %llu of logged-in sessions, %llu own rejections, %llu without a syslog header, "
+                        "%llu cut (too long)\n",
                 o->journal ? "" : "\n", (unsigned long long)t.lineno, (unsigned long long)t.matched,
-                (unsigned long long)t.exempted, (unsigned long long)t.own,
+                (unsigned long long)t.exempted, (unsigned long long)t.logged_in, (unsigned long long)t.own,
                 (unsigned long long)t.unparsed, (unsigned long long)lb.cut);
         fprintf(stderr, "Addresses: %zu distinct among the counted lines\n", t.n_addrs);
         fprintf(stderr, "Rules:\n   #) [lines matched] rule (where)\n");
@@ -390,14 +430,16 @@ report:
         }
         fprintf(stderr, "Time: %.3f s, %.0f lines/s%s\n", secs, secs > 0 ? (double)t.lineno / secs : 0.0,
                 ruleset_jit(t.rs) ? "" : " (no JIT)");
-
+finish:
         linebuf_free(&lb);
         r = 0;
 done:
         free(t.addrs);
         htab_free(&t.seen);
         buf_free(&t.line);
+        replay_free(t.replay);
         ruleset_free(t.rs);
+        sessions_free(t.sessions);
         names_free(names);
         exempt_clear(&t.exempt);
         adminkeys_free(t.admin);
@@ -406,13 +448,14 @@ done:
 
 int main(int argc, char **argv)
 {
-        enum { OPT_RULES = 256, OPT_TEST, OPT_CHECK, OPT_VERSION, OPT_JOURNAL, OPT_SINCE };
+        enum { OPT_RULES = 256, OPT_TEST, OPT_CHECK, OPT_VERSION, OPT_JOURNAL, OPT_SINCE, OPT_REPLAY };
         static const struct option longopts[] = {
                 {"config", required_argument, NULL, 'c'}, {"rules", required_argument, NULL, OPT_RULES},
                 {"test", required_argument, NULL, OPT_TEST}, {"check", no_argument, NULL, OPT_CHECK},
                 {"verbose", no_argument, NULL, 'v'},        {"version", no_argument, NULL, OPT_VERSION},
                 {"help", no_argument, NULL, 'h'},           {"journal", no_argument, NULL, OPT_JOURNAL},
-                {"since", required_argument, NULL, OPT_SINCE}, {0},
+                {"since", required_argument, NULL, OPT_SINCE}, {"replay", no_argument, NULL, OPT_REPLAY},
+                {0},
         };
         Options o = {0};
         int c;
@@ -436,6 +479,9 @@ int main(int argc, char **argv)
                         break;
                 case OPT_SINCE:
                         o.since = optarg;
+                        break;
+                case OPT_REPLAY:
+                        o.replay = true;
                         break;
                 case OPT_CHECK:
                         o.check = true;
@@ -461,6 +507,10 @@ int main(int argc, char **argv)
         }
         if (o.journal && !o.test)
                 o.test = "--journal"; /* "--journal --test" reads as "--test --journal" */
+        if (o.replay && (!o.test || o.verbose)) {
+                fprintf(stderr, "autoblacklistd: --replay goes with --test, not with --verbose\n");
+                return EX_USAGE;
+        }
         if (o.since && !o.journal) {
                 fprintf(stderr, "autoblacklistd: --since goes with --test --journal\n");
                 return EX_USAGE;

@@ -1342,8 +1342,8 @@ int ruleset_match(RuleSet *rs, const char *line, size_t len, RuleMatch *m)
 
         if (logline_parse(line, len, &ll) < 0)
                 return -EINVAL;
-        return ruleset_match_record(rs, &(LogRecord){.tag = ll.tag, .tag_len = ll.tag_len, .msg = ll.msg,
-                                                      .msg_len = ll.msg_len},
+        return ruleset_match_record(rs, &(LogRecord){.time_ms = ll.time_ms, .tag = ll.tag, .tag_len = ll.tag_len,
+                                                      .msg = ll.msg, .msg_len = ll.msg_len, .pid = ll.pid},
                                     m);
 }
 

@@ -17,6 +17,7 @@ typedef struct LogRecord {
         size_t tag_len;
         const char *msg; /* after "tag[pid]: " */
         size_t msg_len;
+        int32_t pid; /* the program's process id (session context); 0: unknown */
 } LogRecord;
 
 typedef enum LogSourceKind {

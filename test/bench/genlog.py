@@ -156,7 +156,7 @@ class Gen:
         r, ip = self.r, self.r.choice(self.benign)
         adv = r.random() < self.a.decoys
         kind = r.choices(["inbound", "submission", "imap", "local", "greylist", "after_data", "dns_trouble",
-                          "warn_only"], [40, 15, 15, 5, 4, 2, 1, 1])[0]
+                          "warn_only", "our_dns_450", "health_check"], [40, 15, 15, 5, 4, 2, 1, 1, 1, 1])[0]
         self.kinds[kind] = self.kinds.get(kind, 0) + 1
         c, L = self.client(ip, False), []
         qid = self.qid()
@@ -200,11 +200,29 @@ class Gen:
                       % (c, rcpt, sender, rcpt, helo), None))
             L.append((tag, "disconnect from %s ehlo=1 mail=1 rcpt=0/1 quit=1 commands=3/4" % c, None))
             return L
+        if kind == "our_dns_450":
+            # our resolver failing: smtpd answers 450 to a real sender, which retries later
+            L.append((tag, "NOQUEUE: reject: RCPT from unknown[%s]: 450 4.7.25 Client host rejected: cannot find your "
+                      "hostname, [%s]; from=<%s> to=<%s> proto=ESMTP helo=<%s>" % (ip, ip, sender, rcpt, helo), None))
+            L.append((tag, "disconnect from unknown[%s] ehlo=1 mail=1 rcpt=0/1 quit=1 commands=3/4" % ip, None))
+            return L
+        if kind == "health_check":
+            # a monitoring check: EHLO, QUIT and a hang-up before the reply
+            L.append((tag, "improper command pipelining after QUIT from %s:" % c, None))
+            L.append((tag, "disconnect from %s ehlo=1 quit=1 commands=2" % c, None))
+            return L
         if kind == "warn_only":
             L.append((tag, "NOQUEUE: reject_warning: RCPT from %s: 450 4.7.25 Client host rejected: cannot find your hostname, "
                       "[%s]; from=<%s> to=<%s> proto=ESMTP helo=<%s>" % (c, ip, sender, rcpt, helo), None))
         extra = ", sasl_method=PLAIN, sasl_username=%s@example.org" % r.choice(USERS) if kind == "submission" else ""
         L.append((tag, "%s: client=%s%s" % (qid, c, extra), None))
+        if kind == "submission" and r.random() < 0.2:
+            # a logged-in user's mail client with stale recipients: a real user, never an event
+            for _ in range(r.randrange(1, 13)):
+                stale = "%s@example.org" % r.choice(DICT)
+                L.append((tag, "%s: reject: RCPT from %s: 550 5.1.1 <%s>: Recipient address rejected: User unknown "
+                          "in local recipient table; from=<%s> to=<%s> proto=ESMTP helo=<%s>"
+                          % (qid, c, stale, sender, stale, helo), None))
         msgid = "<%x@%s>" % (r.getrandbits(64), r.choice(DOMAINS))
         if adv and r.random() < 0.3:
             msgid = "<%s>" % self.decoy_text("user")
@@ -308,7 +326,8 @@ class Gen:
                     c, mech, "UGFzc3dvcmQ6" if mech == "LOGIN" else "authentication failure", user), E))
             end = r.random()
             if end < 0.5:
-                L.append((tag, "lost connection after AUTH from %s" % c, E))
+                # repeats the failures above: the same failed session, not another event
+                L.append((tag, "lost connection after AUTH from %s" % c, None))
             elif end < 0.65:
                 L.append((tag, "too many errors after AUTH from %s" % c, E))
             L.append((tag, "disconnect from %s ehlo=1 auth=0/%d commands=1/%d" % (c, k, k + 1), E))
@@ -327,15 +346,18 @@ class Gen:
                 L.append((tag, "too many errors after RCPT from %s" % c, E))
         elif kind in ("no_hostname", "fcrdns"):
             if kind == "no_hostname" or r.random() < 0.5:
-                L.append(reject("450 %s Client host rejected: cannot find your %shostname, [%s]" % (
-                    r.choice(["4.7.1", "4.7.25"]), r.choice(["", "reverse "]), ip)))
+                # the permanent reject (unknown_client_reject_code = 550): a 450 can be our own
+                # resolver failing, and is a trap (our_dns_450), not an event
+                L.append(reject("550 %s Client host rejected: cannot find your %shostname, [%s]" % (
+                    r.choice(["5.7.1", "5.7.25"]), r.choice(["", "reverse "]), ip)))
         elif kind == "helo":
             reason = r.choice(["501 5.5.2 <%s>: Helo command rejected: Invalid name",
                                "504 5.5.2 <%s>: Helo command rejected: need fully-qualified hostname",
                                "450 4.7.1 <%s>: Helo command rejected: Host not found"])
             L.append(reject(reason % helo))
         elif kind == "lost":
-            L.append((tag, "lost connection after %s from %s" % (r.choice(["CONNECT", "EHLO", "AUTH", "STARTTLS", "UNKNOWN"]), c), E))
+            # not after AUTH: that repeats a SASL failure of the session (kind "sasl")
+            L.append((tag, "lost connection after %s from %s" % (r.choice(["CONNECT", "EHLO", "STARTTLS", "UNKNOWN"]), c), E))
         elif kind == "pipelining":
             data = self.decoy_text("cmd") if adv else "EHLO User\\r\\nAUTH LOGIN\\r\\n"
             L.append((tag, "improper command pipelining after %s from %s: %s" % (r.choice(["CONNECT", "EHLO"]), c, data), E))

@@ -39,6 +39,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
         FUZZ_CHECK(ll.tag > line && ll.tag_len > 0 && ll.tag + ll.tag_len < end, "tag at %td len %zu of %zu",
                    ll.tag - line, ll.tag_len, size);
+        if (line[0] == '<' && ll.tag[ll.tag_len] == ' ') {
+                /* RFC 5424: the APP-NAME field, a space after it; the message ends the line */
+                for (size_t i = 0; i < ll.tag_len; i++)
+                        FUZZ_CHECK(ll.tag[i] != ' ', "RFC 5424 tag byte %zu is a space", i);
+                FUZZ_CHECK(ll.tag[-1] == ' ', "the tag does not follow the host's space");
+                FUZZ_CHECK(ll.msg > ll.tag + ll.tag_len && ll.msg + ll.msg_len == end,
+                           "message at %td len %zu of %zu", ll.msg - line, ll.msg_len, size);
+                return 0;
+        }
         for (size_t i = 0; i < ll.tag_len; i++)
                 FUZZ_CHECK(ll.tag[i] != '[' && ll.tag[i] != ':' && ll.tag[i] != ' ', "tag byte %zu is '%c'", i,
                            ll.tag[i]);

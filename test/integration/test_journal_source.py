@@ -65,6 +65,26 @@ class JournalSource(DaemonTest):
         send(*[sasl_msg("203.0.113.61")] * 3, ident="postfix-out/smtpd")
         wait_until(lambda: env.postmap_q("203.0.113.61"), timeout=10, what="the multi-instance ban")
 
+    def test_a_logged_in_session_is_keyed_by_the_entries_pid(self):
+        """One smtpd process (one _PID) logs a login and twelve stale
+        recipients: not banned; another process, the same rejects
+        without a login: banned (user-unknown bans at 10)."""
+        env = self.env
+        env.start()
+
+        def reject(a, i):
+            return ("NOQUEUE: reject: RCPT from pc.example.org[%s]: 550 5.1.1 <old%d@example.org>: Recipient "
+                    "address rejected: User unknown in local recipient table; from=<ann@example.org> "
+                    "to=<old%d@example.org> proto=ESMTP helo=<pc>" % (a, i, i))
+        office, other = "203.0.113.70", "203.0.113.71"
+        send("connect from pc.example.org[%s]" % office,
+             "4F1A2B3C4D: client=pc.example.org[%s], sasl_method=PLAIN, sasl_username=ann" % office,
+             *[reject(office, i) for i in range(12)], ident="postfix/submission/smtpd")
+        send(*[reject(other, i) for i in range(12)], ident="postfix/submission/smtpd")
+        wait_until(lambda: env.postmap_q(other), timeout=10, what="the client without a login in the map")
+        self.assertIsNone(env.postmap_q(office))
+        self.assertIn("12 hits of theirs not counted", env.status()["logged-in sessions"])
+
     def test_forged_entries_are_refused_and_counted(self):
         env = self.env
         env.start()

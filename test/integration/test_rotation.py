@@ -392,9 +392,11 @@ class Rotation(OneHit):
         env.start()
         junk = [b"x" * 200000 + b"\n",                    # over the 64 KiB bound: cut
                 b"\x00\x01\x02 binary \xff\xfe garbage\n",
-                b"Nov 30 10:00:01 mx postfix/smtpd[1]: warning: unknown[10.9.9.9\x00]: SASL LOGIN authentication failed: x\n",
+                # a current stamp: a ban from a stamp older than its ban_time is over and not imposed
+                harness.stamp().encode() + b" mx postfix/smtpd[1]: warning: unknown[10.9.9.9\x00]: SASL LOGIN "
+                b"authentication failed: x\n",
                 # (a client name is a host name, so the odd bytes are elsewhere)
-                ("Nov 30 10:00:01 mx postfix/smtpd[1]: warning: unknown[10.9.9.8]: "
+                (harness.stamp() + " mx postfix/smtpd[1]: warning: unknown[10.9.9.8]: "
                  "SASL LOGIN authentication failed: caf\xe9 \xff\xfe").encode("latin-1") + b"\n"]
         with open(env.log, "ab") as f:
             for j in junk:

@@ -1,6 +1,13 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
+#include <stdlib.h>
+#include <time.h>
+
 #include "check.h"
 #include "logline.h"
+
+/* The clock of every case: 2026-12-01T10:00:00Z (TZ=UTC unless a case says). */
+#define NOW 1796119200000LL
+#define T_NOV30 1796032801000LL /* 2026-11-30T10:00:01Z */
 
 static const struct {
         const char *line;
@@ -37,8 +44,100 @@ static const struct {
         {"Nov 30 1O:00:01 mx postfix/smtpd[1]: letter O", NULL, NULL},
 };
 
+/* Times, pids and the newer formats. */
+static const struct {
+        const char *tz;
+        const char *line;
+        int ok;
+        const char *tag, *msg;
+        int64_t time_ms;
+        int32_t pid;
+} timed[] = {
+        {"UTC", "Nov 30 10:00:01 mx postfix/smtpd[123]: m", 1, "postfix/smtpd", "m", T_NOV30, 123},
+        {"UTC", "Nov 30 10:00:01.25 mx postfix/smtpd[1]: m", 1, "postfix/smtpd", "m", T_NOV30 + 250, 1},
+        /* Postfix's maillog_file: zero-padded day */
+        {"UTC", "Dec 01 07:39:25 mx postfix/smtpd[7]: m", 1, "postfix/smtpd", "m", NOW - (2 * 3600 + 20 * 60 + 35) * 1000LL, 7},
+        /* no year: less than a day ahead is this year, more is last year */
+        {"UTC", "Dec  2 09:00:00 mx postfix/smtpd[1]: m", 1, "postfix/smtpd", "m", 1796202000000LL, 1},
+        {"UTC", "Dec  3 00:00:00 mx postfix/smtpd[1]: m", 1, "postfix/smtpd", "m", 1764720000000LL, 1},
+        {"UTC", "Dec 31 23:59:59 mx postfix/smtpd[1]: m", 1, "postfix/smtpd", "m", 1767225599000LL, 1},
+        /* local time: Berlin is UTC+1 in November, UTC+2 in June */
+        {"Europe/Berlin", "Nov 30 11:00:01 mx postfix/smtpd[1]: m", 1, "postfix/smtpd", "m", T_NOV30, 1},
+        {"Europe/Berlin", "Jun 30 12:00:01 mx postfix/smtpd[1]: m", 1, "postfix/smtpd", "m", 1782813601000LL, 1},
+        {"Europe/Berlin", "2026-11-30T11:00:01 mx postfix/smtpd[1]: m", 1, "postfix/smtpd", "m", T_NOV30, 1},
+        /* not a date (2026 is no leap year): the line stands, its time is unknown */
+        {"UTC", "Feb 29 10:00:01 mx postfix/smtpd[1]: m", 1, "postfix/smtpd", "m", 0, 1},
+        {"UTC", "Foo 29 10:00:01 mx postfix/smtpd[1]: m", 1, "postfix/smtpd", "m", 0, 1},
+        {"UTC", "2026-13-30T10:00:01Z mx postfix/smtpd[1]: m", 1, "postfix/smtpd", "m", 0, 1},
+        /* RFC 3339 zones, whatever the local zone */
+        {"Europe/Berlin", "2026-11-30T10:00:01Z mx postfix/smtpd[9]: m", 1, "postfix/smtpd", "m", T_NOV30, 9},
+        {"UTC", "2026-11-30T10:00:01.123456+00:00 mx postfix/smtpd[9]: m", 1, "postfix/smtpd", "m", T_NOV30 + 123, 9},
+        {"UTC", "2026-11-30T11:00:01+01:00 mx postfix/smtpd[9]: m", 1, "postfix/smtpd", "m", T_NOV30, 9},
+        {"UTC", "2026-11-30T05:30:01-0430 mx postfix/smtpd[9]: m", 1, "postfix/smtpd", "m", T_NOV30, 9},
+        {"UTC", "2026-11-30 10:00:01 mx postfix/smtpd[9]: m", 1, "postfix/smtpd", "m", T_NOV30, 9},
+        /* a leading <PRI> */
+        {"UTC", "<22>Nov 30 10:00:01 mx postfix/smtpd[5]: m", 1, "postfix/smtpd", "m", T_NOV30, 5},
+        {"UTC", "<0>2026-11-30T10:00:01Z mx postfix/smtpd[5]: m", 1, "postfix/smtpd", "m", T_NOV30, 5},
+        {"UTC", "<192>Nov 30 10:00:01 mx postfix/smtpd[5]: m", 0, NULL, NULL, 0, 0},
+        {"UTC", "<22 Nov 30 10:00:01 mx postfix/smtpd[5]: m", 0, NULL, NULL, 0, 0},
+        {"UTC", "<>Nov 30 10:00:01 mx postfix/smtpd[5]: m", 0, NULL, NULL, 0, 0},
+        /* RFC 5424, as rsyslog's RSYSLOG_SyslogProtocol23Format writes it */
+        {"UTC", "<22>1 2026-11-30T10:00:01.123456+00:00 mx postfix/smtpd 4242 - - connect from x[192.0.2.1]", 1,
+         "postfix/smtpd", "connect from x[192.0.2.1]", T_NOV30 + 123, 4242},
+        {"UTC", "<22>1 2026-11-30T10:00:01Z mx postfix/submission/smtpd 17 - [timeQuality tzKnown=\"1\"] m", 1,
+         "postfix/submission/smtpd", "m", T_NOV30, 17},
+        /* structured data whose value holds an escaped ']' and '"', two elements */
+        {"UTC", "<22>1 2026-11-30T10:00:01Z mx dovecot - ID47 [a x=\"]\\\"\"][b y=\"1\"] imap-login: m", 1, "dovecot",
+         "imap-login: m", T_NOV30, 0},
+        {"UTC", "<22>1 - mx postfix/smtpd 3 - - m", 1, "postfix/smtpd", "m", 0, 3},
+        {"UTC", "<22>1 2026-11-30T10:00:01Z mx postfix/smtpd 3 - - \xef\xbb\xbfm", 1, "postfix/smtpd", "m", T_NOV30, 3},
+        {"UTC", "<22>1 2026-11-30T10:00:01Z mx postfix/smtpd 3 - -", 1, "postfix/smtpd", "", T_NOV30, 3},
+        {"UTC", "<22>1 2026-11-30T10:00:01Z mx - 3 - - m", 0, NULL, NULL, 0, 0},
+        {"UTC", "<22>1 2026-11-30T10:00:01Z mx postfix/smtpd 3 - [unclosed m", 0, NULL, NULL, 0, 0},
+        {"UTC", "<22>1 2026-11-30T10:00:01Z mx postfix/smtpd 3 - x m", 0, NULL, NULL, 0, 0},
+        {"UTC", "<22>1 2026-11-30T10:00:01Z mx postfix/smtpd", 0, NULL, NULL, 0, 0},
+        {"UTC", "<22>1 junk", 0, NULL, NULL, 0, 0},
+};
+
+static void check_timed(void)
+{
+        for (size_t i = 0; i < sizeof(timed) / sizeof(timed[0]); i++) {
+                LogLine ll;
+                int r;
+
+                setenv("TZ", timed[i].tz, 1);
+                tzset();
+                r = logline_parse_at(timed[i].line, strlen(timed[i].line), NOW, &ll);
+                if (!timed[i].ok) {
+                        CHECK(r < 0, "timed %zu '%s': got accepted, want rejected", i, timed[i].line);
+                        continue;
+                }
+                CHECK(r == 0, "timed %zu '%s': got rejected, want accepted", i, timed[i].line);
+                if (r < 0)
+                        continue;
+                CHECK(ll.tag_len == strlen(timed[i].tag) && !memcmp(ll.tag, timed[i].tag, ll.tag_len),
+                      "timed %zu: tag got '%.*s' want '%s'", i, (int)ll.tag_len, ll.tag, timed[i].tag);
+                CHECK(ll.msg_len == strlen(timed[i].msg) && !memcmp(ll.msg, timed[i].msg, ll.msg_len),
+                      "timed %zu: msg got '%.*s' want '%s'", i, (int)ll.msg_len, ll.msg, timed[i].msg);
+                CHECK(ll.time_ms == timed[i].time_ms, "timed %zu '%s': time got %lld want %lld", i, timed[i].line,
+                      (long long)ll.time_ms, (long long)timed[i].time_ms);
+                CHECK(ll.pid == timed[i].pid, "timed %zu: pid got %d want %d", i, ll.pid, timed[i].pid);
+        }
+        setenv("TZ", "UTC", 1);
+        tzset();
+        /* 31 December, a January line a little ahead of the clock: next year's */
+        {
+                LogLine ll;
+                const char *l = "Jan  1 00:00:05 mx postfix/smtpd[1]: m";
+                int64_t dec31 = 1798761590000LL; /* 2026-12-31T23:59:50Z */
+                CHECK(logline_parse_at(l, strlen(l), dec31, &ll) == 0 && ll.time_ms == dec31 + 15000,
+                      "Jan 1 read on Dec 31: got %lld want %lld", (long long)ll.time_ms, (long long)(dec31 + 15000));
+        }
+}
+
 int main(void)
 {
+        check_timed();
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
                 LogLine ll;
                 int r = logline_parse(cases[i].line, strlen(cases[i].line), &ll);
