@@ -310,6 +310,12 @@ static int p_ignore(Config *c, const char *v, char **why)
 
 static int p_reject_text(Config *c, const char *v, char **why)
 {
+        if (!*v) {
+                /* The daemon knows its own rejections in the log by this text;
+                   empty, every client rejection would look like ours. */
+                *why = xstrdup("the text must not be empty: the daemon recognises its own rejections by it");
+                return -EINVAL;
+        }
         for (const char *p = v; *p; p++)
                 if (!isprint((unsigned char)*p)) {
                         *why = xstrdup("the text must be printable ASCII");

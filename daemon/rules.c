@@ -1087,6 +1087,11 @@ int ruleset_load(RuleSet **out, const char *path, const RuleDefaults *defs, Name
         rs->memo_gen = xcalloc(rs->n_lits ? rs->n_lits : 1, sizeof(uint32_t));
         rs->memo_val = xcalloc(rs->n_lits ? rs->n_lits : 1, sizeof(bool));
         rs->scratch = xcalloc(rs->n_matchers ? rs->n_matchers : 1, sizeof(uint32_t));
+        if (defs->reject_text && !defs->reject_text[0]) {
+                /* our own rejections are recognised by it: empty, every reject would look like ours */
+                diags_add(errors, NULL, 0, "reject_text is empty");
+                goto fail;
+        }
         rs->reject_text = xstrdup(defs->reject_text ? defs->reject_text : "postfix-autoblacklist");
         rs->reject_len = strlen(rs->reject_text);
         rs->reject_anchor = rarest_byte(rs->reject_text, rs->reject_len);
@@ -1276,11 +1281,13 @@ static const TagEntry *tag_lookup(RuleSet *rs, const char *tag, size_t len)
         return e;
 }
 
-/* Is lit (m bytes, rarest byte at k) in hay (n bytes)? */
+/* Is lit (m bytes, rarest byte at k) in hay (n bytes)?  Reads no byte past hay + n. */
 static bool find_literal(const char *hay, size_t n, const char *lit, size_t m, size_t k)
 {
         const char *p, *end;
 
+        if (m == 0)
+                return true; /* an empty literal is everywhere; lit[k] would be past its end */
         if (n < m)
                 return false;
         p = hay + k;
@@ -1296,9 +1303,10 @@ static bool find_literal(const char *hay, size_t n, const char *lit, size_t m, s
         return false;
 }
 
+/* The daemon's own search, with the anchor it would choose: tests call exactly what runs. */
 bool rules_find_literal(const char *hay, size_t n, const char *lit, size_t m)
 {
-        return m == 0 || find_literal(hay, n, lit, m, rarest_byte(lit, m));
+        return find_literal(hay, n, lit, m, rarest_byte(lit, m));
 }
 
 /*

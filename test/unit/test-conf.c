@@ -240,6 +240,13 @@ int main(void)
                 }
         }
 
+        /* An empty reject text is refused (the daemon knows its own rejections by it) */
+        c = load(dir, "reject_text =\n", &errors, &r);
+        CHECK(r < 0 && !c && errors.n == 1 && strstr(errors.items[0], "a.conf:1: reject_text: the text must not be empty"),
+              "empty reject_text: %s", errors.n ? errors.items[0] : "(accepted)");
+        config_free(c);
+        diags_free(&errors);
+
         /* A missing file */
         {
                 Config *m = NULL;

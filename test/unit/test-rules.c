@@ -348,6 +348,29 @@ int main(void)
                 CHECK(rules_find_literal(": reject: ", 10, ": reject: ", 10), "whole");
                 CHECK(!rules_find_literal(": reject:", 9, ": reject: ", 10), "one short");
                 CHECK(rules_find_literal("xx: reject: ", 12, ": reject: ", 10), "at the end");
+                /* An empty literal, in a buffer that ends where the text ends
+                   (ASan sees any read past it): found, and nothing read. */
+                {
+                        char *exact = xmemdup("abc", 3);
+                        CHECK(rules_find_literal(exact, 3, "", 0), "empty literal");
+                        CHECK(rules_find_literal(exact, 0, "", 0), "empty literal, empty text");
+                        free(exact);
+                }
+        }
+
+        /* An empty reject text is refused: every rejection would look like ours. */
+        {
+                static const RuleDefaults empty = {5, 600000, 3600000, ""};
+                char path[512];
+                RuleSet *e = NULL;
+                snprintf(path, sizeof(path), "%s/t.rules", dir);
+                check_write(path, rules_text);
+                CHECK(ruleset_load(&e, path, &empty, names, &errors, &warnings) < 0 && !e,
+                      "an empty reject text fails the load");
+                CHECK(errors.n == 1 && strstr(errors.items[0], "reject_text is empty"), "reason: %s",
+                      errors.n ? errors.items[0] : "(none)");
+                diags_free(&errors);
+                diags_free(&warnings);
         }
         names_free(names);
         return check_done();
