@@ -72,6 +72,25 @@ static void json_time(Buf *out, int64_t ms)
                 buf_puts(out, "null");
 }
 
+/*
+ * "memory: 1.2 MiB for 20000 tracked addresses (63 bytes each), ...".  A
+ * figure per entry only from 1000 entries on: below that the tables'
+ * fixed part is most of it, and "131168 bytes per address" misleads.
+ */
+static void put_memory(Buf *out, size_t tmem, size_t tn, const char *twhat, size_t bmem, size_t bn,
+                       const char *bwhat)
+{
+        const size_t each_from = 1000;
+
+        buf_printf(out, "memory: %.1f KiB for %zu %s", (double)tmem / 1024, tn, twhat);
+        if (tn >= each_from)
+                buf_printf(out, " (%zu bytes each)", tmem / tn);
+        buf_printf(out, ", %.1f KiB for %zu %s", (double)bmem / 1024, bn, bwhat);
+        if (bn >= each_from)
+                buf_printf(out, " (%zu bytes each)", bmem / bn);
+        buf_puts(out, "\n");
+}
+
 static ControlResult cmd_status(Daemon *d, Buf *out)
 {
         const MapWriterStats *ms = mapwriter_stats(d->map);
@@ -133,8 +152,8 @@ static ControlResult cmd_status(Daemon *d, Buf *out)
                            d->cfg->state_file, d->save_error);
         else
                 buf_printf(out, "state: %s\n", d->cfg->state_file);
-        buf_printf(out, "memory: %zu bytes per tracked address, %zu bytes per ban record\n",
-                   tracked ? tracker_memory(d->tracker) / tracked : 0, records ? banset_memory(d->bans) / records : 0);
+        put_memory(out, tracker_memory(d->tracker) + tracker_memory(d->net_tracker), tracked, "tracked addresses",
+                   banset_memory(d->bans), records, "ban records");
         buf_printf(out, "rules: %zu%s\n", ruleset_count(d->rules), ruleset_jit(d->rules) ? "" : " (no JIT)");
         buf_printf(out, "private addresses: %s\n", daemon_private_policy(d));
         {

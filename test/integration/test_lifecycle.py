@@ -119,6 +119,15 @@ class Lifecycle(DaemonTest):
         self.assertNotIn("203.0.113.3", state)
         self.assertIn("ban 2001:db8::5/128 manual 1 1 ", state)
 
+    def test_status_memory_per_entry_only_where_it_means_something(self):
+        env = self.env
+        env.start()
+        env.append(sasl_fail("203.0.113.91"), sasl_fail("203.0.113.92"))
+        wait_until(lambda: "2 tracked addresses" in env.status()["memory"], what="2 tracked addresses")
+        mem = env.status()["memory"]
+        self.assertRegex(mem, r"^\d+\.\d KiB for 2 tracked addresses, \d+\.\d KiB for 0 ban records$")
+        self.assertNotIn("each", mem)  # the tables' fixed part is most of it
+
     def test_unban_forgets_hits(self):
         env = self.env
         env.start()
