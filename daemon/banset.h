@@ -24,6 +24,8 @@ typedef struct Ban {
         uint8_t plen;   /* in the family's terms: 32 / 128 for a host */
         bool active;    /* false: ended, remembered for repeat offenders only */
         bool manual;    /* set by an admin (autoblacklistctl ban) */
+        bool remote;    /* imported from another host of the fleet (fleet.h) */
+        uint16_t origin; /* remote: the interned name of that host */
         uint16_t rule;  /* interned rule name */
         uint32_t count; /* bans of this address within the memory period */
         uint32_t hits;  /* hits that led to the latest ban */
