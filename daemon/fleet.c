@@ -429,10 +429,16 @@ static void set_error(char *dst, size_t size, const char *msg)
 {
         size_t n;
 
+        char *o = dst;
+
         snprintf(dst, size, "%s", msg && *msg ? msg : "unknown error");
-        for (char *p = dst; *p; p++)
-                if (*p == '\n' || *p == '\r' || *p == '\t')
-                        *p = ' ';
+        for (const char *p = dst; *p; p++) {
+                char c = *p == '\n' || *p == '\r' || *p == '\t' ? ' ' : *p;
+                if (c == ' ' && (o == dst || o[-1] == ' '))
+                        continue;
+                *o++ = c;
+        }
+        *o = '\0';
         n = strlen(dst);
         while (n && dst[n - 1] == ' ')
                 dst[--n] = '\0';
@@ -506,7 +512,7 @@ static void catch_up(Fleet *f)
 
 static void connected(Fleet *f)
 {
-        snprintf(f->stats.server, sizeof(f->stats.server), "%s%s%s, database %s as %s",
+        snprintf(f->stats.server, sizeof(f->stats.server), "%s%s%s, database %s, user %s",
                  PQhost(f->conn) ? PQhost(f->conn) : "?", PQport(f->conn) && *PQport(f->conn) ? ":" : "",
                  PQport(f->conn) ? PQport(f->conn) : "", PQdb(f->conn), PQuser(f->conn));
         f->state = LINK_PROBE;
@@ -611,7 +617,7 @@ static void query_done(Fleet *f)
                                    format_duration((uint64_t)(now_ms() - f->stats.down_since_ms), dur, sizeof(dur)),
                                    f->caught_up, fleet_queued(f));
                 } else
-                        log_info("fleet: connected to %s as %s; %zu bans of the others caught up, pushing %zu "
+                        log_info("fleet: connected to %s, as %s; %zu bans of the others caught up, pushing %zu "
                                  "changes",
                                  f->stats.server, f->name, f->caught_up, fleet_queued(f));
                 f->said_down = false;
@@ -814,6 +820,16 @@ static void heartbeat_cb(struct ev_loop *loop, ev_timer *w, int revents)
         pump(f);
 }
 
+/* The server's notices (a shutdown under way, ...): to our log, not stderr. */
+static void on_notice(void *arg, const char *message)
+{
+        char t[256];
+
+        (void)arg;
+        set_error(t, sizeof(t), message);
+        log_info("fleet: the database says: %s", t);
+}
+
 static void connect_start(Fleet *f)
 {
         f->conn = PQconnectStart(f->conninfo);
@@ -825,6 +841,7 @@ static void connect_start(Fleet *f)
                 link_down(f, PQerrorMessage(f->conn));
                 return;
         }
+        (void)PQsetNoticeProcessor(f->conn, on_notice, f);
         f->state = LINK_CONNECTING;
         watch(f, EV_WRITE);
         arm_watchdog(f);
