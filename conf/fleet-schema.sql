@@ -39,13 +39,25 @@ CREATE OR REPLACE FUNCTION autoblacklist_payload(b bans) RETURNS text LANGUAGE s
         COALESCE(round(extract(epoch FROM b.expires_at - now()) * 1000)::bigint::text, ''),
         b.ban_count, round(extract(epoch FROM now() - b.banned_at) * 1000)::bigint)
 $$;
+-- Every statement that adds or changes rows tells the listeners, 25 rows a
+-- message (a NOTIFY payload holds less than 8000 bytes), one row a line.
 CREATE OR REPLACE FUNCTION autoblacklist_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    chunk text;
 BEGIN
-    PERFORM pg_notify('autoblacklist', autoblacklist_payload(NEW));
+    FOR chunk IN
+        SELECT string_agg(p, E'\n' ORDER BY g, p) FROM (
+            SELECT autoblacklist_payload(n) AS p, (row_number() OVER ()) / 25 AS g FROM changed_rows n) s
+        GROUP BY g
+    LOOP
+        PERFORM pg_notify('autoblacklist', chunk);
+    END LOOP;
     RETURN NULL;
 END
 $$;
-CREATE OR REPLACE TRIGGER bans_notify AFTER INSERT OR UPDATE ON bans
-    FOR EACH ROW EXECUTE FUNCTION autoblacklist_notify();
+CREATE OR REPLACE TRIGGER bans_notify_insert AFTER INSERT ON bans
+    REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION autoblacklist_notify();
+CREATE OR REPLACE TRIGGER bans_notify_update AFTER UPDATE ON bans
+    REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION autoblacklist_notify();
 INSERT INTO autoblacklist_schema (version) SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM autoblacklist_schema);
 COMMIT;

@@ -36,7 +36,7 @@
 #define FLEET_RETRY_MIN_S 1.0
 #define FLEET_RETRY_MAX_S 60.0
 #define FLEET_HEARTBEAT_S 30.0 /* an idle link asks something (and deletes expired rows) */
-#define FLEET_BATCH_MAX 1000   /* changes in one query */
+#define FLEET_BATCH_MAX 5000   /* changes in one query */
 #define FLEET_CATCHUP_OVERLAP 1000
 #define FLEET_UNBAN_KEEP "30 days" /* how long an unban of a ban for ever is told */
 #define FLEET_CHANNEL "autoblacklist"
@@ -84,14 +84,26 @@ static const char schema_sql[] =
         "        COALESCE(round(extract(epoch FROM b.expires_at - now()) * 1000)::bigint::text, ''),\n"
         "        b.ban_count, round(extract(epoch FROM now() - b.banned_at) * 1000)::bigint)\n"
         "$$;\n"
+        "-- Every statement that adds or changes rows tells the listeners, 25 rows a\n"
+        "-- message (a NOTIFY payload holds less than 8000 bytes), one row a line.\n"
         "CREATE OR REPLACE FUNCTION autoblacklist_notify() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+        "DECLARE\n"
+        "    chunk text;\n"
         "BEGIN\n"
-        "    PERFORM pg_notify('autoblacklist', autoblacklist_payload(NEW));\n"
+        "    FOR chunk IN\n"
+        "        SELECT string_agg(p, E'\\n' ORDER BY g, p) FROM (\n"
+        "            SELECT autoblacklist_payload(n) AS p, (row_number() OVER ()) / 25 AS g FROM changed_rows n) s\n"
+        "        GROUP BY g\n"
+        "    LOOP\n"
+        "        PERFORM pg_notify('autoblacklist', chunk);\n"
+        "    END LOOP;\n"
         "    RETURN NULL;\n"
         "END\n"
         "$$;\n"
-        "CREATE OR REPLACE TRIGGER bans_notify AFTER INSERT OR UPDATE ON bans\n"
-        "    FOR EACH ROW EXECUTE FUNCTION autoblacklist_notify();\n"
+        "CREATE OR REPLACE TRIGGER bans_notify_insert AFTER INSERT ON bans\n"
+        "    REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION autoblacklist_notify();\n"
+        "CREATE OR REPLACE TRIGGER bans_notify_update AFTER UPDATE ON bans\n"
+        "    REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION autoblacklist_notify();\n"
         "INSERT INTO autoblacklist_schema (version) SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM autoblacklist_schema);\n"
         "COMMIT;\n"
         ;
@@ -701,8 +713,13 @@ static void io_cb(struct ev_loop *loop, ev_io *w, int revents)
                 PQclear(res);
         }
         while (f->conn && (n = PQnotifies(f->conn))) {
-                if (streq(n->relname, FLEET_CHANNEL))
-                        apply(f, n->extra, false);
+                /* one row a line (the trigger packs a statement's rows) */
+                for (char *line = n->extra, *next; line && *line && streq(n->relname, FLEET_CHANNEL); line = next) {
+                        next = strchr(line, '\n');
+                        if (next)
+                                *next++ = '\0';
+                        apply(f, line, false);
+                }
                 PQfreemem(n);
         }
         if (f->conn && PQstatus(f->conn) == CONNECTION_BAD)
@@ -714,10 +731,38 @@ static void io_cb(struct ev_loop *loop, ev_io *w, int revents)
 }
 
 /* The next batch of queued changes, if the link is idle. */
+#define BATCH_SLOTS 16384 /* > 2 x FLEET_BATCH_MAX */
+
+/* Mark q[i] as in this upsert; false if its network already is. */
+static bool batch_add(uint16_t *seen, const Op *q, size_t head, size_t i)
+{
+        size_t h = (size_t)(fnv1a(q[i].addr.b, sizeof(q[i].addr.b)) ^ q[i].plen) % BATCH_SLOTS;
+
+        for (;; h = (h + 1) % BATCH_SLOTS) {
+                const Op *o;
+                if (!seen[h]) {
+                        seen[h] = (uint16_t)(i - head + 1);
+                        return true;
+                }
+                o = &q[head + seen[h] - 1];
+                if (o->plen == q[i].plen && addr_equal(&o->addr, &q[i].addr))
+                        return false;
+        }
+}
+
+static void end_insert(Buf *sql)
+{
+        buf_puts(sql, "\nON CONFLICT (network) DO UPDATE SET rule = EXCLUDED.rule, origin = EXCLUDED.origin, "
+                      "banned_at = EXCLUDED.banned_at, expires_at = EXCLUDED.expires_at, ban_count = "
+                      "EXCLUDED.ban_count, active = true, generation = EXCLUDED.generation;\n");
+}
+
 static void pump(Fleet *f)
 {
         Buf sql = {0};
         size_t k = 0;
+        bool in_insert = false;
+        uint16_t seen[BATCH_SLOTS];
         int64_t now = now_ms();
         char esc_name[2 * FLEET_NAME_MAX + 1];
 
@@ -730,33 +775,46 @@ static void pump(Fleet *f)
                 f->ops->resync(f->ctx);
         }
         (void)PQescapeStringConn(f->conn, esc_name, f->name, strlen(f->name), NULL);
-        for (size_t i = f->q_head; i < f->q_n && k < FLEET_BATCH_MAX; i++, k++) {
+        /*
+         * Consecutive bans go into one multi-row upsert (one statement: the
+         * table's statement trigger NOTIFYs them in a few messages); an
+         * upsert may not touch a row twice, so a second change of the same
+         * network, or an unban, ends it.  The order of the changes is kept.
+         */
+        for (size_t i = f->q_head; i < f->q_n && k < FLEET_BATCH_MAX;) {
                 const Op *op = &f->q[i];
                 char net[CIDR_STRLEN], rule[2 * FLEET_NAME_MAX + 1];
 
                 cidr_format(&(Cidr){op->addr, op->plen, addr_is_v4(&op->addr)}, net);
-                switch (op->kind) {
-                case OP_BAN:
-                        if (op->expires_ms && op->expires_ms <= now)
-                                break; /* over already: nothing to share */
+                if (op->kind == OP_BAN) {
+                        if (op->expires_ms && op->expires_ms <= now) {
+                                i++, k++; /* over already: nothing to share */
+                                continue;
+                        }
+                        if (in_insert && !batch_add(seen, f->q, f->q_head, i)) {
+                                end_insert(&sql);
+                                in_insert = false;
+                                continue;
+                        }
+                        if (!in_insert) {
+                                memset(seen, 0, sizeof(seen));
+                                (void)batch_add(seen, f->q, f->q_head, i);
+                                buf_puts(&sql, "INSERT INTO bans (network, rule, origin, banned_at, expires_at, "
+                                               "ban_count, active, generation) VALUES\n");
+                                in_insert = true;
+                        } else
+                                buf_puts(&sql, ",\n");
                         (void)PQescapeStringConn(f->conn, rule, op->rule, strlen(op->rule), NULL);
-                        buf_printf(&sql,
-                                   "INSERT INTO bans (network, rule, origin, banned_at, expires_at, ban_count, "
-                                   "active, generation) VALUES ('%s', '%s', '%s', now(), ",
-                                   net, rule, esc_name);
+                        buf_printf(&sql, "('%s', '%s', '%s', now(), ", net, rule, esc_name);
                         if (op->expires_ms)
                                 buf_printf(&sql, "now() + interval '%" PRId64 " milliseconds'", op->expires_ms - now);
                         else
                                 buf_puts(&sql, "NULL");
-                        buf_printf(&sql, ", %" PRIu32 ", true, nextval('autoblacklist_generation')) ON CONFLICT "
-                                         "(network) DO UPDATE SET rule = EXCLUDED.rule, origin = EXCLUDED.origin, "
-                                         "banned_at = EXCLUDED.banned_at, expires_at = EXCLUDED.expires_at, "
-                                         "ban_count = EXCLUDED.ban_count, active = true, generation = "
-                                         "EXCLUDED.generation;\n",
-                                   op->count);
-                        break;
-                case OP_UNBAN:
-                case OP_FLUSH:
+                        buf_printf(&sql, ", %" PRIu32 ", true, nextval('autoblacklist_generation'))", op->count);
+                } else {
+                        if (in_insert)
+                                end_insert(&sql);
+                        in_insert = false;
                         buf_printf(&sql,
                                    "UPDATE bans SET active = false, origin = '%s', generation = "
                                    "nextval('autoblacklist_generation'), expires_at = COALESCE(expires_at, now() + "
@@ -765,9 +823,11 @@ static void pump(Fleet *f)
                         if (op->kind == OP_UNBAN)
                                 buf_printf(&sql, " AND network = '%s'", net);
                         buf_puts(&sql, ";\n");
-                        break;
                 }
+                i++, k++;
         }
+        if (in_insert)
+                end_insert(&sql);
         if (f->purge_wanted) {
                 buf_puts(&sql, "DELETE FROM bans WHERE expires_at <= now();\n");
                 f->purge_wanted = false;
