@@ -148,6 +148,7 @@ struct Fleet {
         bool changed;      /* imports changed the bans since ops->changed() */
         bool purge_wanted; /* delete the expired rows with the next query */
         bool resync_wanted;
+        const char *resync_why;
         bool said_down;    /* the outage was logged */
         bool ever_up;
         char qerr[256];    /* the first error of the query in flight */
@@ -360,6 +361,7 @@ static Op *enqueue(Fleet *f, OpKind kind)
                                  "every local ban is published again when it is back",
                                  (size_t)FLEET_QUEUE_MAX, lost);
                 f->resync_wanted = true;
+                f->resync_why = "changes were dropped while the database was away";
         }
         if (f->q_n == f->q_cap && f->q_head) {
                 memmove(f->q, f->q + f->q_head, (f->q_n - f->q_head) * sizeof(Op));
@@ -770,8 +772,7 @@ static void pump(Fleet *f)
                 return;
         if (f->q_n == f->q_head && f->resync_wanted) {
                 f->resync_wanted = false;
-                log_notice("fleet: publishing every local ban again (changes were dropped while the database "
-                           "was away)");
+                log_notice("fleet: publishing every local ban (%s)", f->resync_why);
                 f->ops->resync(f->ctx);
         }
         (void)PQescapeStringConn(f->conn, esc_name, f->name, strlen(f->name), NULL);
@@ -933,6 +934,11 @@ int fleet_new(Fleet **out, struct ev_loop *loop, const char *conninfo, const cha
         ev_prepare_init(&f->kick, kick_cb);
         f->kick.data = f;
         f->stats.down_since_ms = now_ms();
+        /* Changes queued at the last stop were lost with the process: once
+           the catch-up has applied the others' unbans, our bans go again
+           (an upsert of a row that holds them already changes nothing). */
+        f->resync_wanted = true;
+        f->resync_why = "at start";
         snprintf(f->stats.last_error, sizeof(f->stats.last_error), "connecting");
         connect_start(f);
         *out = f;

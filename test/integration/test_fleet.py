@@ -237,6 +237,18 @@ class Fleet(unittest.TestCase):
         # nothing looped back: the origins did not change
         self.assertEqual(self.rows(), "198.51.100.1|mx-a|t\n203.0.113.71|mx-a|t\n203.0.113.72|mx-b|t")
 
+    def test_changes_queued_at_a_stop_are_not_lost(self):
+        a, b = self.host("mx-a"), self.host("mx-b")
+        PG.kill()
+        wait_until(lambda: a.status()["fleet"].startswith("down"), timeout=15, what="A sees the database down")
+        a.ctl("ban", "198.51.100.40", check=0)
+        self.assertIn("1 queued", a.status()["fleet changes"])
+        self.assertEqual(a.stop(), 0)  # the queue dies with the process
+        PG.start()
+        self.start(a)
+        wait_until(lambda: self.banned(b, "198.51.100.40"), timeout=15, what="A's ban made before its stop, on B")
+        self.assertEqual(self.rows(), "198.51.100.40|mx-a|t")
+
     def test_restarted_daemon_catches_up_and_late_one_gets_everything(self):
         a, b = self.host("mx-a"), self.host("mx-b")
         a.ctl("ban", "198.51.100.5", check=0)
