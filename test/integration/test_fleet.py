@@ -48,6 +48,12 @@ class Postgres:
             os.chown(self.dir, 65534, 65534)
             self.wrapper = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"]
         self.run("initdb", "-D", self.data, "-U", "abl", "-A", "trust", "-E", "UTF8", "--no-sync")
+        # one role that must give its password (the first matching line wins)
+        hba = os.path.join(self.data, "pg_hba.conf")
+        with open(hba) as f:
+            text = f.read()
+        with open(hba, "w") as f:
+            f.write("local all fleetpw scram-sha-256\n" + text)
         self.start()
 
     def run(self, prog, *args, check=True, input=None):
@@ -292,6 +298,35 @@ class Fleet(unittest.TestCase):
         env.write_config(fleet="postgresql://abl:%s@/%s?host=%s" % (PASSWORD, self.db, PG.dir), fleet_name="mx-u")
         self.start(env)
         self.assertNotIn(PASSWORD, env.stderr())
+
+    def test_password_file(self):
+        PG.sql("CREATE ROLE fleetpw LOGIN PASSWORD '%s'" % PASSWORD)
+        try:
+            PG.sql("CREATE DATABASE %s_pw OWNER fleetpw" % self.db)
+            passfile = os.path.join(tempfile.mkdtemp(prefix="abl-fleet-pass-"), "pgpass")
+            self.addCleanup(shutil.rmtree, os.path.dirname(passfile), True)
+            with open(passfile, "w") as f:
+                f.write("*:*:*:fleetpw:%s\n" % PASSWORD)
+            os.chmod(passfile, 0o600)
+            env = Env(fleet="host=%s dbname=%s_pw user=fleetpw sslmode=disable" % (PG.dir, self.db), fleet_name="mx-p")
+            self.envs.append(env)
+            # without it: refused, the daemon runs on and says why
+            env.start(env={"PGPASSFILE": os.path.join(env.dir, "none")})
+            wait_until(lambda: env.status()["fleet"].startswith("down"), timeout=10, what="refused")
+            self.assertIn("password", env.status()["fleet"])
+            env.ctl("ban", "198.51.100.60", check=0)
+            wait_until(lambda: self.banned(env, "198.51.100.60"), timeout=3, what="a local ban meanwhile")
+            env.stop()
+            env.start(env={"PGPASSFILE": passfile})
+            wait_until(lambda: env.status()["fleet"].startswith("connected"), timeout=10, what="the password file")
+            wait_until(lambda: PG.sql("SELECT origin FROM bans", self.db + "_pw") == "mx-p", timeout=5,
+                       what="the ban in the table")
+            self.assertNotIn(PASSWORD, env.stderr())
+        finally:
+            for e in self.envs:
+                e.stop()
+            PG.sql("DROP DATABASE IF EXISTS %s_pw" % self.db)
+            PG.sql("DROP ROLE fleetpw")
 
     def test_off_by_default(self):
         env = Env()
