@@ -33,8 +33,15 @@ static bool imported(void *ctx, const FleetBan *fb)
         if (!fb->active) {
                 if (!b || !b->active)
                         return false;
-                _cleanup_free_ char *t = xasprintf("lifted on the fleet by %s", fb->origin);
-                daemon_lift(d, b, t);
+                /* as daemon_lift(), but one map request for a whole burst (a flush --fleet) */
+                daemon_ban_text(b, text);
+                log_event(LOG_EVENT_UNBAN, LOG_NOTICE, &(LogFields){.address = text, .rule = names_get(d->names, b->rule)},
+                          "unban %s: lifted on the fleet by %s", text, fb->origin);
+                if (ban_is_host(b))
+                        tracker_forget(d->tracker, &b->addr);
+                banset_remove(d->bans, b);
+                d->stats.unbans++;
+                d->fleet_dirty = true;
                 return true;
         }
         if (!fb->forever && fb->remaining_ms <= 0)
