@@ -596,7 +596,7 @@ static void query_done(Fleet *f)
                         link_down(f, t);
                         return;
                 }
-                /* fall through */
+                __attribute__((fallthrough)); /* the schema is there */
         case LINK_SCHEMA:
                 if (f->qerr[0]) {
                         _cleanup_free_ char *t = xasprintf("cannot create the schema: %s", f->qerr);
