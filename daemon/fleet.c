@@ -206,7 +206,8 @@ static void mask(Buf *out, const char **p, const char *end)
         *p = end;
 }
 
-char *fleet_redact(const char *s)
+/* The text of s with its password masked, for a string that libpq cannot parse. */
+static char *redact_text(const char *s)
 {
         Buf out = {0};
         const char *p = s;
@@ -264,6 +265,43 @@ char *fleet_redact(const char *s)
         }
         if (!out.data)
                 return xstrdup("");
+        return out.data;
+}
+
+/*
+ * A string that holds a password is written again from what libpq parsed,
+ * as keyword = 'value' pairs, the password '***': the result is always a
+ * valid string of the same meaning (but the password), whatever quoting
+ * or URI escapes the original used.
+ */
+char *fleet_redact(const char *s)
+{
+        PQconninfoOption *o = PQconninfoParse(s, NULL);
+        bool has_password = false;
+        Buf out = {0};
+
+        if (!o)
+                return redact_text(s);
+        for (PQconninfoOption *p = o; p->keyword; p++)
+                if (streq(p->keyword, "password") && p->val && *p->val)
+                        has_password = true;
+        if (!has_password) {
+                PQconninfoFree(o);
+                return xstrdup(s);
+        }
+        for (PQconninfoOption *p = o; p->keyword; p++) {
+                const char *v = streq(p->keyword, "password") ? "***" : p->val;
+                if (!v || !*v)
+                        continue;
+                buf_printf(&out, "%s%s='", out.len ? " " : "", p->keyword);
+                for (; *v; v++) {
+                        if (*v == '\\' || *v == '\'')
+                                buf_puts(&out, "\\");
+                        buf_append(&out, v, 1);
+                }
+                buf_puts(&out, "'");
+        }
+        PQconninfoFree(o);
         return out.data;
 }
 
