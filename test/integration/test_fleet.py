@@ -13,6 +13,7 @@ would see is checked with postmap -q.
 import glob
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -74,6 +75,18 @@ class Postgres:
 
     def stop(self):
         self.run("pg_ctl", "-D", self.data, "-m", "fast", "-w", "stop", check=False)
+
+    def pids(self):
+        """The postmaster and its children."""
+        with open(os.path.join(self.data, "postmaster.pid")) as f:
+            main = int(f.readline())
+        kids = subprocess.run(["pgrep", "-P", str(main)], capture_output=True, text=True).stdout.split()
+        return [main] + [int(k) for k in kids]
+
+    def freeze(self, sig):
+        """SIGSTOP: a database that hangs (the sockets stay open, nothing answers); SIGCONT."""
+        for pid in self.pids():
+            os.kill(pid, sig)
 
     def sql(self, query, db="postgres"):
         r = self.run("psql", "-X", "-q", "-A", "-t", "-h", self.dir, "-U", "abl", "-d", db, "-v", "ON_ERROR_STOP=1",
@@ -242,6 +255,26 @@ class Fleet(unittest.TestCase):
         time.sleep(0.5)
         # nothing looped back: the origins did not change
         self.assertEqual(self.rows(), "198.51.100.1|mx-a|t\n203.0.113.71|mx-a|t\n203.0.113.72|mx-b|t")
+
+    def test_database_that_hangs_never_stalls_banning(self):
+        a, b = self.host("mx-a"), self.host("mx-b")
+        PG.freeze(signal.SIGSTOP)
+        try:
+            t0 = time.monotonic()
+            # each ban makes A push to the hung database; the next must not wait for it
+            for i in range(3):
+                a.append(*[sasl_fail("203.0.113.8%d" % i)] * 3)
+                wait_until(lambda: self.banned(a, "203.0.113.8%d" % i), timeout=3, what="a local ban")
+                t = time.monotonic()
+                a.status()
+                self.assertLess(time.monotonic() - t, 1.0, "the control socket answers at once")
+            self.assertLess(time.monotonic() - t0, 6)
+            wait_until(lambda: a.status()["fleet"].startswith("down"), timeout=20, what="A gives up on it")
+            self.assertIn("no answer within 10s", a.status()["fleet"])
+        finally:
+            PG.freeze(signal.SIGCONT)
+        wait_until(lambda: all(self.banned(b, "203.0.113.8%d" % i) for i in range(3)), timeout=40,
+                   what="the bans on B once the database answers again")
 
     def test_changes_queued_at_a_stop_are_not_lost(self):
         a, b = self.host("mx-a"), self.host("mx-b")
