@@ -21,6 +21,28 @@
 #include "log.h"
 #include "util.h"
 
+/*
+ * Rule and host names from the fleet are interned like our own (2 bytes a
+ * ban), and an interned name stays for the daemon's life: a fleet host
+ * that invents names could fill the table that our own rules need.  So at
+ * most this many names come from the fleet; a ban under yet another rule
+ * name is imposed as rule "fleet", one of yet another host is refused.
+ */
+#define FLEET_NAMES_MAX 1024
+
+/* The id of a name from the fleet (or of fallback, past the bound); false if none. */
+static bool fleet_intern(Daemon *d, const char *name, const char *fallback, uint16_t *out)
+{
+        if (names_find(d->names, name, out) == 0)
+                return true;
+        if (d->fleet_names >= FLEET_NAMES_MAX)
+                return fallback && names_intern(d->names, fallback, out) == 0;
+        if (names_intern(d->names, name, out) < 0)
+                return false;
+        d->fleet_names++;
+        return true;
+}
+
 static bool imported(void *ctx, const FleetBan *fb)
 {
         Daemon *d = ctx;
@@ -72,8 +94,10 @@ static bool imported(void *ctx, const FleetBan *fb)
                           text, fb->rule, why);
                 return false;
         }
-        if (names_intern(d->names, fb->rule, &rule) < 0 || names_intern(d->names, fb->origin, &origin) < 0) {
-                log_warn("fleet: too many rule and host names; %s's ban of %s is not imposed", fb->origin, text);
+        if (!fleet_intern(d, fb->origin, NULL, &origin) || !fleet_intern(d, fb->rule, "fleet", &rule)) {
+                log_warn("fleet: %u rule and host names came from the fleet, the most taken; %s's ban of %s is "
+                         "not imposed",
+                         d->fleet_names, fb->origin, text);
                 return false;
         }
         b = banset_upsert(d->bans, &fb->net.net, fb->net.plen);

@@ -84,6 +84,7 @@ typedef struct Daemon {
         Fleet *fleet;          /* fleet mode (daemon-fleet.c); NULL: off */
         bool fleet_dirty;      /* imports changed the bans */
         uint64_t fleet_refused; /* remote bans not imposed here (exempt) */
+        unsigned fleet_names;   /* rule and host names that came from the fleet */
         uint8_t hash_key[16];
         int64_t started_ms;
 

@@ -11,6 +11,7 @@ would see is checked with postmap -q.
 """
 
 import glob
+import json
 import os
 import shutil
 import signal
@@ -275,6 +276,18 @@ class Fleet(unittest.TestCase):
             PG.freeze(signal.SIGCONT)
         wait_until(lambda: all(self.banned(b, "203.0.113.8%d" % i) for i in range(3)), timeout=40,
                    what="the bans on B once the database answers again")
+
+    def test_names_from_the_fleet_are_bounded(self):
+        b = self.host("mx-b")
+        # a host that invents a rule name a ban must not fill the daemon's name table
+        PG.sql("INSERT INTO bans (network, rule, origin, expires_at) SELECT ('198.18.0.0'::inet + i)::cidr, "
+               "'rule' || i, 'mx-z', now() + interval '1 hour' FROM generate_series(1, 1100) i", self.db)
+        wait_until(lambda: "1100 remote bans" in b.status()["fleet changes"], timeout=10, what="all imposed")
+        _, out, _ = b.ctl("list", "--json", check=0)
+        rules = [x["rule"] for x in json.loads(out)]
+        self.assertEqual(len(rules), 1100)
+        self.assertEqual(rules.count("fleet"), 1100 - 1023, "1024 names: mx-z and 1023 rules")
+        self.assertEqual(len(set(rules)), 1024)
 
     def test_changes_queued_at_a_stop_are_not_lost(self):
         a, b = self.host("mx-a"), self.host("mx-b")
