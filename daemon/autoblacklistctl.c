@@ -36,14 +36,31 @@ static void usage(FILE *f)
                 "  ban ADDRESS[/LENGTH] [TIME]    ban now (default: the config's ban_time; 'forever')\n"
                 "  unban ADDRESS[/LENGTH]         lift a ban and forget the address's hits\n"
                 "  reload                         reload the configuration and rules, as SIGHUP\n"
-                "  flush --yes                    lift every ban and take the daemon's block out of the\n"
-                "                                 map (before an uninstall)\n"
+                "  flush --yes [--fleet]          lift every ban and take the daemon's block out of the\n"
+                "                                 map (before an uninstall); --fleet: lift the bans on\n"
+                "                                 every host of the fleet too\n"
                 "\n"
                 "  -s, --socket PATH   the control socket (default: the config's control_socket)\n"
                 "  -c, --config FILE   the daemon's configuration (default %s)\n"
                 "      --version       print the version\n"
                 "  -h, --help          print this help\n",
                 DEFAULT_CONFIG_FILE);
+}
+
+/* flush needs --yes, and may have --fleet. */
+static bool flush_args(int n, char **v)
+{
+        bool yes = false, fleet = false;
+
+        for (int i = 0; i < n; i++) {
+                if (streq(v[i], "--yes") && !yes)
+                        yes = true;
+                else if (streq(v[i], "--fleet") && !fleet)
+                        fleet = true;
+                else
+                        return false;
+        }
+        return yes;
 }
 
 /* The socket path: -s, else control_socket of -c or the default config. */
@@ -119,9 +136,10 @@ int main(int argc, char **argv)
                 usage(stderr);
                 return 2;
         }
-        if (streq(argv[optind], "flush") && (argc - optind != 2 || !streq(argv[optind + 1], "--yes"))) {
+        if (streq(argv[optind], "flush") && !flush_args(argc - optind - 1, argv + optind + 1)) {
                 fprintf(stderr, "autoblacklistctl: flush lifts every ban and removes the daemon's block from "
-                                "the map; run 'autoblacklistctl flush --yes' to do it\n");
+                                "the map; run 'autoblacklistctl flush --yes' to do it (add --fleet to lift "
+                                "them on every host of the fleet)\n");
                 return 2;
         }
         for (int i = optind; i < argc; i++) {

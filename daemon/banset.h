@@ -25,6 +25,8 @@ typedef struct Ban {
         bool active;    /* false: ended, remembered for repeat offenders only */
         bool manual;    /* set by an admin (autoblacklistctl ban) */
         bool in_state;  /* active in the state file's last good save (the daemon keeps it) */
+        bool remote;    /* imported from another host of the fleet (fleet.h) */
+        uint16_t origin; /* remote: the interned name of that host */
         uint16_t rule;  /* interned rule name */
         uint32_t count; /* bans of this address within the memory period */
         uint32_t hits;  /* hits that led to the latest ban */

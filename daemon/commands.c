@@ -7,7 +7,8 @@
  *   ban ADDR[/LEN] [DURATION]
  *   unban ADDR[/LEN]
  *   reload                 as SIGHUP
- *   flush --yes            lift every ban and take our block out of the map
+ *   flush --yes [--fleet]  lift every ban and take our block out of the map
+ *                          (--fleet: on every host of the fleet too)
  *   help
  *
  * Security: the words come from a local admin through a 0600 socket, but
@@ -165,6 +166,7 @@ static ControlResult cmd_status(Daemon *d, Buf *out)
                    sessions_count(d->sessions), (unsigned long long)sessions_evictions(d->sessions),
                    (unsigned long long)d->stats.logged_in);
         buf_printf(out, "log messages dropped by the flood limiter: %llu\n", (unsigned long long)log_dropped());
+        daemon_fleet_status(d, out);
         return CONTROL_OK;
 }
 
@@ -192,6 +194,11 @@ static ControlResult cmd_list(Daemon *d, bool json, Buf *out)
                         json_time(out, v[i]->banned_ms);
                         buf_puts(out, ", \"expires\": ");
                         json_time(out, v[i]->expires_ms);
+                        buf_printf(out, ", \"remote\": %s, \"origin\": ", v[i]->remote ? "true" : "false");
+                        if (v[i]->remote)
+                                json_string(out, names_get(d->names, v[i]->origin));
+                        else
+                                buf_puts(out, "null");
                         buf_puts(out, "}");
                 }
                 buf_puts(out, n ? "\n]\n" : "]\n");
@@ -199,11 +206,15 @@ static ControlResult cmd_list(Daemon *d, bool json, Buf *out)
         }
         buf_printf(out, "%-40s %-26s %5s %4s  %-20s  %s\n", "ADDRESS", "RULE", "HITS", "BANS", "BANNED", "EXPIRES");
         for (size_t i = 0; i < n; i++) {
-                char t1[64], t2[64], rule[4 * 65 + 8];
-                buf_printf(out, "%-40s %-26s %5u %4u  %-20s  %s\n", daemon_ban_text(v[i], text),
+                char t1[64], t2[64], rule[4 * 65 + 8], origin[4 * 65 + 8];
+                buf_printf(out, "%-40s %-26s %5u %4u  %-20s  %s", daemon_ban_text(v[i], text),
                            text_safe(names_get(d->names, v[i]->rule), rule, sizeof(rule)), v[i]->hits, v[i]->count,
                            format_time(v[i]->banned_ms, t1, sizeof(t1)),
                            v[i]->expires_ms ? format_time(v[i]->expires_ms, t2, sizeof(t2)) : "never");
+                /* a ban of another host of the fleet says whose */
+                if (v[i]->remote)
+                        buf_printf(out, "  from %s", text_safe(names_get(d->names, v[i]->origin), origin, sizeof(origin)));
+                buf_puts(out, "\n");
         }
         return CONTROL_OK;
 }
@@ -261,6 +272,7 @@ static ControlResult cmd_ban(Daemon *d, char **argv, size_t argc, Buf *out)
         b = banset_upsert(d->bans, &c.net, c.plen);
         b->rule = d->manual_rule;
         b->manual = true;
+        b->remote = false;
         b->count++;
         b->hits = 0;
         b->first_hit_ms = b->last_hit_ms = 0;
@@ -268,6 +280,7 @@ static ControlResult cmd_ban(Daemon *d, char **argv, size_t argc, Buf *out)
         if (!b->active)
                 b->in_state = false; /* the next save must hold it before the map does */
         banset_activate(d->bans, b, len ? now + (int64_t)len : 0);
+        fleet_ban(d->fleet, &b->addr, b->plen, "manual", b->expires_ms, b->count);
         if (cidr_is_host(&c))
                 tracker_forget(d->tracker, &c.net);
         daemon_set_blocks(d, true);
@@ -313,6 +326,7 @@ static ControlResult cmd_unban(Daemon *d, char **argv, size_t argc, Buf *out)
                 return CONTROL_ERROR;
         }
         daemon_ban_text(b, text);
+        fleet_unban(d->fleet, &b->addr, b->plen); /* an unban lifts it on every host */
         daemon_lift(d, b, "by hand");
         buf_printf(out, "unbanned %s\n", text);
         return CONTROL_OK;
@@ -323,18 +337,29 @@ static ControlResult cmd_flush(Daemon *d, uint64_t id, char **argv, size_t argc,
         _cleanup_free_ Ban **v = NULL;
         size_t n;
 
-        if (argc != 2 || !streq(argv[1], "--yes")) {
-                buf_puts(out, "flush lifts every ban and takes our block out of the map; say 'flush --yes'");
+        bool fleet = argc == 3 && (streq(argv[2], "--fleet") || streq(argv[1], "--fleet"));
+
+        if (!(argc == 2 && streq(argv[1], "--yes")) &&
+            !(fleet && (streq(argv[1], "--yes") || streq(argv[2], "--yes")))) {
+                buf_puts(out, "flush lifts every ban and takes our block out of the map; say 'flush --yes' "
+                              "('flush --yes --fleet': on every host of the fleet)");
                 return CONTROL_ERROR;
         }
+        if (fleet && !d->fleet) {
+                buf_puts(out, "flush --fleet: fleet mode is off (no fleet in the configuration)");
+                return CONTROL_ERROR;
+        }
+        /* Without --fleet the others keep their bans, and ours stay in the table for them. */
+        if (fleet)
+                fleet_flush(d->fleet);
         n = banset_list(d->bans, false, &v);
         for (size_t i = 0; i < n; i++) {
                 if (ban_is_host(v[i]))
                         tracker_forget(d->tracker, &v[i]->addr);
                 banset_remove(d->bans, v[i]);
         }
-        log_event(LOG_EVENT_UNBAN, LOG_NOTICE, NULL, "flush: %zu ban records dropped; removing our block from %s", n,
-                  mapwriter_path(d->map));
+        log_event(LOG_EVENT_UNBAN, LOG_NOTICE, NULL, "flush%s: %zu ban records dropped; removing our block from %s",
+                  fleet ? " (on the whole fleet)" : "", n, mapwriter_path(d->map));
         d->stats.unbans += n;
         daemon_set_blocks(d, false);
         d->bans_dirty = true;
@@ -373,7 +398,7 @@ ControlResult daemon_command(void *ctx, uint64_t id, char **argv, size_t argc, B
         }
         if (streq(argv[0], "help") && argc == 1) {
                 buf_puts(out, "status\nlist [--json]\nban ADDRESS[/LENGTH] [DURATION]\nunban ADDRESS[/LENGTH]\n"
-                              "reload\nflush --yes\n");
+                              "reload\nflush --yes [--fleet]\n");
                 return CONTROL_OK;
         }
         buf_printf(out, "unknown command or arguments: '%s'; try 'help'", argv[0]);

@@ -13,6 +13,8 @@
 #include <ctype.h>
 #include <errno.h>
 
+#include "fleet.h"
+
 typedef int (*KeyParser)(Config *c, const char *value, char **why);
 
 static int set_string(char **dst, const char *value)
@@ -265,6 +267,29 @@ static int p_network_map(Config *c, const char *v, char **why)
         return need_absolute(v + 5, why) ?: set_string(&c->network_map, v + 5);
 }
 
+/* Fleet mode: a libpq connection string or URI (it may hold a password: never echoed). */
+static int p_fleet(Config *c, const char *v, char **why)
+{
+        free(c->fleet);
+        c->fleet = NULL;
+        if (!*v)
+                return 0;
+        return fleet_check_conninfo(v, why) ?: set_string(&c->fleet, v);
+}
+
+static int p_fleet_name(Config *c, const char *v, char **why)
+{
+        free(c->fleet_name);
+        c->fleet_name = NULL;
+        if (!*v)
+                return 0; /* the host name */
+        if (!fleet_name_valid(v)) {
+                *why = xasprintf("'%s' is not 1 to %d of A-Z a-z 0-9 - . _", v, FLEET_NAME_MAX);
+                return -EINVAL;
+        }
+        return set_string(&c->fleet_name, v);
+}
+
 static int p_ban_private(Config *c, const char *v, char **why)
 {
         if (parse_bool(v, &c->ban_private) < 0) {
@@ -416,6 +441,8 @@ static const struct {
         {"ipv6_net_hosts", p_ipv6_net_hosts, "3"},
         {"ipv6_net_factor", p_ipv6_net_factor, "3"},
         {"network_map", p_network_map, ""},
+        {"fleet", p_fleet, ""},
+        {"fleet_name", p_fleet_name, ""},
         {"ignore_mynetworks", p_ignore_mynetworks, "no"},
         {"ban_private", p_ban_private, "no"},
         {"postconf", p_postconf, "postconf"},
@@ -458,6 +485,8 @@ Config *config_free(Config *c)
         free(c->ignore);
         free(c->reject_text);
         free(c->network_map);
+        free(c->fleet);
+        free(c->fleet_name);
         free(c);
         return NULL;
 }
@@ -647,6 +676,11 @@ void config_dump(const Config *c, Buf *out)
         buf_printf(out, "ipv6_net_hosts = %u\n", c->ipv6_net_hosts);
         buf_printf(out, "ipv6_net_factor = %u\n", c->ipv6_net_factor);
         buf_printf(out, "network_map = %s%s\n", c->network_map ? "cidr:" : "", c->network_map ? c->network_map : "");
+        {
+                _cleanup_free_ char *shown = c->fleet ? fleet_redact(c->fleet) : NULL;
+                buf_printf(out, "fleet = %s\n", shown ? shown : "");
+                buf_printf(out, "fleet_name = %s\n", c->fleet_name ? c->fleet_name : "");
+        }
         buf_printf(out, "ignore_mynetworks = %s\n", c->ignore_mynetworks ? "yes" : "no");
         buf_printf(out, "ban_private = %s\n", c->ban_private ? "yes" : "no");
         buf_puts(out, "postconf =");

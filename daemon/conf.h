@@ -53,6 +53,8 @@ typedef struct Config {
         unsigned ipv6_net_hosts;  /* ... once this many of its hosts are banned (0: never) */
         unsigned ipv6_net_factor; /* ban it when its hits reach a rule's max_hits x this (0: never) */
         char *network_map;        /* cidr: file for network bans; NULL: keys in the access map */
+        char *fleet;              /* fleet mode: libpq conninfo; NULL: off */
+        char *fleet_name;         /* this host in the fleet; NULL: the host name */
         bool ignore_mynetworks;
         bool ban_private;         /* private and shared address space may be banned */
         char **postconf;          /* argv, for reading mynetworks */

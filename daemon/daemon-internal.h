@@ -14,6 +14,7 @@
 #include "control.h"
 #include "daemon.h"
 #include "exempt.h"
+#include "fleet.h"
 #include "health.h"
 #include "journal.h"
 #include "mapwriter.h"
@@ -81,6 +82,10 @@ typedef struct Daemon {
         Control *control;
         Notify *notify;
         Exempt exempt;
+        Fleet *fleet;          /* fleet mode (daemon-fleet.c); NULL: off */
+        bool fleet_dirty;      /* imports changed the bans */
+        uint64_t fleet_refused; /* remote bans not imposed here (exempt) */
+        unsigned fleet_names;   /* rule and host names that came from the fleet */
         uint8_t hash_key[16];
         int64_t started_ms;
 
@@ -118,6 +123,8 @@ typedef struct Daemon {
 
 /* daemon.c */
 void daemon_bans_changed(Daemon *d);
+/* Tell systemd the new STATUS= line (once ready). */
+void daemon_status_changed(Daemon *d);
 /* The map must change (now: skip the debounce); returns the generation that will show it. */
 uint64_t daemon_map_request(Daemon *d, bool now);
 /* Our block in the maps: present (a ban), or taken out (flush). */
@@ -136,6 +143,12 @@ char *daemon_ban_text(const Ban *ban, char *buf);
 int daemon_net_key(const Daemon *d, const Addr *net, unsigned plen, char *key, size_t size);
 /* Whether private address space is banned, for the log and status. */
 const char *daemon_private_policy(const Daemon *d);
+
+/* daemon-fleet.c: the hooks of fleet mode */
+int daemon_fleet_start(Daemon *d);
+/* The fleet link for status (lines) and STATUS= (a clause, or nothing). */
+void daemon_fleet_status(Daemon *d, Buf *out);
+void daemon_fleet_status_short(Daemon *d, Buf *out);
 
 /* commands.c */
 ControlResult daemon_command(void *ctx, uint64_t id, char **argv, size_t argc, Buf *out);

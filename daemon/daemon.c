@@ -248,6 +248,8 @@ static int save_state(Daemon *d)
                 sb->last_hit_ms = v[i]->last_hit_ms;
                 sb->banned_ms = v[i]->banned_ms;
                 sb->expires_ms = v[i]->expires_ms;
+                if (v[i]->remote)
+                        snprintf(sb->origin, sizeof(sb->origin), "%s", names_get(d->names, v[i]->origin));
         }
         r = state_save(d->cfg->state_file, &st);
         st.log_file = NULL;
@@ -362,6 +364,7 @@ static void restore_bans(Daemon *d, const State *st, int64_t now)
                 b->last_hit_ms = sb->last_hit_ms;
                 b->banned_ms = sb->banned_ms;
                 b->expires_ms = sb->expires_ms;
+                b->remote = sb->origin[0] && names_intern(d->names, sb->origin, &b->origin) == 0;
                 if (live) {
                         b->in_state = true; /* it comes from there */
                         banset_activate(d->bans, b, sb->expires_ms);
@@ -413,6 +416,7 @@ static char *status_line(Daemon *d)
                 if (health_problem(&d->health, h, sizeof(h)))
                         buf_printf(&b, "; %s", h);
         }
+        daemon_fleet_status_short(d, &b);
         return b.data;
 }
 
@@ -439,19 +443,24 @@ void daemon_set_blocks(Daemon *d, bool present)
                 mapwriter_set_block(d->auth_map, present);
 }
 
-/* The bans changed: a new map soon, the state before it, the timer. */
-void daemon_bans_changed(Daemon *d)
+void daemon_status_changed(Daemon *d)
 {
         _cleanup_free_ char *status = NULL;
 
-        d->bans_dirty = true;
-        daemon_arm_due(d);
-        (void)daemon_map_request(d, false);
-        schedule_save(d, SAVE_BANS_S);
         if (d->ready) {
                 status = status_line(d);
                 notify_status(d->notify, status);
         }
+}
+
+/* The bans changed: a new map soon, the state before it, the timer. */
+void daemon_bans_changed(Daemon *d)
+{
+        d->bans_dirty = true;
+        daemon_arm_due(d);
+        (void)daemon_map_request(d, false);
+        schedule_save(d, SAVE_BANS_S);
+        daemon_status_changed(d);
 }
 
 char *daemon_ban_text(const Ban *ban, char *buf)
@@ -802,6 +811,7 @@ static Ban *impose(Daemon *d, const Addr *a, uint8_t plen, uint16_t rule, uint64
         b->count = repeat ? b->count + 1 : 1;
         b->rule = rule;
         b->manual = false;
+        b->remote = false;
         b->hits = hits;
         b->first_hit_ms = first_ms;
         b->last_hit_ms = now;
@@ -823,6 +833,7 @@ static Ban *impose(Daemon *d, const Addr *a, uint8_t plen, uint16_t rule, uint64
         if (!b->active)
                 b->in_state = false; /* new in the map's eyes: the next save must hold it first */
         banset_activate(d->bans, b, *len ? add_ms(now, *len) : 0);
+        fleet_ban(d->fleet, a, plen, names_get(d->names, rule), b->expires_ms, b->count);
         return b;
 }
 
@@ -1012,6 +1023,7 @@ static void due_cb(struct ev_loop *loop, ev_periodic *w, int revents)
                                   "unban %s: the ban expired", text);
                 }
                 d->stats.expired++;
+                fleet_expired(d->fleet);
                 if (d->cfg->ban_memory_ms)
                         banset_deactivate(d->bans, b, add_ms(now, d->cfg->ban_memory_ms));
                 else
@@ -1278,9 +1290,10 @@ static int daemon_reload(Daemon *d, char **why)
                 }
         }
         if (!streq(cfg->log_file, d->cfg->log_file) || !streq(cfg->state_file, d->cfg->state_file) ||
-            !streq(cfg->control_socket, d->cfg->control_socket) || cfg->log_source != d->cfg->log_source)
-                log_warn("reload: log_source, log_file, state_file and control_socket changes take effect at "
-                         "the next start");
+            !streq(cfg->control_socket, d->cfg->control_socket) || cfg->log_source != d->cfg->log_source ||
+            !streq(cfg->fleet ?: "", d->cfg->fleet ?: "") || !streq(cfg->fleet_name ?: "", d->cfg->fleet_name ?: ""))
+                log_warn("reload: log_source, log_file, state_file, control_socket and fleet changes take effect "
+                         "at the next start");
         cfg->log_source = d->cfg->log_source;
         cfg->log_file_set = d->cfg->log_file_set;
         /* keep the paths that need a restart */
@@ -1290,6 +1303,10 @@ static int daemon_reload(Daemon *d, char **why)
         cfg->state_file = xstrdup(d->cfg->state_file);
         free(cfg->control_socket);
         cfg->control_socket = xstrdup(d->cfg->control_socket);
+        free(cfg->fleet);
+        cfg->fleet = d->cfg->fleet ? xstrdup(d->cfg->fleet) : NULL;
+        free(cfg->fleet_name);
+        cfg->fleet_name = d->cfg->fleet_name ? xstrdup(d->cfg->fleet_name) : NULL;
         build_exempt(cfg, &exempt);
         if (d->journal) {
                 JournalTrust trust;
@@ -1472,6 +1489,7 @@ static void daemon_done(Daemon *d)
                 ev_idle_stop(d->loop, &d->reap);
         }
         d->control = control_free(d->control);
+        d->fleet = fleet_free(d->fleet);
         d->notify = notify_free(d->notify);
         d->tail = tail_free(d->tail);
         d->journal = journal_free(d->journal);
@@ -1614,6 +1632,8 @@ int daemon_run(const DaemonOptions *opts)
         restore_bans(&d, &st, d.started_ms);
         retire_previous_map(&d, st.map);
         daemon_arm_due(&d);
+        if (daemon_fleet_start(&d) < 0)
+                return fail(&d, 1);
         (void)daemon_map_request(&d, true);
         if (d.journal) {
                 if (!st.journal_cursor && st.n_pos)

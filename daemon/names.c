@@ -28,13 +28,20 @@ Names *names_free(Names *n)
         return NULL;
 }
 
-int names_intern(Names *n, const char *name, uint16_t *out)
+int names_find(const Names *n, const char *name, uint16_t *out)
 {
         for (size_t i = 0; i < n->n; i++)
                 if (streq(n->v[i], name)) {
                         *out = (uint16_t)i;
                         return 0;
                 }
+        return -ENOENT;
+}
+
+int names_intern(Names *n, const char *name, uint16_t *out)
+{
+        if (names_find(n, name, out) == 0)
+                return 0;
         if (n->n >= NAMES_MAX)
                 return -E2BIG;
         GROW(n->v, n->cap, n->n + 1);

@@ -17,5 +17,7 @@ Names *names_new(void);
 Names *names_free(Names *n);
 /* The id of name, added if new; -E2BIG when the table is full. */
 int names_intern(Names *n, const char *name, uint16_t *out);
+/* The id of name if it is in the table; -ENOENT if not. */
+int names_find(const Names *n, const char *name, uint16_t *out);
 /* The name of an id, or "?" for an id never handed out. */
 const char *names_get(const Names *n, uint16_t id);

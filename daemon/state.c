@@ -62,9 +62,12 @@ void state_render(const State *s, Buf *out)
                 const StateBan *b = &s->bans[i];
                 char a[ADDR_STRLEN];
                 buf_printf(out, "ban %s/%u %s %d %d %" PRIu32 " %" PRIu32 " %" PRId64 " %" PRId64 " %" PRId64
-                                " %" PRId64 "\n",
+                                " %" PRId64,
                            addr_format(&b->addr, a), b->plen, b->rule, b->active, b->manual, b->count, b->hits,
                            b->first_hit_ms, b->last_hit_ms, b->banned_ms, b->expires_ms);
+                if (b->origin[0])
+                        buf_printf(out, " from=%s", b->origin);
+                buf_puts(out, "\n");
                 records++;
         }
         buf_printf(out, "end %zu %016" PRIx64 "\n", records, fnv1a(out->data + start, out->len - start));
@@ -109,7 +112,7 @@ static int parse_ban(char **w, size_t n, State *s)
         char *slash;
         uint64_t v;
 
-        if (n != 11)
+        if (n != 11 && !(n == 12 && startswith(w[11], "from=") && w[11][5] && strlen(w[11] + 5) <= STATE_RULE_MAX))
                 return -1;
         b = state_add_ban(s);
         slash = strchr(w[1], '/');
@@ -133,6 +136,8 @@ static int parse_ban(char **w, size_t n, State *s)
         if (!num_i64(w[7], &b->first_hit_ms) || !num_i64(w[8], &b->last_hit_ms) ||
             !num_i64(w[9], &b->banned_ms) || !num_i64(w[10], &b->expires_ms))
                 return -1;
+        if (n == 12)
+                strcpy(b->origin, w[11] + 5);
         return 0;
 }
 
@@ -152,7 +157,7 @@ int state_parse(const char *text, size_t len, State *out, char **why)
                 return -EBADMSG;
         }
         while ((line = strsep(&save, "\n"))) {
-                char *w[12];
+                char *w[13];
                 size_t n;
 
                 if (!save && !*line)
@@ -219,7 +224,7 @@ int state_parse(const char *text, size_t len, State *out, char **why)
                         ended = true;
                         continue;
                 }
-                n = split_words(line, " ", w, 11);
+                n = split_words(line, " ", w, 12);
                 if (n >= 1 && streq(w[0], "position")) {
                         TailPos *p;
                         uint64_t hl;

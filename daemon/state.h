@@ -12,8 +12,11 @@
  *   map hash:/etc/postfix/access
  *   journal CURSOR                (the journal source's position, instead)
  *   position DEV INO OFFSET HEAD_LEN HEAD_HASH [skip]
- *   ban ADDR/PLEN RULE ACTIVE MANUAL COUNT HITS FIRST_MS LAST_MS BANNED_MS EXPIRES_MS
+ *   ban ADDR/PLEN RULE ACTIVE MANUAL COUNT HITS FIRST_MS LAST_MS BANNED_MS EXPIRES_MS [from=HOST]
  *   end RECORDS HASH
+ *
+ * A ban imported from another host of the fleet ends with from=HOST (an
+ * older state file has no such bans, and reads as before).
  *
  * It is written atomically (temporary file, fsync, rename, fsync of the
  * folder).  Pure parsing and rendering are separate from the file I/O so
@@ -38,6 +41,7 @@ typedef struct StateBan {
         bool active, manual;
         uint32_t count, hits;
         int64_t first_hit_ms, last_hit_ms, banned_ms, expires_ms;
+        char origin[STATE_RULE_MAX + 1]; /* a ban of another fleet host: its name; "": ours */
 } StateBan;
 
 typedef struct State {

@@ -33,6 +33,16 @@ static State sample(void)
         strcpy(b->rule, "manual");
         b->manual = true;
         b->expires_ms = 0;
+        /* a ban imported from another host of the fleet */
+        b = state_add_ban(&s);
+        addr_parse_str("198.51.100.9", &b->addr);
+        b->plen = 32;
+        strcpy(b->rule, "sasl-auth-failed");
+        b->active = true;
+        b->count = 1;
+        b->banned_ms = 1700000000000;
+        b->expires_ms = 1700003600000;
+        strcpy(b->origin, "mx-b.example");
         return s;
 }
 
@@ -56,7 +66,11 @@ int main(void)
         CHECK(!back.pos[0].skip_line && back.pos[1].skip_line, "skip_line got %d %d want 0 1", back.pos[0].skip_line,
               back.pos[1].skip_line);
         CHECK_STR(back.map, "hash:/etc/postfix/access", "the map");
-        CHECK_INT(back.n_bans, 2, "bans");
+        CHECK_INT(back.n_bans, 3, "bans");
+        CHECK(strstr(text.data, "\nban 198.51.100.9/32 sasl-auth-failed 1 0 1 0 0 0 1700000000000 1700003600000 "
+                                "from=mx-b.example\n") != NULL, "a remote ban rendered:\n%s", text.data);
+        CHECK_STR(back.bans[2].origin, "mx-b.example", "a remote ban's origin");
+        CHECK_STR(back.bans[0].origin, "", "a local ban has none");
         CHECK_INT(back.bans[1].plen, 64, "network ban prefix");
         CHECK(back.bans[1].manual && !back.bans[1].active, "flags");
         state_clear(&back);
@@ -82,6 +96,9 @@ int main(void)
                         {"a position with an unknown last word", 0, "deadbeefcafef00d\n", "deadbeefcafef00d what\n",
                          "bad position record"},
                         {"bad ban", 0, "203.0.113.7/32", "203.0.113.7/33", "bad ban record"},
+                        {"an empty origin", 0, "from=mx-b.example", "from=", "bad ban record"},
+                        {"a word after the origin", 0, "from=mx-b.example", "from=mx-b x", "bad ban record"},
+                        {"not an origin", 0, "from=mx-b.example", "to=mx-b", "bad ban record"},
                         {"text after the end", 0, NULL, NULL, "text after the end line"},
                 };
                 for (size_t i = 0; i < sizeof(damage) / sizeof(damage[0]); i++) {
@@ -152,7 +169,7 @@ int main(void)
                 CHECK_INT(state_load(path, &l, &why), -ENOENT, "missing file");
                 CHECK_INT(state_save(path, &s), 0, "save");
                 CHECK_INT(state_load(path, &l, &why), 0, "load");
-                CHECK_INT(l.n_bans, 2, "loaded bans");
+                CHECK_INT(l.n_bans, 3, "loaded bans");
                 state_clear(&l);
                 check_write(path, "postfix-autoblacklist-state 1\nlog /x\n");
                 CHECK_INT(state_load(path, &l, &why), -EBADMSG, "truncated file");
