@@ -934,7 +934,17 @@ static int compile_pattern(RuleSet *rs, Matcher *m, Rule *rule, const char *patt
         return 0;
 }
 
-/* The regex for a line that logs a rejection by our own map. */
+/* An address as smtpd logs it in from=<...> and to=<...> (quoted local part). */
+#define LOGGED_ADDR_RE "(?:[^\"<>\\s]*|\"(?:[^\"\\\\]|\\\\.)*\"[^\"<>\\s]*)"
+
+/*
+ * The regex for a line that logs a rejection by our own map.  Our map is
+ * a client access table, so the reply's <...> is the client field itself,
+ * and the line ends as smtpd ends it: a sender or recipient that carries
+ * "<x>: Client host rejected: <reject_text>" does not make a relay probe
+ * or a dictionary attack our own rejection (the same quoting grammar as
+ * the shipped rules: the forged text cannot close the line).
+ */
 static pcre2_code *compile_own_reject(const char *reject_text)
 {
         Buf b = {0};
@@ -942,13 +952,15 @@ static pcre2_code *compile_own_reject(const char *reject_text)
         PCRE2_SIZE erroff;
         int errcode;
 
-        buf_puts(&b, "^\\S+: reject: \\S+ from [^[]*\\[[^]]*\\](?::\\d+)?: \\d{3}"
-                     "(?: \\d\\.\\d{1,3}\\.\\d{1,3})? <[^>]*>: Client host rejected: ");
+        buf_puts(&b, "^\\S+: reject: \\S+ from (?<client>[^[\\s]*\\[[^]]*\\](?::\\d+)?): \\d{3}"
+                     "(?: \\d\\.\\d{1,3}\\.\\d{1,3})? <\\k<client>>: Client host rejected: ");
         for (const char *p = reject_text; *p; p++) {
                 if (!isalnum((unsigned char)*p))
                         buf_append(&b, "\\", 1);
                 buf_append(&b, p, 1);
         }
+        buf_puts(&b, "(?:; (?:from=<" LOGGED_ADDR_RE "> )?(?:to=<" LOGGED_ADDR_RE "> )?proto=[A-Z]+"
+                     "(?: helo=<(?:[^>]|>(?!: | sasl_username=<))*>)?(?: sasl_username=<[^<>]*>)?)?$");
         code = pcre2_compile((PCRE2_SPTR)b.data, PCRE2_ZERO_TERMINATED, PCRE2_NEVER_UTF, &errcode, &erroff,
                              NULL);
         buf_free(&b);

@@ -70,6 +70,14 @@ static const struct {
         /* our own rejection, as smtpd logs it: never a hit */
         {"Nov 30 10:00:01 mx postfix/smtpd[1]: NOQUEUE: reject: RCPT from unknown[192.0.2.9]: 554 5.7.1 <unknown[192.0.2.9]>: Client host rejected: Blocked by postfix-autoblacklist; from=<a@b> to=<c@d> proto=ESMTP helo=<x>",
          "reject", "192.0.2.9", 1},
+        /* ... with the client's port, and with a login */
+        {"Nov 30 10:00:01 mx postfix/smtpd[1]: NOQUEUE: reject: RCPT from unknown[192.0.2.9]:4711: 554 5.7.1 <unknown[192.0.2.9]:4711>: Client host rejected: Blocked by postfix-autoblacklist; from=<\"a b\"@b> to=<c@d> proto=ESMTP helo=<x> sasl_username=<u>",
+         "reject", "192.0.2.9", 1},
+        /* the text in a recipient does not make a line our own rejection */
+        {"Nov 30 10:00:01 mx postfix/smtpd[1]: NOQUEUE: reject: RCPT from unknown[192.0.2.9]: 554 5.7.1 <unknown[192.0.2.9]>: Client host rejected: Blocked by postfix-autoblacklist; y@b>: Relay access denied; from=<> to=<\"unknown[192.0.2.9]>: Client host rejected: Blocked by postfix-autoblacklist; y\"@b> proto=ESMTP helo=<x>",
+         "reject", "192.0.2.9", 0},
+        {"Nov 30 10:00:01 mx postfix/smtpd[1]: NOQUEUE: reject: RCPT from unknown[192.0.2.9]: 554 5.7.1 <x>: Client host rejected: Blocked by postfix-autoblacklist; y@b>: Relay access denied; from=<> to=<\"x>: Client host rejected: Blocked by postfix-autoblacklist; y\"@b> proto=ESMTP helo=<x>",
+         "reject", "192.0.2.9", 0},
         /* the text in the HELO name does not make a line our own rejection */
         {"Nov 30 10:00:01 mx postfix/smtpd[1]: NOQUEUE: reject: RCPT from unknown[192.0.2.9]: 554 5.7.1 <a@b>: Relay access denied; from=<> to=<a@b> proto=ESMTP helo=<Client host rejected: Blocked by postfix-autoblacklist>",
          "reject", "192.0.2.9", 0},
