@@ -41,7 +41,11 @@ static const char rules_text[] =
         "[off]\n"
         "enabled = no\n"
         "program = *\n"
-        "pattern = ^<ADDR>\n";
+        "pattern = ^<ADDR>\n"
+        "\n"
+        "[echo]\n"
+        "program = test/echo\n"
+        "pattern = ^from \\[<ADDR>\\]: <(?<lp>.*?)>: x; to=<(?<echo>[^\"<>\\s@]*|\"(?:[^\"\\\\]|\\\\.)*\")>(?C\"echo\")$\n";
 
 static const struct {
         const char *line;
@@ -85,6 +89,15 @@ static const struct {
          "ps", "203.0.113.8", 0},
         {"Nov 30 10:00:01 mx postfix/postscreen[1]: HANGUP after 2.1 from [2001:db8::8]:4444 in tests after SMTP handshake",
          "ps", "2001:db8::8", 0},
+        /* (?C"echo"): the logged local part, unquoted, is the reply's */
+        {"Nov 30 10:00:01 mx test/echo[1]: from [192.0.2.1]: <ab>: x; to=<ab>", "echo", "192.0.2.1", 0},
+        {"Nov 30 10:00:01 mx test/echo[1]: from [192.0.2.1]: <a b>: x; to=<\"a b\">", "echo", "192.0.2.1", 0},
+        {"Nov 30 10:00:01 mx test/echo[1]: from [192.0.2.1]: <a\"b\\c>: x; to=<\"a\\\"b\\\\c\">", "echo", "192.0.2.1", 0},
+        {"Nov 30 10:00:01 mx test/echo[1]: from [192.0.2.1]: <>: x; to=<>", "echo", "192.0.2.1", 0},
+        {"Nov 30 10:00:01 mx test/echo[1]: from [192.0.2.1]: <ab>: x; to=<ac>", NULL, NULL, 0},
+        {"Nov 30 10:00:01 mx test/echo[1]: from [192.0.2.1]: <a\"b>: x; to=<\"a\\\"c\">", NULL, NULL, 0},
+        {"Nov 30 10:00:01 mx test/echo[1]: from [192.0.2.1]: <ab>: x; to=<\"abc\">", NULL, NULL, 0},
+        {"Nov 30 10:00:01 mx test/echo[1]: from [192.0.2.1]: <abc>: x; to=<\"ab\">", NULL, NULL, 0},
         /* the disabled rule does not match */
         {"Nov 30 10:00:01 mx anything: 192.0.2.1", NULL, NULL, 0},
         /* benign */
@@ -158,7 +171,7 @@ int main(void)
         diags_print(stderr, &errors, "  unexpected: ");
         if (rs) {
                 Rule *r = ruleset_find(rs, "sasl");
-                CHECK_INT(ruleset_count(rs), 3, "enabled rules");
+                CHECK_INT(ruleset_count(rs), 4, "enabled rules");
                 CHECK(ruleset_find(rs, "off") == NULL, "disabled rule is left out");
                 CHECK(r && r->max_hits == 3 && r->find_time_ms == 600000 && r->ban_time_ms == 3600000,
                       "sasl takes its max_hits and the defaults");
