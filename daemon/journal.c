@@ -144,6 +144,44 @@ bool journal_identifier_wanted(const JournalTrust *trust, const char *id, size_t
         return false;
 }
 
+/*
+ * Postfix's daemons: an identifier that ends in one of these names
+ * ("postfix/smtpd", "postfix-out/submission/smtpd") is only ever written
+ * by that program, whose _COMM (or _EXE) has the same name.  A trusted
+ * sender with another name -- postlog(1) run by a root script,
+ * "postlog -t postfix/smtpd ..." -- does not speak for it.  (postlog
+ * writes the lines of postfix-script and the like, whose names are not
+ * in this list.)
+ */
+static const char *const postfix_daemons[] = {
+        "anvil",  "bounce",     "cleanup",  "discard", "dnsblog", "error", "flush",
+        "lmtp",   "local",      "master",   "oqmgr",   "pickup",  "pipe",  "postlogd",
+        "postscreen", "proxymap", "qmgr",   "qmqpd",   "scache",  "showq", "smtp",
+        "smtpd",  "spawn",      "tlsmgr",   "tlsproxy", "trivial-rewrite", "verify", "virtual",
+};
+
+#define COMM_MAX 15 /* the kernel keeps 15 bytes of a program's name */
+
+/* Does the sender's _COMM or _EXE name the Postfix daemon its identifier names? */
+static bool names_its_daemon(const JournalFields *f)
+{
+        const char *last = strrchr(f->identifier, '/'), *base;
+        bool daemon = false;
+
+        if (!last)
+                return true;
+        last++;
+        for (size_t i = 0; !daemon && i < ELEMENTSOF(postfix_daemons); i++)
+                daemon = streq(last, postfix_daemons[i]);
+        if (!daemon)
+                return true;
+        if (f->comm && strncmp(f->comm, last, COMM_MAX) == 0 &&
+            strlen(f->comm) == MIN(strlen(last), (size_t)COMM_MAX))
+                return true;
+        base = f->exe ? strrchr(f->exe, '/') : NULL;
+        return base && streq(base + 1, last);
+}
+
 static bool under_dir(const char *exe, const char *dir)
 {
         size_t n = strlen(dir);
@@ -178,6 +216,10 @@ JournalVerdict journal_trust(const JournalTrust *trust, const JournalFields *f, 
                 program = under_dir(f->exe, *d);
         if (!program) {
                 *why = "its program (_COMM, _EXE) is not one of Postfix's or Dovecot's";
+                return JOURNAL_SPOOFED;
+        }
+        if (!names_its_daemon(f)) {
+                *why = "its program (_COMM, _EXE) is not the Postfix daemon its identifier names";
                 return JOURNAL_SPOOFED;
         }
         return JOURNAL_TRUSTED;

@@ -50,6 +50,7 @@ typedef struct Matcher {
         pcre2_code *code;
         bool jit;
         uint32_t addr_group; /* capture group number of <ADDR> */
+        uint32_t lp_group, echo_group; /* of "lp" and "echo", for (?C"echo"); 0: none */
         char *prefix; /* literal the message starts with, or NULL */
         size_t prefix_len;
         unsigned char first; /* prefix[0], compared before memcmp() */
@@ -863,7 +864,7 @@ static int compile_pattern(RuleSet *rs, Matcher *m, Rule *rule, const char *patt
         _cleanup_strv_free_ char **lits = NULL;
         size_t addr_pos, extra;
         PCRE2_SIZE erroff;
-        int errcode;
+        int errcode, rc;
 
         if (!a) {
                 diags_add(errors, file, line, "rule %s: pattern has no <ADDR>", rule->name);
@@ -917,6 +918,10 @@ static int compile_pattern(RuleSet *rs, Matcher *m, Rule *rule, const char *patt
         if (!m->jit)
                 rs->all_jit = false;
         m->addr_group = (uint32_t)pcre2_substring_number_from_name(m->code, (PCRE2_SPTR) "addr");
+        rc = pcre2_substring_number_from_name(m->code, (PCRE2_SPTR) "lp");
+        m->lp_group = rc > 0 ? (uint32_t)rc : 0;
+        rc = pcre2_substring_number_from_name(m->code, (PCRE2_SPTR) "echo");
+        m->echo_group = rc > 0 ? (uint32_t)rc : 0;
 
         if (rules_pattern_literals(pattern, &prefix, &lits)) {
                 size_t n = strv_length(lits);
@@ -934,7 +939,17 @@ static int compile_pattern(RuleSet *rs, Matcher *m, Rule *rule, const char *patt
         return 0;
 }
 
-/* The regex for a line that logs a rejection by our own map. */
+/* An address as smtpd logs it in from=<...> and to=<...> (quoted local part). */
+#define LOGGED_ADDR_RE "(?:[^\"<>\\s]*|\"(?:[^\"\\\\]|\\\\.)*\"[^\"<>\\s]*)"
+
+/*
+ * The regex for a line that logs a rejection by our own map.  Our map is
+ * a client access table, so the reply's <...> is the client field itself,
+ * and the line ends as smtpd ends it: a sender or recipient that carries
+ * "<x>: Client host rejected: <reject_text>" does not make a relay probe
+ * or a dictionary attack our own rejection (the same quoting grammar as
+ * the shipped rules: the forged text cannot close the line).
+ */
 static pcre2_code *compile_own_reject(const char *reject_text)
 {
         Buf b = {0};
@@ -942,13 +957,15 @@ static pcre2_code *compile_own_reject(const char *reject_text)
         PCRE2_SIZE erroff;
         int errcode;
 
-        buf_puts(&b, "^\\S+: reject: \\S+ from [^[]*\\[[^]]*\\](?::\\d+)?: \\d{3}"
-                     "(?: \\d\\.\\d{1,3}\\.\\d{1,3})? <[^>]*>: Client host rejected: ");
+        buf_puts(&b, "^\\S+: reject: \\S+ from (?<client>[^[\\s]*\\[[^]]*\\](?::\\d+)?): \\d{3}"
+                     "(?: \\d\\.\\d{1,3}\\.\\d{1,3})? <\\k<client>>: Client host rejected: ");
         for (const char *p = reject_text; *p; p++) {
                 if (!isalnum((unsigned char)*p))
                         buf_append(&b, "\\", 1);
                 buf_append(&b, p, 1);
         }
+        buf_puts(&b, "(?:; (?:from=<" LOGGED_ADDR_RE "> )?(?:to=<" LOGGED_ADDR_RE "> )?proto=[A-Z]+"
+                     "(?: helo=<(?:[^>]|>(?!: | sasl_username=<))*>)?(?: sasl_username=<[^<>]*>)?)?$");
         code = pcre2_compile((PCRE2_SPTR)b.data, PCRE2_ZERO_TERMINATED, PCRE2_NEVER_UTF, &errcode, &erroff,
                              NULL);
         buf_free(&b);
@@ -1330,6 +1347,42 @@ static inline bool literal_present(RuleSet *rs, uint32_t id, const char *msg, si
         return rs->memo_val[id];
 }
 
+/*
+ * (?C"echo") in a pattern.  smtpd writes the reply's address as the client
+ * gave it, and again in to=<...> (from=<...>) in external form: the local
+ * part in quotes, with '"' and '\' escaped, when it needs them.  A
+ * back-reference cannot undo the escapes, so this callout compares: it
+ * lets the match go on only where the group "echo", unquoted, is the
+ * group "lp".  Returns 0 to go on, 1 to fail here (PCRE2 backtracks).
+ */
+static int echo_callout(pcre2_callout_block *cb, void *data)
+{
+        const Matcher *m = data;
+        const char *subject = (const char *)cb->subject, *e, *l;
+        const PCRE2_SIZE *ov = cb->offset_vector;
+        size_t el, ll, j = 0;
+
+        if (!cb->callout_string || strcmp((const char *)cb->callout_string, "echo") != 0)
+                return 0;
+        if (!m->lp_group || !m->echo_group || m->lp_group >= cb->capture_top ||
+            m->echo_group >= cb->capture_top || ov[2 * m->lp_group] == PCRE2_UNSET ||
+            ov[2 * m->echo_group] == PCRE2_UNSET)
+                return 1;
+        l = subject + ov[2 * m->lp_group];
+        ll = ov[2 * m->lp_group + 1] - ov[2 * m->lp_group];
+        e = subject + ov[2 * m->echo_group];
+        el = ov[2 * m->echo_group + 1] - ov[2 * m->echo_group];
+        if (el < 2 || e[0] != '"' || e[el - 1] != '"')
+                return el == ll && memcmp(e, l, el) == 0 ? 0 : 1;
+        for (size_t i = 1; i < el - 1; i++) {
+                if (e[i] == '\\' && i + 1 < el - 1)
+                        i++;
+                if (j >= ll || e[i] != l[j++])
+                        return 1;
+        }
+        return j == ll ? 0 : 1;
+}
+
 static inline int run_match(RuleSet *rs, pcre2_code *code, bool jit, const char *msg, size_t len)
 {
         if (jit)
@@ -1393,6 +1446,7 @@ int ruleset_match_record(RuleSet *rs, const LogRecord *rec, RuleMatch *m)
                         skip = !literal_present(rs, mt->lits[l], ll.msg, ll.msg_len);
                 if (skip)
                         continue;
+                pcre2_set_callout(rs->mctx, echo_callout, mt);
                 rc = run_match(rs, mt->code, mt->jit, ll.msg, ll.msg_len);
                 if (rc < 0)
                         continue; /* no match, or the match limit: not a hit */

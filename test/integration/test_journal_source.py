@@ -2,8 +2,9 @@
 """The journal source, on a real systemd-journald of the test's own.
 
 Entries are written by real processes: a sender named smtpd (root), the
-same sender run as an unprivileged user, and logger(1).  The trust check
-must take the first and refuse the others, whatever their text says.
+same sender run as an unprivileged user or named after another mail
+program, and logger(1).  The trust check must take the first and refuse
+the others, whatever their text says.
 """
 
 import os
@@ -103,6 +104,24 @@ class JournalSource(DaemonTest):
         self.assertIsNone(env.postmap_q("198.51.100.70"))
         self.assertIsNone(env.postmap_q("198.51.100.71"))
         self.assertIn("refused an entry of postfix/smtpd", env.stderr())
+
+    def test_another_mail_program_in_smtpds_name_is_refused(self):
+        env = self.env
+        env.start()
+        # postlog(1) run by a root script can write any tag: a mail program,
+        # root, but not the daemon that its identifier names
+        send(*[sasl_msg("198.51.100.90")] * 3, name="postlog")
+        send(*[sasl_msg("198.51.100.91")] * 3, name="cleanup", ident="postfix/submission/smtpd")
+        wait_until(lambda: " 6 refused" in self.journal_status(), timeout=10,
+                   what="6 refused entries, got %r" % self.journal_status())
+        self.assertEqual(self.hits(), 0)
+        self.assertIn("not the Postfix daemon its identifier names", env.stderr())
+        # postlog's own lines for postfix-script are read as before
+        send("starting the Postfix mail system", name="postlog", ident="postfix/postfix-script")
+        send(sasl_msg("198.51.100.92"), ident="postfix/submission/smtpd")
+        wait_until(lambda: self.hits() == 1, timeout=10, what="the honest hit")
+        self.assertIn(" 6 refused", self.journal_status())
+        self.assertIsNone(env.postmap_q("198.51.100.90"))
 
     def test_restart_resumes_after_the_cursor(self):
         env = self.env

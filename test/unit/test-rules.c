@@ -41,7 +41,11 @@ static const char rules_text[] =
         "[off]\n"
         "enabled = no\n"
         "program = *\n"
-        "pattern = ^<ADDR>\n";
+        "pattern = ^<ADDR>\n"
+        "\n"
+        "[echo]\n"
+        "program = test/echo\n"
+        "pattern = ^from \\[<ADDR>\\]: <(?<lp>.*?)>: x; to=<(?<echo>[^\"<>\\s@]*|\"(?:[^\"\\\\]|\\\\.)*\")>(?C\"echo\")$\n";
 
 static const struct {
         const char *line;
@@ -70,6 +74,14 @@ static const struct {
         /* our own rejection, as smtpd logs it: never a hit */
         {"Nov 30 10:00:01 mx postfix/smtpd[1]: NOQUEUE: reject: RCPT from unknown[192.0.2.9]: 554 5.7.1 <unknown[192.0.2.9]>: Client host rejected: Blocked by postfix-autoblacklist; from=<a@b> to=<c@d> proto=ESMTP helo=<x>",
          "reject", "192.0.2.9", 1},
+        /* ... with the client's port, and with a login */
+        {"Nov 30 10:00:01 mx postfix/smtpd[1]: NOQUEUE: reject: RCPT from unknown[192.0.2.9]:4711: 554 5.7.1 <unknown[192.0.2.9]:4711>: Client host rejected: Blocked by postfix-autoblacklist; from=<\"a b\"@b> to=<c@d> proto=ESMTP helo=<x> sasl_username=<u>",
+         "reject", "192.0.2.9", 1},
+        /* the text in a recipient does not make a line our own rejection */
+        {"Nov 30 10:00:01 mx postfix/smtpd[1]: NOQUEUE: reject: RCPT from unknown[192.0.2.9]: 554 5.7.1 <unknown[192.0.2.9]>: Client host rejected: Blocked by postfix-autoblacklist; y@b>: Relay access denied; from=<> to=<\"unknown[192.0.2.9]>: Client host rejected: Blocked by postfix-autoblacklist; y\"@b> proto=ESMTP helo=<x>",
+         "reject", "192.0.2.9", 0},
+        {"Nov 30 10:00:01 mx postfix/smtpd[1]: NOQUEUE: reject: RCPT from unknown[192.0.2.9]: 554 5.7.1 <x>: Client host rejected: Blocked by postfix-autoblacklist; y@b>: Relay access denied; from=<> to=<\"x>: Client host rejected: Blocked by postfix-autoblacklist; y\"@b> proto=ESMTP helo=<x>",
+         "reject", "192.0.2.9", 0},
         /* the text in the HELO name does not make a line our own rejection */
         {"Nov 30 10:00:01 mx postfix/smtpd[1]: NOQUEUE: reject: RCPT from unknown[192.0.2.9]: 554 5.7.1 <a@b>: Relay access denied; from=<> to=<a@b> proto=ESMTP helo=<Client host rejected: Blocked by postfix-autoblacklist>",
          "reject", "192.0.2.9", 0},
@@ -77,6 +89,15 @@ static const struct {
          "ps", "203.0.113.8", 0},
         {"Nov 30 10:00:01 mx postfix/postscreen[1]: HANGUP after 2.1 from [2001:db8::8]:4444 in tests after SMTP handshake",
          "ps", "2001:db8::8", 0},
+        /* (?C"echo"): the logged local part, unquoted, is the reply's */
+        {"Nov 30 10:00:01 mx test/echo[1]: from [192.0.2.1]: <ab>: x; to=<ab>", "echo", "192.0.2.1", 0},
+        {"Nov 30 10:00:01 mx test/echo[1]: from [192.0.2.1]: <a b>: x; to=<\"a b\">", "echo", "192.0.2.1", 0},
+        {"Nov 30 10:00:01 mx test/echo[1]: from [192.0.2.1]: <a\"b\\c>: x; to=<\"a\\\"b\\\\c\">", "echo", "192.0.2.1", 0},
+        {"Nov 30 10:00:01 mx test/echo[1]: from [192.0.2.1]: <>: x; to=<>", "echo", "192.0.2.1", 0},
+        {"Nov 30 10:00:01 mx test/echo[1]: from [192.0.2.1]: <ab>: x; to=<ac>", NULL, NULL, 0},
+        {"Nov 30 10:00:01 mx test/echo[1]: from [192.0.2.1]: <a\"b>: x; to=<\"a\\\"c\">", NULL, NULL, 0},
+        {"Nov 30 10:00:01 mx test/echo[1]: from [192.0.2.1]: <ab>: x; to=<\"abc\">", NULL, NULL, 0},
+        {"Nov 30 10:00:01 mx test/echo[1]: from [192.0.2.1]: <abc>: x; to=<\"ab\">", NULL, NULL, 0},
         /* the disabled rule does not match */
         {"Nov 30 10:00:01 mx anything: 192.0.2.1", NULL, NULL, 0},
         /* benign */
@@ -150,7 +171,7 @@ int main(void)
         diags_print(stderr, &errors, "  unexpected: ");
         if (rs) {
                 Rule *r = ruleset_find(rs, "sasl");
-                CHECK_INT(ruleset_count(rs), 3, "enabled rules");
+                CHECK_INT(ruleset_count(rs), 4, "enabled rules");
                 CHECK(ruleset_find(rs, "off") == NULL, "disabled rule is left out");
                 CHECK(r && r->max_hits == 3 && r->find_time_ms == 600000 && r->ban_time_ms == 3600000,
                       "sasl takes its max_hits and the defaults");
