@@ -233,16 +233,6 @@ void journal_trust_clear(JournalTrust *t)
         *t = (JournalTrust){0};
 }
 
-static char **strv_copy(char **v)
-{
-        size_t n = strv_length(v);
-        char **c = xcalloc(n + 1, sizeof(char *));
-
-        for (size_t i = 0; i < n; i++)
-                c[i] = xstrdup(v[i]);
-        return c;
-}
-
 /* --- reading ------------------------------------------------------------ */
 
 typedef struct Entry {

@@ -185,16 +185,6 @@ static void set_paths(MapWriter *mw, const char *type, const char *path)
         mw->force = true; /* a map we have not written yet: make its pair agree */
 }
 
-static char **strv_copy(char **v)
-{
-        size_t n = strv_length(v);
-        char **c = xcalloc(n + 1, sizeof(char *));
-
-        for (size_t i = 0; i < n; i++)
-                c[i] = xstrdup(v[i]);
-        return c;
-}
-
 static bool strv_equal(char **a, char **b)
 {
         size_t i;

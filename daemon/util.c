@@ -414,6 +414,16 @@ char **split_list(const char *s)
         return v;
 }
 
+char **strv_copy(char **v)
+{
+        size_t n = strv_length(v);
+        char **c = xcalloc(n + 1, sizeof(char *));
+
+        for (size_t i = 0; i < n; i++)
+                c[i] = xstrdup(v[i]);
+        return c;
+}
+
 size_t strv_length(char **v)
 {
         size_t n = 0;

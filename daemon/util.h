@@ -161,6 +161,8 @@ char **split_list(const char *s);
  */
 size_t split_words(char *line, const char *delims, char **w, size_t max);
 size_t strv_length(char **v);
+/* A deep copy of the NULL-terminated v. */
+char **strv_copy(char **v);
 void strv_free(char **v);
 static inline void strv_freep(char ***v) { strv_free(*v); }
 #define _cleanup_strv_free_ _cleanup_(strv_freep)

@@ -35,6 +35,16 @@ def skip(why):
     sys.exit(1 if os.environ.get("ABL_REQUIRE_ALL") else SKIP)
 
 
+def shipped_rule_count():
+    """The number of rule blocks in the shipped rules/*.rules."""
+    n = 0
+    for name in os.listdir(RULES):
+        if name.endswith(".rules"):
+            with open(os.path.join(RULES, name)) as f:
+                n += sum(1 for line in f if line.startswith("["))
+    return n
+
+
 def require_postmap():
     if not os.path.exists(POSTMAP):
         skip("postmap (Debian's postfix package) is not installed")

@@ -8,56 +8,25 @@ entries back with journalctl -o json FIELD=value.  Nothing reaches the
 host's journal.  It needs root for the mounts.
 """
 
-import json
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
-import unittest
 
 import harness
+import journalns
 from harness import DaemonTest, sasl_fail, wait_until
 
-JOURNALD = next((p for p in ("/lib/systemd/systemd-journald", "/usr/lib/systemd/systemd-journald")
-                 if os.path.exists(p)), None)
 CATALOG = os.path.join(harness.SOURCE_ROOT, "systemd", "postfix-autoblacklist.catalog")
-
-
-def enter_namespace():
-    """Run this file again in a private mount namespace, unless already there."""
-    if os.environ.get("ABL_JOURNAL_NS") == "1":
-        return
-    if os.geteuid() != 0:
-        harness.skip("the journal test needs root, for a private mount namespace with its own journald")
-    if not JOURNALD or not shutil.which("journalctl") or not shutil.which("unshare"):
-        harness.skip("systemd-journald, journalctl or unshare is missing")
-    env = dict(os.environ, ABL_JOURNAL_NS="1")
-    os.execvpe("unshare", ["unshare", "--mount", "--propagation", "private", sys.executable,
-                           os.path.abspath(__file__)] + sys.argv[1:], env)
+journal = journalns.entries
 
 
 def setup_journal():
-    """tmpfs over everything journald and journalctl write; start journald."""
-    for d in ("/run/systemd/journal", "/run/log", "/var/log/journal", "/var/lib/systemd", "/usr/lib/systemd/catalog"):
-        if d in ("/run/systemd/journal", "/run/log"):
-            os.makedirs(d, exist_ok=True)
-        if os.path.isdir(d):
-            subprocess.run(["mount", "-t", "tmpfs", "tmpfs", d], check=True)
-    shutil.copy(CATALOG, "/usr/lib/systemd/catalog/")
-    subprocess.run(["journalctl", "--update-catalog"], check=True)
-    proc = subprocess.Popen([JOURNALD], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_until(lambda: os.path.exists("/run/systemd/journal/socket"), timeout=10, what="journald's socket")
-    return proc
-
-
-def journal(*matches):
-    """The journal entries matching FIELD=value matches, as dicts."""
-    r = subprocess.run(["journalctl", "--no-pager", "-o", "json"] + list(matches), capture_output=True, text=True)
-    return [json.loads(line) for line in r.stdout.splitlines() if line.strip()]
+    """tmpfs over everything journald and journalctl write (with our catalog); start journald."""
+    journalns.mount_private(CATALOG)
+    return journalns.start()
 
 
 def catalog_ids():
@@ -207,5 +176,5 @@ class Journal(DaemonTest):
 
 
 if __name__ == "__main__":
-    enter_namespace()
+    journalns.enter(__file__)
     harness.main()
