@@ -109,10 +109,12 @@ static bool imported(void *ctx, const FleetBan *fb)
         b->hits = 0;
         b->first_hit_ms = b->last_hit_ms = 0;
         b->banned_ms = fb->age_ms > 0 && fb->age_ms < now ? now - fb->age_ms : now;
+        if (!b->active)
+                b->in_state = false; /* new in the map's eyes: the next save must hold it first */
         banset_activate(d->bans, b, expires);
         if (ban_is_host(b))
                 tracker_forget(d->tracker, &b->addr);
-        mapwriter_set_block(d->map, true);
+        daemon_set_blocks(d, true);
         log_event(LOG_EVENT_BAN, LOG_INFO,
                   &(LogFields){.address = text, .rule = fb->rule, .expires_ms = expires ? expires : -1},
                   "ban %s: from the fleet, banned by %s (rule %s), until %s", text, fb->origin, fb->rule,

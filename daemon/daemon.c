@@ -499,7 +499,9 @@ static bool under_net_ban(Daemon *d, const Ban *b)
         if (addr_is_v4(&b->addr) || b->plen != 128 || d->cfg->network_map)
                 return false;
         net = banset_get(d->bans, &b->addr, (uint8_t)d->cfg->ipv6_net_prefix);
-        return net && net->active;
+        /* a network ban held back (the state does not hold it yet) is not
+           written: the host must be, or it would be open again */
+        return net && net->active && (!d->bans_dirty || net->in_state);
 }
 
 int daemon_net_key(const Daemon *d, const Addr *net, unsigned plen, char *key, size_t size)
@@ -584,6 +586,11 @@ static size_t render_entries(void *ctx, const AdminKeys *admin, Buf *out)
                         lift[n_lift++] = v[i];
                         continue;
                 }
+                /* The state holds every ban before a map does (the network map too). */
+                if (d->bans_dirty && !v[i]->in_state) {
+                        held++;
+                        continue;
+                }
                 if (!key[0]) {
                         Cidr net = {v[i]->addr, v[i]->plen, addr_is_v4(&v[i]->addr)};
                         char c[CIDR_STRLEN];
@@ -594,10 +601,6 @@ static size_t render_entries(void *ctx, const AdminKeys *admin, Buf *out)
                 /* The admin's own line for this key decides; never duplicate it. */
                 if (adminkeys_has(admin, key))
                         continue;
-                if (d->bans_dirty && !v[i]->in_state) {
-                        held++;
-                        continue;
-                }
                 buf_printf(out, "%s REJECT %s\n", key, d->cfg->reject_text);
                 written++;
         }
@@ -685,6 +688,12 @@ static void stop_if_written(Daemon *d)
 static void retire_done(Daemon *d, MapSlot *slot, int result)
 {
         if (d->stopping) {
+                /* A write that was under way at the move still held the bans:
+                   the one that removes our block comes next, at once. */
+                if (result >= 0 && mapwriter_busy(slot->mw)) {
+                        mapwriter_request_now(slot->mw);
+                        return;
+                }
                 if (result < 0) /* the next start does not know the old map: say it */
                         log_err("%s: our block stays in this map, which is no longer access_map; remove it "
                                 "by hand",
@@ -695,6 +704,8 @@ static void retire_done(Daemon *d, MapSlot *slot, int result)
         }
         if (result < 0)
                 return; /* the writer logged it and retries */
+        if (mapwriter_busy(slot->mw))
+                return; /* that write began before the move: the next one removes the block */
         log_notice("%s: our block is removed (access_map is now %s)", mapwriter_path(slot->mw),
                    mapwriter_path(d->map));
         ev_idle_start(d->loop, &d->reap); /* not from inside its own callback */
@@ -1372,9 +1383,19 @@ int daemon_reload_notify(Daemon *d, char **why)
 {
         int r;
 
+        if (d->stopping) {
+                /* no map move during the last writes, and no READY=1 after STOPPING=1 */
+                *why = xstrdup("the daemon is stopping");
+                log_warn("reload refused: the daemon is stopping");
+                return -ESHUTDOWN;
+        }
         notify_reloading(d->notify);
         r = daemon_reload(d, why);
-        tail_poll_now(d->tail); /* and look at the log again now: an admin may have fixed it */
+        /* and look at the log again now: an admin may have fixed it */
+        if (d->tail)
+                tail_poll_now(d->tail);
+        else if (d->journal)
+                journal_poll_now(d->journal);
         /* READY=1 also when the reload was rejected: the old config runs on */
         notify_ready(d->notify, NULL);
         return r;

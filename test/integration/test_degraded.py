@@ -89,6 +89,43 @@ class Degraded(DaemonTest):
         env.start()
         self.assertTrue(self.in_map("203.0.113.52"), "still there after the restart")
 
+    def small_state_folder(self):
+        folder = os.path.join(self.env.dir, "statedir")
+        os.mkdir(folder)
+        self.mount("-t", "tmpfs", "-o", "size=64k,mode=0700", "abl-it-state", folder)
+        return folder
+
+    def test_network_ban_held_back_from_the_network_map_too(self):
+        """The cidr: network map follows the state-before-map rule as the access map does."""
+        env = self.env
+        folder = self.small_state_folder()
+        nets = os.path.join(env.dir, "networks.cidr")
+        env.write_config(state_file=os.path.join(folder, "state"), network_map="cidr:" + nets)
+        env.start()
+        env.ctl("ban", "203.0.113.50", check=0)
+        wait_until(lambda: env.postmap_q("203.0.113.50"), what="a ban while the disk has room")
+        fill(folder)
+        env.ctl("ban", "2001:db8:77::/48", check=0)
+        wait_until(lambda: "cannot save the state" in env.stderr(), what="the failed save")
+        wait_until(lambda: "held back" in env.ctl("status")[1], what="the status saying bans are held back")
+        time.sleep(1.0)  # a render has run with the network ban held back
+        with open(nets) as f:
+            self.assertNotIn("2001:db8:77::/48", f.read(), "a network ban in the cidr map before the state holds it")
+
+    def test_saved_host_ban_stays_when_its_network_ban_is_held_back(self):
+        """A host ban is left out under a network ban only if that network ban is written."""
+        env = self.env
+        folder = self.small_state_folder()
+        env.write_config(state_file=os.path.join(folder, "state"))
+        env.start()
+        env.ctl("ban", "2001:db8:1:2::5", check=0)
+        wait_until(lambda: env.postmap_q("2001:db8:1:2::5"), what="the host ban")
+        fill(folder)
+        env.ctl("ban", "2001:db8:1:2::/64", check=0)
+        wait_until(lambda: "cannot save the state" in env.stderr(), what="the failed save")
+        time.sleep(1.0)  # a render has run with the network ban held back
+        self.assertTrue(env.postmap_q("2001:db8:1:2::5"), "a saved host ban dropped from the map")
+
     def test_read_only_map_folder_ready_and_banning_in_memory(self):
         env = self.env
         folder = os.path.join(env.dir, "mapdir")

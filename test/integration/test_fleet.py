@@ -157,6 +157,21 @@ class Fleet(unittest.TestCase):
         v = env.postmap_q(addr)
         return v is not None and "REJECT" in v
 
+
+    def auth_q(self, env, addr):
+        r = subprocess.run([harness.POSTMAP, "-c", env.pfdir, "-q", addr,
+                            "hash:" + os.path.join(env.dir, "autoblacklist-ehlo")], capture_output=True, text=True)
+        return r.stdout.strip() if r.returncode == 0 else None
+
+    def test_a_ban_imported_after_a_local_flush_closes_auth_too(self):
+        a, b = self.host("mx-a"), self.host("mx-b")
+        a.ctl("ban", "203.0.113.70", check=0)
+        wait_until(lambda: self.auth_q(b, "203.0.113.70"), timeout=5, what="A's ban in B's auth map")
+        b.ctl("flush", "--yes", check=0)
+        wait_until(lambda: self.auth_q(b, "203.0.113.70") is None, timeout=5, what="the flush of B's auth map")
+        a.ctl("ban", "203.0.113.71", check=0)
+        wait_until(lambda: self.banned(b, "203.0.113.71"), timeout=5, what="A's new ban in B's access map")
+        wait_until(lambda: self.auth_q(b, "203.0.113.71"), timeout=5, what="A's new ban in B's auth map")
     def rows(self, where="true"):
         return PG.sql("SELECT host(network), origin, active FROM bans WHERE %s ORDER BY network" % where, self.db)
 

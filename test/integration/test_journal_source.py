@@ -86,6 +86,15 @@ class JournalSource(DaemonTest):
         self.assertIsNone(env.postmap_q(office))
         self.assertIn("12 hits of theirs not counted", env.status()["logged-in sessions"])
 
+    def test_reload_goes_on_reading_the_journal(self):
+        env = self.env
+        env.start()
+        env.signal(signal.SIGHUP)
+        env.wait_notify("READY=1", after=1)
+        self.assertIsNone(env.proc.poll(), "the daemon died at a reload")
+        send(*[sasl_msg("203.0.113.66")] * 3)
+        wait_until(lambda: env.postmap_q("203.0.113.66"), timeout=10, what="a ban after the reload")
+
     def test_forged_entries_are_refused_and_counted(self):
         env = self.env
         env.start()

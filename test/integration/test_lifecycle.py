@@ -407,6 +407,25 @@ class Lifecycle(DaemonTest):
         self.assertTrue(out.startswith(b"OK\n"), out)
         self.assertIsNone(env.postmap_q("203.0.113.47"))
 
+    def test_stop_right_after_a_move_still_cleans_the_old_map(self):
+        """A write of the old map under way at the move still holds the bans: a
+        stop then waits for the one after it, which removes our block."""
+        env = self.env
+        slow = os.path.join(env.dir, "slow-postmap")
+        with open(slow, "w") as f:
+            f.write("#!/bin/sh\nsleep 1.5\nexec %s -c %s \"$@\"\n" % (harness.POSTMAP, env.pfdir))
+        os.chmod(slow, 0o755)
+        env.write_config(postmap=slow)
+        env.start()
+        env.ctl("ban", "203.0.113.42", check=0)
+        wait_until(lambda: env.postmap_q("203.0.113.42"), timeout=10, what="the ban in the first map")
+        env.ctl("ban", "203.0.113.43", check=0)
+        time.sleep(0.5)  # its postmap runs now
+        env.write_config(access_map="hash:" + os.path.join(env.dir, "access2"))
+        env.ctl("reload", check=0)
+        self.assertEqual(env.stop(timeout=40), 0)
+        self.assertNotIn("BEGIN postfix-autoblacklist", env.read_map(), "our block stays in the old map")
+
     def test_access_map_moved_on_reload_leaves_the_old_map_clean(self):
         env = self.env
         admin = "# the admin's\n192.0.2.60 OK\n"
