@@ -102,6 +102,7 @@ typedef struct Daemon {
          * written generation at least as new as its own change.
          */
         uint64_t gen_wanted, gen_rendering, gen_written;
+        uint64_t auth_gen_rendering, auth_gen_written; /* the same for the auth map */
         FlushWaiter *flushes;
         size_t n_flushes, cap_flushes;
         /* The state file's retry after a failure (Ban.in_state says which

@@ -407,6 +407,8 @@ static char *status_line(Daemon *d)
         }
         if (mapwriter_stats(d->map)->last_error[0])
                 buf_printf(&b, "; map not updated, retrying: %s", mapwriter_stats(d->map)->last_error);
+        if (d->auth_map && mapwriter_stats(d->auth_map)->last_error[0])
+                buf_printf(&b, "; auth map not updated, retrying: %s", mapwriter_stats(d->auth_map)->last_error);
         if (d->tail && tail_problem(d->tail))
                 buf_printf(&b, "; log %s: %s", d->cfg->log_file, tail_problem(d->tail));
         if (d->save_failing)
@@ -623,18 +625,22 @@ static size_t render_entries(void *ctx, const AdminKeys *admin, Buf *out)
         return written;
 }
 
-/* Answer the flushes that the map now shows (all of them, on failure). */
-static void answer_flushes(Daemon *d, int result)
+/*
+ * Answer the flushes that the maps now show: both the access map and the
+ * auth map must have written a generation that holds the flush (on a
+ * failure of either, every waiting flush is answered with it).
+ */
+static void answer_flushes(Daemon *d, MapWriter *mw, int result)
 {
         size_t k = 0;
 
         for (size_t i = 0; i < d->n_flushes; i++) {
                 FlushWaiter *w = &d->flushes[i];
                 if (result < 0) {
-                        _cleanup_free_ char *t = xasprintf("the map write failed: %s; the daemon retries",
-                                                           mapwriter_stats(d->map)->last_error);
+                        _cleanup_free_ char *t = xasprintf("the map write failed: %s: %s; the daemon retries",
+                                                           mapwriter_path(mw), mapwriter_stats(mw)->last_error);
                         (void)control_reply(d->control, w->id, false, t);
-                } else if (w->gen <= d->gen_written) {
+                } else if (w->gen <= d->gen_written && (!d->auth_map || w->gen <= d->auth_gen_written)) {
                         _cleanup_free_ char *t = xasprintf(
                                 "the map %s has no block of ours any more\n%s%s%s", mapwriter_path(d->map),
                                 d->save_failing ? "warning: the state file cannot be saved (" : "",
@@ -723,7 +729,7 @@ static void map_done(void *ctx, int result, size_t entries)
         }
         if (result >= 0)
                 d->gen_written = d->gen_rendering;
-        answer_flushes(d, result);
+        answer_flushes(d, d->map, result);
         if (d->stopping) {
                 /* Bans that came during the last write get one more, at once;
                    after a failure, stop anyway: the state file has the bans. */
@@ -763,6 +769,7 @@ static size_t render_auth(void *ctx, const AdminKeys *admin, Buf *out)
 
         if (d->bans_dirty)
                 (void)save_state(d);
+        d->auth_gen_rendering = d->gen_wanted;
         n = banset_list(d->bans, true, &v);
         for (size_t i = 0; i < n; i++) {
                 char key[CIDR_STRLEN];
@@ -788,6 +795,9 @@ static void auth_done(void *ctx, int result, size_t entries)
 {
         Daemon *d = ctx;
 
+        if (result >= 0)
+                d->auth_gen_written = d->auth_gen_rendering;
+        answer_flushes(d, d->auth_map, result);
         if (d->stopping) {
                 if (result >= 0 && mapwriter_busy(d->auth_map)) {
                         mapwriter_request_now(d->auth_map);

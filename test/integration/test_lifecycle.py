@@ -382,9 +382,31 @@ class Lifecycle(DaemonTest):
         time.sleep(0.5)  # the debounce is over: the write with the ban runs now
         rc, out, err = env.ctl("flush", "--yes")
         self.assertEqual(rc, 0, err)
-        # right after the OK, smtpd no longer sees the ban
+        # right after the OK, smtpd no longer sees the ban, in either map
         self.assertIsNone(env.postmap_q("203.0.113.41"))
         self.assertNotIn("203.0.113.41", env.read_map())
+        auth = os.path.join(env.dir, "autoblacklist-ehlo")
+        r = subprocess.run([harness.POSTMAP, "-c", env.pfdir, "-q", "203.0.113.41", "hash:" + auth],
+                           capture_output=True, text=True)
+        self.assertNotEqual(r.returncode, 0, "the auth map still closes AUTH after the flush: " + r.stdout)
+
+    def test_flush_waits_for_the_auth_map_too(self):
+        env = self.env
+        slow = os.path.join(env.dir, "slow-auth-postmap")
+        with open(slow, "w") as f:
+            f.write('#!/bin/sh\ncase "$*" in *autoblacklist-ehlo*) sleep 2;; esac\nexec %s -c %s "$@"\n'
+                    % (harness.POSTMAP, env.pfdir))
+        os.chmod(slow, 0o755)
+        env.write_config(postmap=slow)
+        env.start(timeout=15)
+        env.ctl("ban", "203.0.113.44", check=0)
+        auth = "hash:" + os.path.join(env.dir, "autoblacklist-ehlo")
+        q = lambda: subprocess.run([harness.POSTMAP, "-c", env.pfdir, "-q", "203.0.113.44", auth],
+                                   capture_output=True, text=True).returncode == 0
+        wait_until(q, timeout=10, what="the ban in the auth map")
+        rc, out, err = env.ctl("flush", "--yes")
+        self.assertEqual(rc, 0, err)
+        self.assertFalse(q(), "flush answered while the auth map still closes AUTH")
 
     def test_flush_over_a_half_closed_connection_is_answered(self):
         # `echo flush --yes | socat - UNIX:...` shuts its side down after the
