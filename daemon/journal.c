@@ -315,6 +315,42 @@ static void read_fields(sd_journal *j, Entry *e)
         }
 }
 
+static bool is_identifier(const JournalTrust *trust, const char *s, size_t n)
+{
+        for (char **p = trust->identifiers; p && *p; p++)
+                if (strlen(*p) == n && memcmp(s, *p, n) == 0)
+                        return true;
+        return false;
+}
+
+/*
+ * journald 252 writes LOG_MESSAGE("Suppressed %i messages from %s", n,
+ * unit) (it rate-limits only processes in a unit).  Matching a substring
+ * "postfix" of the message counted the daemon's own unit,
+ * postfix-autoblacklist.service, and any postfix-policyd-... as lost mail
+ * input; only the unit's own name counts.
+ */
+bool journal_suppressed_mail_unit(const JournalTrust *trust, const char *msg, size_t len)
+{
+        static const char from[] = " messages from ";
+        const char *end = msg + len, *unit = NULL, *at, *dot;
+
+        for (const char *p = msg; p + sizeof(from) - 1 <= end; p++)
+                if (memcmp(p, from, sizeof(from) - 1) == 0) {
+                        unit = p + sizeof(from) - 1;
+                        break;
+                }
+        if (!unit || strncmp(msg, "Suppressed ", 11) != 0)
+                return false;
+        dot = memrchr(unit, '.', (size_t)(end - unit));
+        if (!dot)
+                dot = end;
+        at = memchr(unit, '@', (size_t)(dot - unit));
+        if (!at)
+                return is_identifier(trust, unit, (size_t)(dot - unit));
+        return is_identifier(trust, unit, (size_t)(at - unit)) || is_identifier(trust, at + 1, (size_t)(dot - at - 1));
+}
+
 /* journald's own "Suppressed N messages from UNIT" about a mail program's unit. */
 static void check_suppressed(Journal *jr, Entry *e)
 {
@@ -324,9 +360,9 @@ static void check_suppressed(Journal *jr, Entry *e)
         if (!e->message_id || !streq(e->message_id, SD_MESSAGE_JOURNAL_DROPPED_STR) || !e->transport ||
             !streq(e->transport, "driver") || !e->msg)
                 return;
-        text = xstrndup(e->msg, e->msg_len);
-        if (!strstr(text, "postfix") && !strstr(text, "dovecot"))
+        if (!journal_suppressed_mail_unit(&jr->trust, e->msg, e->msg_len))
                 return;
+        text = xstrndup(e->msg, e->msg_len);
         if (!e->n_dropped || parse_uint(e->n_dropped, UINT32_MAX, &n) < 0)
                 n = 1;
         jr->stats.suppressed += n;

@@ -45,6 +45,14 @@ typedef enum JournalVerdict {
 bool journal_identifier_wanted(const JournalTrust *trust, const char *identifier, size_t len);
 /* The verdict on one entry; for a spoofed one, *why says which field failed (static text). */
 JournalVerdict journal_trust(const JournalTrust *trust, const JournalFields *f, const char **why);
+/*
+ * Is journald's "Suppressed N messages from UNIT" (MESSAGE, len bytes) about
+ * a unit of Postfix or Dovecot: UNIT's name before '@' and its suffix, or
+ * its instance, is one of trust->identifiers ("postfix.service",
+ * "postfix@-.service", "postfix@postfix-out.service", "dovecot.service";
+ * not "postfix-autoblacklist.service", this daemon's own)?
+ */
+bool journal_suppressed_mail_unit(const JournalTrust *trust, const char *msg, size_t len);
 /* Is this one of Postfix's or Dovecot's program names (as _COMM holds it, at most 15 bytes)? */
 bool journal_mail_program(const char *comm);
 void journal_trust_clear(JournalTrust *t);

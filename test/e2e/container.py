@@ -14,7 +14,7 @@ Nothing touches the host's systemd state either: the launcher first moves
 itself into cgroups of its own (the container's systemd creates its
 subgroups there), and runs nspawn in a private mount namespace with a
 tmpfs on /run/systemd.  The network is a namespace the container creates
-and deletes (only loopback), and nspawn neither registers the machine nor
+and deletes (only loopback), or one the caller names (netns=), and nspawn neither registers the machine nor
 links its journal to the host's.
 
     with Container(binds=[src], binds_rw=[build]) as c:
@@ -135,7 +135,7 @@ class Container:
     """A booted container: start() it (or use `with`), run() commands in it,
     and stop() it, which also removes every trace."""
 
-    def __init__(self, binds=(), binds_rw=(), boot_timeout=90, nspawn_args=(), init_args=()):
+    def __init__(self, binds=(), binds_rw=(), boot_timeout=90, nspawn_args=(), init_args=(), netns=None):
         self.nspawn_args = list(nspawn_args)
         self.init_args = list(init_args)
         self.binds = list(binds)        # host folders visible read-only at the same path
@@ -144,6 +144,9 @@ class Container:
         self.tmp = None
         self.name = None
         self.netns = None
+        # a network namespace of the caller's (a name under /run/netns, such
+        # as a pfharness.Lab's server namespace): joined, and left in place
+        self.own_netns = netns
         self.cgroups = []
         self.proc = None
         self.pid1 = None
@@ -221,7 +224,11 @@ class Container:
             f.write(self.name + "\n")
 
     def _make_netns(self):
+        if self.own_netns:
+            self.netns_path = "/run/netns/" + self.own_netns
+            return
         self.netns = self.name
+        self.netns_path = "/run/netns/" + self.netns
         subprocess.run(["ip", "netns", "add", self.netns], check=True, capture_output=True)
         subprocess.run(["ip", "-n", self.netns, "link", "set", "lo", "up"], check=True, capture_output=True)
 
@@ -230,7 +237,7 @@ class Container:
         for cg in self.cgroups:
             os.mkdir(cg)
         args = [NSPAWN, "--boot", "--keep-unit", "--register=no", "--machine=" + self.name,
-                "--directory=" + self.root, "--network-namespace-path=/run/netns/" + self.netns,
+                "--directory=" + self.root, "--network-namespace-path=" + self.netns_path,
                 "--link-journal=no", "--resolv-conf=off", "--timezone=off", "--console=read-only",
                 "--overlay=/usr:%s:/usr" % self.upper["usr"], "--overlay=/etc:%s:/etc" % self.upper["etc"]]
         args += ["--bind-ro=" + b for b in self.binds]

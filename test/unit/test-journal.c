@@ -98,6 +98,27 @@ int main(void)
                         CHECK(why && strstr(why, cases[i].why), "%s: reason got '%s' want '...%s...'",
                               cases[i].name, check_show(why), cases[i].why);
         }
+        /* journald 252's text, seen in test/e2e/test_systemd_journal.py */
+        static const struct {
+                const char *msg;
+                bool want;
+        } dropped[] = {
+                {"Suppressed 140 messages from postfix@-.service", true},
+                {"Suppressed 7 messages from postfix.service", true},
+                {"Suppressed 7 messages from postfix@postfix-out.service", true},
+                {"Suppressed 7 messages from dovecot.service", true},
+                {"Suppressed 7 messages from postfix-autoblacklist.service", false},
+                {"Suppressed 7 messages from postfix-policyd.service", false},
+                {"Suppressed 7 messages from cron.service", false},
+                {"Suppressed 7 messages from user@1000.service", false},
+                {"Suppressed 7 messages from /system.slice/postfix.service/x", false},
+                {"Suppressed 7 messages", false},
+                {"postfix@-.service messages from postfix.service", false},
+        };
+        for (size_t i = 0; i < ELEMENTSOF(dropped); i++) {
+                bool got = journal_suppressed_mail_unit(&t, dropped[i].msg, strlen(dropped[i].msg));
+                CHECK(got == dropped[i].want, "'%s': got %d want %d", dropped[i].msg, got, dropped[i].want);
+        }
         CHECK(journal_mail_program("trivial-rewrit"), "a 15-byte comm is known");
         CHECK(!journal_mail_program("bash"), "bash is not a mail program");
         return check_done();
