@@ -1237,7 +1237,8 @@ static void on_line(void *ctx, const char *line, size_t len)
         Daemon *d = ctx;
         LogLine ll;
 
-        if (logline_parse(line, len, &ll) < 0) {
+        /* the loop's time, not a clock read per line: it only dates yearless stamps */
+        if (logline_parse_at(line, len, (int64_t)(ev_now(d->loop) * 1000.0), &ll) < 0) {
                 d->stats.unparsed++;
                 health_changed(d, health_unparsed(&d->health));
                 if (!d->save_due)
