@@ -45,6 +45,8 @@ struct Banset {
         uint32_t *nc_free;
         size_t n_nc_free, cap_nc_free;
         HTab nc_index;
+        BanChange *changes; /* keys changed since the last take, with repeats */
+        size_t n_changes, cap_changes;
 };
 
 static uint64_t key_hash(const Banset *b, const Addr *a, uint8_t plen)
@@ -103,6 +105,7 @@ Banset *banset_free(Banset *b)
         free(b->nc);
         free(b->nc_free);
         htab_free(&b->nc_index);
+        free(b->changes);
         free(b);
         return NULL;
 }
@@ -305,8 +308,48 @@ static void schedule(Banset *b, Ban *ban, int64_t due)
 
 /* --- state changes ------------------------------------------------------ */
 
+/* Note that ban changed (the list holds its key, which outlives a removal). */
+static void mark(Banset *b, Ban *ban)
+{
+        if (ban->changed)
+                return;
+        ban->changed = true;
+        GROW(b->changes, b->cap_changes, b->n_changes + 1);
+        b->changes[b->n_changes++] = (BanChange){ban->addr, ban->plen, NULL};
+}
+
+size_t banset_take_changes(Banset *b, BanChange **out)
+{
+        size_t k = 0;
+
+        /* A key removed then created again is listed twice: say it once. */
+        for (size_t i = 0; i < b->n_changes; i++) {
+                BanChange c = b->changes[i];
+                c.ban = banset_get(b, &c.addr, c.plen);
+                if (c.ban) {
+                        if (!c.ban->changed)
+                                continue; /* said already */
+                        c.ban->changed = false;
+                }
+                b->changes[k++] = c;
+        }
+        *out = b->changes;
+        b->changes = NULL;
+        b->n_changes = b->cap_changes = 0;
+        return k;
+}
+
+void banset_clear_changes(Banset *b)
+{
+        BanChange *c;
+
+        (void)banset_take_changes(b, &c);
+        free(c);
+}
+
 void banset_activate(Banset *b, Ban *ban, int64_t expires_ms)
 {
+        mark(b, ban);
         if (!ban->active) {
                 b->active++;
                 ban->active = true;
@@ -319,6 +362,7 @@ void banset_activate(Banset *b, Ban *ban, int64_t expires_ms)
 
 void banset_deactivate(Banset *b, Ban *ban, int64_t forget_ms)
 {
+        mark(b, ban);
         if (ban->active) {
                 b->active--;
                 ban->active = false;

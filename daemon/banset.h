@@ -27,6 +27,7 @@ typedef struct Ban {
         bool in_state;  /* active in the state file's last good save (the daemon keeps it) */
         bool remote;    /* imported from another host of the fleet (fleet.h) */
         uint16_t origin; /* remote: the interned name of that host */
+        bool changed;   /* listed in the set's changes since banset_take_changes() */
         uint16_t rule;  /* interned rule name */
         uint32_t count; /* bans of this address within the memory period */
         uint32_t hits;  /* hits that led to the latest ban */
@@ -81,6 +82,21 @@ size_t banset_memory(const Banset *b);
 void banset_set_net_prefix(Banset *b, unsigned plen);
 /* Active IPv6 host bans in a's network of the configured prefix. */
 uint32_t banset_net_hosts(Banset *b, const Addr *a);
+
+/*
+ * The changes since the last call, for the state file's change log: one
+ * entry per record that was activated, deactivated or removed (ban is
+ * NULL for a removed one), each once.  The ban pointers stay valid until
+ * the set changes; the array is the caller's to free.
+ */
+typedef struct BanChange {
+        Addr addr;
+        uint8_t plen;
+        Ban *ban;
+} BanChange;
+size_t banset_take_changes(Banset *b, BanChange **out);
+/* Forget the changes (a full save holds them all). */
+void banset_clear_changes(Banset *b);
 
 /*
  * All records (active_only: just the active bans), sorted by address then

@@ -108,6 +108,14 @@ typedef struct Daemon {
         /* The state file's retry after a failure (Ban.in_state says which
            bans its last good save holds: only they may reach the map). */
         bool save_failing;
+        /* The snapshot the change log extends (none yet: the next save is
+           a full one), and what the last save said of the positions. */
+        bool snap_ok;
+        uint64_t snap_hash;
+        size_t snap_bytes, log_bytes;
+        TailPos saved_pos[TAIL_MAX_POS];
+        size_t saved_n_pos;
+        char *saved_cursor;
         double save_backoff_s;
         char save_error[128];
         Addr *net_noted; /* networks whose "not banned as a network" was said */

@@ -99,6 +99,8 @@ static int run_check(const Options *o)
         return r < 0 ? EX_CONFIG : 0;
 }
 
+#define LINES_PER_CLOCK 4096
+
 typedef struct TestRun {
         RuleSet *rs;
         Replay *replay; /* --replay: the policy, not the lines */
@@ -108,6 +110,7 @@ typedef struct TestRun {
         FILE *out;
         bool verbose;
         uint64_t lineno;
+        int64_t now_ms; /* the clock for yearless stamps, read once per LINES_PER_CLOCK lines */
         uint64_t matched, exempted, own, unparsed, logged_in;
         Addr *addrs; /* distinct addresses counted */
         size_t n_addrs, cap_addrs;
@@ -214,8 +217,11 @@ static void test_line(void *ctx, const char *line, size_t len)
         TestRun *t = ctx;
         LogLine ll;
 
-        t->lineno++;
-        if (logline_parse(line, len, &ll) < 0) {
+        /* One clock read per line was a tenth of --test's time (perf); the
+           clock only places a yearless stamp in its year. */
+        if (t->lineno++ % LINES_PER_CLOCK == 0)
+                t->now_ms = now_ms();
+        if (logline_parse_at(line, len, t->now_ms, &ll) < 0) {
                 t->unparsed++;
                 return;
         }

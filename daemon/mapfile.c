@@ -244,6 +244,19 @@ AdminVerdict adminkeys_lookup(const AdminKeys *k, const char *key)
         }
 }
 
+/* snprintf(buf, size, "%s", s) without printf: a host key is rendered for every ban of every write. */
+static void copy_key(char *buf, size_t size, const char *s)
+{
+        size_t n = strlen(s);
+
+        if (!size)
+                return;
+        if (n >= size)
+                n = size - 1;
+        memcpy(buf, s, n);
+        buf[n] = '\0';
+}
+
 int mapfile_key(const Addr *a, unsigned plen, char *buf, size_t size)
 {
         char full[ADDR_STRLEN];
@@ -252,7 +265,7 @@ int mapfile_key(const Addr *a, unsigned plen, char *buf, size_t size)
                 unsigned octets = plen / 8;
                 size_t used = 0;
                 if (plen == 32) {
-                        snprintf(buf, size, "%s", addr_format(a, full));
+                        copy_key(buf, size, addr_format(a, full));
                         return 0;
                 }
                 if (plen % 8 || plen == 0)
@@ -264,7 +277,7 @@ int mapfile_key(const Addr *a, unsigned plen, char *buf, size_t size)
                 return 0;
         }
         if (plen == 128) {
-                snprintf(buf, size, "%s", addr_format(a, full));
+                copy_key(buf, size, addr_format(a, full));
                 return 0;
         }
         if (plen % 16 || plen == 0)

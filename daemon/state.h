@@ -21,6 +21,24 @@
  * It is written atomically (temporary file, fsync, rename, fsync of the
  * folder).  Pure parsing and rendering are separate from the file I/O so
  * that they are unit-tested on strings.
+ *
+ * Beside it, PATH.log holds the changes since that snapshot, so that a
+ * change costs what it changed, not the whole file: a header naming the
+ * snapshot by its hash, then batches, each the records that changed
+ * (the snapshot's own lines, and "forget ADDR/PLEN" for a record
+ * dropped) closed by a line that counts and hashes them:
+ *
+ *   postfix-autoblacklist-log 1 SNAPSHOT_HASH
+ *   position ... / journal ...    (the positions now, if the batch has any)
+ *   ban ...
+ *   forget ADDR/PLEN
+ *   commit RECORDS HASH
+ *
+ * A batch is appended and fdatasync'ed in one go; a kill can tear only
+ * the last one, which the loader ignores (no commit line, or one whose
+ * count or hash is wrong: nothing after it is read).  A log that names
+ * another snapshot (a kill between a new snapshot and the removal of
+ * the old log) is ignored: the snapshot holds it all.
  */
 
 #include <stdbool.h>
@@ -32,6 +50,7 @@
 #include "util.h"
 
 #define STATE_VERSION 1
+#define STATE_LOG_VERSION 1
 #define STATE_RULE_MAX 64
 
 typedef struct StateBan {
@@ -52,17 +71,53 @@ typedef struct State {
         size_t n_pos;
         StateBan *bans;
         size_t n_bans, cap_bans;
+        /* In a change log's batch only: records dropped. */
+        struct StateKey {
+                Addr addr;
+                uint8_t plen;
+        } *gone;
+        size_t n_gone, cap_gone;
+        uint64_t hash; /* set by state_parse: the snapshot's end hash */
 } State;
+
+typedef struct StateLogInfo {
+        size_t batches;      /* applied */
+        size_t ignored;      /* bytes at the end not applied (a torn batch) */
+        const char *skipped; /* the whole log was not used, and why (static text) */
+} StateLogInfo;
 
 void state_clear(State *s);
 StateBan *state_add_ban(State *s);
+void state_add_gone(State *s, const Addr *a, uint8_t plen);
 
 void state_render(const State *s, Buf *out);
 /* -EBADMSG with a reason in *why (to free) if the text is not a whole, valid state. */
 int state_parse(const char *text, size_t len, State *out, char **why);
 
-/* -ENOENT if there is no file; -EBADMSG (and *why) if it is damaged. */
+/* One batch of the change log: batch's records, then the commit line. */
+void state_render_batch(const State *batch, Buf *out);
+/*
+ * Apply the change log text to s (a parsed snapshot): every whole batch,
+ * up to a torn or damaged one.  Never fails: what is not used is in info.
+ */
+void state_apply_log(State *s, const char *text, size_t len, StateLogInfo *info);
+
+/*
+ * The snapshot and its change log.  -ENOENT if there is no snapshot;
+ * -EBADMSG (and *why) if it is damaged.  info (may be NULL) says what
+ * the log gave.
+ */
 int state_load(const char *path, State *out, char **why);
+int state_load_info(const char *path, State *out, char **why, StateLogInfo *info);
+/* A full snapshot; the old change log is removed.  *hash (may be NULL): its hash. */
 int state_save(const char *path, const State *s);
+int state_save_snapshot(const char *path, const State *s, uint64_t *hash, size_t *bytes);
+/*
+ * Append batch to PATH.log, the log of the snapshot whose hash is
+ * snap_hash, and fdatasync it; *log_bytes is the log's size after.  On
+ * failure the log is cut back to where it was (the caller should write a
+ * snapshot next, as the log's tail may be unknown).
+ */
+int state_append(const char *path, uint64_t snap_hash, const State *batch, size_t *log_bytes);
 /* Move a damaged state file aside (path.damaged-TIME); returns the new name. */
 char *state_set_aside(const char *path);

@@ -41,7 +41,7 @@ def main():
     rules = os.path.join(env.dir, "one.rules")
     with open(rules, "w") as f:
         f.write("[any-sasl]\nprogram = postfix*/smtpd\n"
-                "pattern = ^warning: [^[]*\\[<ADDR>\\]: SASL \\S+ authentication failed\n"
+                "pattern = ^warning: [-._A-Za-z0-9]+\\[<ADDR>\\]: SASL \\S+ authentication failed\n"
                 "max_hits = 1\nban_time = 1d\n")
     env.write_config(rules=rules)
     with open(env.log, "w") as f:
@@ -82,6 +82,8 @@ def main():
               % (args.bans, max(worst) * 1000, ", ".join("%.0f" % (w * 1000) for w in worst),
                  statistics.median(during) * 1000, max(idle) * 1000, bare * 1000))
     finally:
+        if os.environ.get("ABL_SHOW_STDERR"):
+            print(env.stderr())
         env.close()
 
 

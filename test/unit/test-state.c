@@ -48,6 +48,146 @@ static State sample(void)
 
 static int parse(const char *text, State *out, char **why) { return state_parse(text, strlen(text), out, why); }
 
+/* The ban of s for addr/plen, or NULL. */
+static const StateBan *find_ban(const State *s, const char *addr, uint8_t plen)
+{
+        Addr a;
+
+        addr_parse_str(addr, &a);
+        for (size_t i = 0; i < s->n_bans; i++)
+                if (s->bans[i].plen == plen && memcmp(&s->bans[i].addr, &a, sizeof(a)) == 0)
+                        return &s->bans[i];
+        return NULL;
+}
+
+static void add(State *s, const char *addr, uint8_t plen, uint32_t count)
+{
+        StateBan *b = state_add_ban(s);
+
+        addr_parse_str(addr, &b->addr);
+        b->plen = plen;
+        strcpy(b->rule, "r");
+        b->active = true;
+        b->count = count;
+}
+
+/*
+ * The change log: batches over a snapshot, cut at every byte (a kill
+ * during an append), damaged, or naming another snapshot.
+ */
+static void test_log(const State *snap_src)
+{
+        Buf snap = {0}, log = {0};
+        State base = {0}, b1 = {0}, b2 = {0};
+        size_t end1, head;
+        char *why = NULL;
+        Addr a;
+
+        state_render(snap_src, &snap);
+        CHECK_INT(parse(snap.data, &base, &why), 0, "snapshot parses");
+        /* batch 1: a new ban, a changed one, the positions move */
+        add(&b1, "198.51.100.1", 32, 1);
+        add(&b1, "203.0.113.7", 32, 9);
+        b1.pos[0] = (TailPos){.dev = 1, .ino = 2, .offset = 3, .head_len = 4, .head_hash = 5};
+        b1.n_pos = 1;
+        /* batch 2: the network record is dropped, another ban added */
+        addr_parse_str("2001:db8:1:2::", &a);
+        state_add_gone(&b2, &a, 64);
+        add(&b2, "192.0.2.9", 32, 2);
+        buf_printf(&log, "postfix-autoblacklist-log 1 %016llx\n", (unsigned long long)base.hash);
+        head = log.len;
+        state_render_batch(&b1, &log);
+        end1 = log.len;
+        state_render_batch(&b2, &log);
+        CHECK(strstr(log.data, "\nforget 2001:db8:1:2::/64\n") != NULL, "forget record:\n%s", log.data);
+
+        size_t base_n; /* the snapshot's bans; the first batch adds one */
+        {
+                State t0 = {0};
+                CHECK_INT(parse(snap.data, &t0, &why), 0, "snapshot parses");
+                base_n = t0.n_bans;
+                state_clear(&t0);
+        }
+        static const struct {
+                const char *name;
+                const char *find, *replace; /* a change to the log's text */
+                size_t batches;
+                const char *skipped;
+        } cases[] = {
+                {"whole", NULL, NULL, 2, NULL},
+                {"second commit's hash wrong", "commit 2 ", "commit 2 0", 1, NULL},
+                {"second batch's record changed", "192.0.2.9/32", "192.0.2.8/32", 1, NULL},
+                {"first batch's record changed", "198.51.100.1/32", "198.51.100.2/32", 0, NULL},
+                {"not a log", "postfix-autoblacklist-log", "postfix-autoblacklist-xxx", 0, "not a change log"},
+        };
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                Buf t = {0};
+                State s = {0};
+                StateLogInfo info;
+                const char *p = cases[i].find ? strstr(log.data, cases[i].find) : NULL;
+                if (cases[i].find && !p) {
+                        CHECK(false, "%s: the log has '%s'", cases[i].name, cases[i].find);
+                        continue;
+                }
+                if (p) {
+                        buf_append(&t, log.data, (size_t)(p - log.data));
+                        buf_puts(&t, cases[i].replace);
+                        buf_puts(&t, p + strlen(cases[i].find));
+                } else
+                        buf_puts(&t, log.data);
+                CHECK_INT(parse(snap.data, &s, &why), 0, "snapshot parses");
+                state_apply_log(&s, t.data, t.len, &info);
+                CHECK_INT(info.batches, cases[i].batches, cases[i].name);
+                CHECK(cases[i].skipped ? info.skipped && strstr(info.skipped, cases[i].skipped) : !info.skipped,
+                      "%s: skipped got '%s' want '%s'", cases[i].name, check_show(info.skipped),
+                      check_show(cases[i].skipped));
+                {
+                        const StateBan *b = find_ban(&s, "203.0.113.7", 32);
+                        uint32_t want = cases[i].batches >= 1 ? 9 : 3;
+                        CHECK(b && b->count == want, "%s: 203.0.113.7's count got %d want %u", cases[i].name,
+                              b ? (int)b->count : -1, want);
+                        CHECK((find_ban(&s, "2001:db8:1:2::", 64) != NULL) == (cases[i].batches < 2),
+                              "%s: the dropped network record", cases[i].name);
+                        CHECK_INT(s.n_bans, cases[i].batches == 0 ? base_n : base_n + 1, cases[i].name);
+                        CHECK_INT(s.pos[0].offset, cases[i].batches >= 1 ? 3 : 123456789, cases[i].name);
+                }
+                state_clear(&s);
+                buf_free(&t);
+        }
+
+        /* A log whose header names another snapshot (a kill after a new snapshot, before the old log went). */
+        {
+                State s = {0};
+                StateLogInfo info;
+                CHECK_INT(parse(snap.data, &s, &why), 0, "snapshot parses");
+                s.hash ^= 1;
+                state_apply_log(&s, log.data, log.len, &info);
+                CHECK(info.batches == 0 && info.skipped && strstr(info.skipped, "another snapshot"),
+                      "another snapshot: batches %zu, skipped '%s'", info.batches, check_show(info.skipped));
+                CHECK_INT(s.n_bans, base_n, "another snapshot: its bans only");
+                state_clear(&s);
+        }
+
+        /* A kill during an append: cut at every byte; whole batches count, the rest is ignored. */
+        for (size_t cut = 0; cut <= log.len; cut++) {
+                State s = {0};
+                StateLogInfo info;
+                size_t want = cut == log.len ? 2 : cut >= end1 ? 1 : 0;
+                CHECK_INT(parse(snap.data, &s, &why), 0, "snapshot parses");
+                state_apply_log(&s, log.data, cut, &info);
+                CHECK(info.batches == want, "cut at %zu: batches got %zu want %zu", cut, info.batches, want);
+                size_t ignored = cut < head ? cut : cut - (want == 2 ? cut : want == 1 ? end1 : head);
+                CHECK(info.ignored == ignored, "cut at %zu: ignored got %zu want %zu", cut, info.ignored, ignored);
+                CHECK_INT(s.n_bans, want == 0 ? base_n : base_n + 1, "bans after a cut");
+                state_clear(&s);
+        }
+        state_clear(&base);
+        state_clear(&b1);
+        state_clear(&b2);
+        buf_free(&snap);
+        buf_free(&log);
+}
+
 int main(void)
 {
         State s = sample(), back = {0};
@@ -158,6 +298,35 @@ int main(void)
                 why = NULL;
                 buf_free(&jt);
                 state_clear(&j);
+        }
+
+        test_log(&s);
+
+        /* Files: a snapshot, appends, and a new snapshot removes the old log. */
+        {
+                const char *dir = check_mktemp();
+                char path[512], lpath[600];
+                State l = {0}, b = {0};
+                uint64_t hash = 0;
+                size_t bytes = 0, lb = 0;
+                StateLogInfo info;
+                snprintf(path, sizeof(path), "%s/state", dir);
+                snprintf(lpath, sizeof(lpath), "%s.log", path);
+                CHECK_INT(state_save_snapshot(path, &s, &hash, &bytes), 0, "snapshot");
+                CHECK(bytes > 0 && access(lpath, F_OK) < 0, "no log after a snapshot");
+                add(&b, "198.51.100.1", 32, 1);
+                CHECK_INT(state_append(path, hash, &b, &lb), 0, "append");
+                CHECK_INT(state_append(path, hash, &b, &lb), 0, "append again");
+                CHECK_INT(state_load_info(path, &l, &why, &info), 0, "load with its log");
+                CHECK_INT(info.batches, 2, "batches loaded");
+                CHECK_INT(l.n_bans, s.n_bans + 1, "the appended ban is back, once");
+                state_clear(&l);
+                CHECK_INT(state_save_snapshot(path, &s, &hash, &bytes), 0, "snapshot again");
+                CHECK(access(lpath, F_OK) < 0, "the old log is removed");
+                CHECK_INT(state_load(path, &l, &why), 0, "load");
+                CHECK_INT(l.n_bans, s.n_bans, "the snapshot's bans");
+                state_clear(&l);
+                state_clear(&b);
         }
 
         /* Files: save, load, missing, set aside. */
