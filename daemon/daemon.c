@@ -868,6 +868,8 @@ static void auth_done(void *ctx, int result, size_t entries)
         if (result >= 0 && result != MAPWRITER_UNCHANGED)
                 log_event(LOG_EVENT_MAP_WRITTEN, LOG_INFO, NULL, "%s: written, %zu %s", mapwriter_path(d->auth_map),
                           entries, entries == 1 ? "entry" : "entries");
+        /* "auth map not updated" comes and goes too; systemctl status shows it */
+        daemon_status_changed(d);
 }
 
 static const MapWriterOps auth_ops = {render_auth, auth_done};
