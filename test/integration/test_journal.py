@@ -164,7 +164,9 @@ class Journal(DaemonTest):
                                 stdout=stream.fileno(), stderr=stream.fileno(),
                                 env=dict(os.environ, JOURNAL_STREAM="%d:%d" % (st.st_dev, st.st_ino)))
         try:
-            wait_until(lambda: os.path.exists(env.socket), what="the daemon")
+            # ready (its "ready:" entry), so the log is followed: lines written
+            # before that would be before the end it starts at
+            self.wait_journal("_PID=%d" % proc.pid, "AUTOBLACKLIST_EVENT=start", timeout=15)
             for _ in range(3):
                 env.append(sasl_fail("203.0.113.46"))
             e = self.wait_journal("AUTOBLACKLIST_ADDRESS=203.0.113.46", "AUTOBLACKLIST_EVENT=ban")[0]
