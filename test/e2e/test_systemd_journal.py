@@ -242,9 +242,11 @@ class JournalUnderSystemd(unittest.TestCase):
         self.c.wait_until(lambda: self.journal_counts()["spoofed"] >= before["spoofed"] + 8, timeout=10,
                           what="8 refused entries")
         got = self.journal_counts()
-        self.assertIn("_COMM=logger", got["line"])
+        # logger may exit before journald reads its /proc entry: then _COMM is
+        # missing, and the entry is refused all the same
+        self.assertRegex(got["line"], r"_COMM=(logger|\?) ")
         warns = [m for m in self.messages(after, _SYSTEMD_UNIT=UNIT) if m.startswith("journal: refused")]
-        self.assertTrue(warns and "_COMM=logger" in warns[0], warns)
+        self.assertTrue(warns and re.search(r"_COMM=(logger|\?) ", warns[0]), warns)
         time.sleep(1)  # a ban would be in the map a debounce after the hit
         self.assertIsNone(self.postmap_q(FORGED))
         self.assertNotIn(FORGED, self.ctl("list").stdout)
