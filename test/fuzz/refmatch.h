@@ -31,6 +31,7 @@ typedef struct RefPattern {
         pcre2_code *code;
         pcre2_match_data *md;
         uint32_t addr_group;
+        int lp_group, echo_group; /* the (?C"echo") check's groups, or < 0 */
 } RefPattern;
 
 typedef struct RefSet {
@@ -63,6 +64,45 @@ static inline void ref_compile(RefPattern *p)
                 abort(); /* ruleset_load() compiled it */
         p->md = pcre2_match_data_create_from_pattern(p->code, NULL);
         p->addr_group = (uint32_t)pcre2_substring_number_from_name(p->code, (PCRE2_SPTR) "addr");
+        p->lp_group = pcre2_substring_number_from_name(p->code, (PCRE2_SPTR) "lp");
+        p->echo_group = pcre2_substring_number_from_name(p->code, (PCRE2_SPTR) "echo");
+}
+
+/*
+ * The reference's own (?C"echo") check, written apart from rules.c's:
+ * the group "echo" is the group "lp" in Postfix's external form, i.e.
+ * either the same bytes, or in double quotes with '"' and '\' escaped by
+ * a backslash.  0: go on; 1: fail here.
+ */
+static inline int ref_echo(pcre2_callout_block *cb, void *data)
+{
+        const RefPattern *p = data;
+        const PCRE2_SIZE *ov = cb->offset_vector;
+        _cleanup_free_ char *un = NULL;
+        size_t n = 0, ll, el;
+        const char *l, *e;
+
+        if (!cb->callout_string || strcmp((const char *)cb->callout_string, "echo") != 0)
+                return 0;
+        if (p->lp_group < 0 || p->echo_group < 0 || (uint32_t)p->lp_group >= cb->capture_top ||
+            (uint32_t)p->echo_group >= cb->capture_top || ov[2 * p->lp_group] == PCRE2_UNSET ||
+            ov[2 * p->echo_group] == PCRE2_UNSET)
+                return 1;
+        l = (const char *)cb->subject + ov[2 * p->lp_group];
+        ll = ov[2 * p->lp_group + 1] - ov[2 * p->lp_group];
+        e = (const char *)cb->subject + ov[2 * p->echo_group];
+        el = ov[2 * p->echo_group + 1] - ov[2 * p->echo_group];
+        if (el == ll && memcmp(e, l, el) == 0)
+                return 0;
+        if (el < 2 || e[0] != '"' || e[el - 1] != '"')
+                return 1;
+        un = xmalloc(el);
+        for (size_t i = 1; i + 1 < el; i++) {
+                if (e[i] == '\\' && i + 2 < el)
+                        i++;
+                un[n++] = e[i];
+        }
+        return n == ll && memcmp(un, l, n) == 0 ? 0 : 1;
 }
 
 /* Add the enabled patterns of one rule file's text, in order. */
@@ -160,6 +200,7 @@ static inline int ref_match(RefSet *rs, const char *line, size_t len, const char
 
                 if (!p->code || fnmatch(p->program, tag, 0) != 0)
                         continue;
+                pcre2_set_callout(rs->mctx, ref_echo, p);
                 rc = pcre2_match(p->code, (PCRE2_SPTR)ll.msg, ll.msg_len, 0, 0, p->md, rs->mctx);
                 if (rc == PCRE2_ERROR_NOMATCH)
                         continue;
