@@ -168,6 +168,10 @@ class AuthMap(unittest.TestCase):
     def test_admin_lines_kept_and_flush(self):
         admin = "# the admin's own\n%s silent-discard, pipelining\n" % h.client4(5)
         self.start()
+        # READY follows the access map's first write; the auth map's may still
+        # be under way, and an edit that lands between its check and its
+        # rename is lost (as with any editor racing a writer): let it end.
+        self.wait_written(self.pf.ehlo, "# BEGIN postfix-autoblacklist")
         # The admin writes a line of their own (the daemon keeps it).
         with open(self.pf.ehlo, "a") as f:
             f.write(admin)
