@@ -17,9 +17,9 @@
 #include <arpa/inet.h>
 #include <errno.h>
 
-#include "addr.h"
+#include "util/addr.h"
 #include "fuzz.h"
-#include "util.h"
+#include "util/util.h"
 
 static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 

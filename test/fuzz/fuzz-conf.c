@@ -7,7 +7,7 @@
  */
 #include <errno.h>
 
-#include "conf.h"
+#include "service/conf.h"
 #include "fuzz.h"
 
 static void same_config(const Config *a, const Config *b)

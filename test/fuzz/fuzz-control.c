@@ -14,10 +14,10 @@
  */
 #include <errno.h>
 
-#include "addr.h"
+#include "util/addr.h"
 #include "fuzz.h"
-#include "mapfile.h"
-#include "util.h"
+#include "backend/mapfile.h"
+#include "util/util.h"
 
 #define MAX_WORDS 16 /* as handle_line() */
 

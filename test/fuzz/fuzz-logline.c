@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "logline.h"
+#include "source/logline.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -12,7 +12,7 @@
 #include <errno.h>
 
 #include "fuzz.h"
-#include "mapfile.h"
+#include "backend/mapfile.h"
 
 static void check_keys(const Addr *a, const AdminKeys *k1, const AdminKeys *k2)
 {

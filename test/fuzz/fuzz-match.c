@@ -10,7 +10,7 @@
 
 #include "fuzz.h"
 #include "refmatch.h"
-#include "rules.h"
+#include "match/rules.h"
 
 static RuleSet *rs;
 static RefSet ref;

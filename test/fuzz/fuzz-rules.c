@@ -12,7 +12,7 @@
 
 #include "fuzz.h"
 #include "refmatch.h"
-#include "rules.h"
+#include "match/rules.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -13,7 +13,7 @@
 #include <inttypes.h>
 
 #include "fuzz.h"
-#include "state.h"
+#include "service/state.h"
 
 static void same_state(const State *a, const State *b)
 {

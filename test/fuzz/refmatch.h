@@ -17,10 +17,10 @@
 #include <pcre2.h>
 #include <string.h>
 
-#include "addr.h"
-#include "logline.h"
-#include "rules.h"
-#include "util.h"
+#include "util/addr.h"
+#include "source/logline.h"
+#include "match/rules.h"
+#include "util/util.h"
 
 #define REF_MATCH_LIMIT 200000 /* as rules.c */
 

@@ -168,7 +168,7 @@ class Unit(unittest.TestCase):
     def test_verify(self):
         """The unit as generated, pointed at the built binary, with the project's man pages."""
         with tempfile.TemporaryDirectory() as tmp:
-            for sect, pages in (("8", ["daemon/autoblacklistd.8", "daemon/autoblacklistctl.8"]),
+            for sect, pages in (("8", ["daemon/cmd/autoblacklistd.8", "daemon/cmd/autoblacklistctl.8"]),
                                 ("5", ["conf/autoblacklist.conf.5", "rules/autoblacklist.rules.5"])):
                 os.makedirs(os.path.join(tmp, "man", "man" + sect))
                 for p in pages:

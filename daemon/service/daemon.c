@@ -1,0 +1,1781 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * daemon: the glue.  One libev loop, no threads.  Lines from tail go to
+ * rules; a match goes through the never-ban check and the tracker; a
+ * crossed threshold becomes a ban; a change of bans asks the map writer
+ * for a new map.  One ev_periodic, armed for the earliest due time, lifts
+ * bans when they expire and forgets old records (wall-clock time, as bans
+ * outlive restarts).  SIGHUP reloads, SIGTERM stops after the last map
+ * write.
+ *
+ * Time: a hit is timed by its line's own stamp (never later than now),
+ * and a ban runs from the time of the hit that crossed the threshold, so
+ * that a catch-up over an old log does the same as following it would
+ * have; a ban already over by now is not imposed.  The hits of a
+ * logged-in smtpd session (session.c) are not counted.
+ *
+ * Invariant: a ban is written to the map only after it is in the state
+ * file.  The state is saved when the map writer renders, if the bans
+ * changed; if that save fails, the render leaves out every active ban
+ * that the last good save does not hold (unbans and expiries still go
+ * through), and the save is retried with backoff.  So a kill -9 can never
+ * leave a ban in the map that a restart would drop.
+ *
+ * Readiness: READY=1 comes when the rules are loaded, the log is followed
+ * and the first map write has ended, in success or failure, or after
+ * READY_WAIT_S at most.  A map that cannot be written does not stop us
+ * from following the log and banning in memory; STATUS says so, and the
+ * writer retries.
+ *
+ * A second writer keeps the auth map (smtpd_discard_ehlo_keyword_address_
+ * maps) in step with the same bans: "ADDRESS silent-discard, auth" for
+ * each banned host, so smtpd neither offers AUTH to it nor accepts its
+ * AUTH command (503 5.5.1), even with smtpd_delay_reject = yes, where the
+ * access map is only consulted at RCPT.  smtpd looks that map up with the
+ * bare client address only (maps_find(..., state->addr), no network
+ * walk), so a network ban closes AUTH only for the hosts banned one by
+ * one inside it; hits of a host under a network ban therefore still
+ * count, so that a host that goes on failing is banned (and shut out of
+ * AUTH) on its own.
+ */
+#include "service/daemon-internal.h"
+
+#include <errno.h>
+#include <ifaddrs.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "service/log.h"
+#include "source/logline.h"
+#include "source/source.h"
+#include "service/state.h"
+#include "util/util.h"
+
+#define STOP_TIMEOUT_S 30.0
+/* Save the state this soon after the bans change (if no map write did it
+   first), and at most this late after the log position moved (a crash
+   re-reads at most that much). */
+#define SAVE_BANS_S 2.0
+#define SAVE_POSITION_S 60.0
+#define SAVE_LOG_MIN (1u << 20) /* a change log this small is never worth a snapshot */
+#define SAVE_RETRY_MIN_S 1.0
+#define SAVE_RETRY_MAX_S 60.0
+#define READY_WAIT_S 5.0
+#define NET_NOTED_MAX 1024 /* networks whose non-ban we said; then only at debug level */
+
+/* --- configuration ------------------------------------------------------ */
+
+static void log_diags(const Diags *d, const char *prefix)
+{
+        for (size_t i = 0; i < d->n; i++)
+                log_event(LOG_EVENT_NONE, LOG_ERR, NULL, "%s%s", prefix, d->items[i]);
+}
+
+static int load_rules(Daemon *d, const Config *cfg, RuleSet **out, Diags *errors)
+{
+        Diags warnings = {0};
+        int r = config_load_rules(cfg, d->opts->rules_override, d->names, out, errors, &warnings);
+
+        for (size_t i = 0; i < warnings.n; i++)
+                log_warn("%s", warnings.items[i]);
+        diags_free(&warnings);
+        return r;
+}
+
+/* The addresses of this machine's interfaces: never banned. */
+static void add_local_addresses(Exempt *e)
+{
+        struct ifaddrs *ifa, *i;
+
+        if (getifaddrs(&ifa) < 0) {
+                log_warn("getifaddrs: %m; this host's own addresses are not protected");
+                return;
+        }
+        for (i = ifa; i; i = i->ifa_next) {
+                Cidr c = {0};
+                if (!i->ifa_addr)
+                        continue;
+                if (i->ifa_addr->sa_family == AF_INET) {
+                        static const uint8_t mapped[12] = {[10] = 0xff, [11] = 0xff};
+                        memcpy(c.net.b, mapped, 12);
+                        memcpy(c.net.b + 12, &((struct sockaddr_in *)i->ifa_addr)->sin_addr, 4);
+                        c.plen = 32;
+                        c.v4 = true;
+                } else if (i->ifa_addr->sa_family == AF_INET6) {
+                        memcpy(c.net.b, &((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr, 16);
+                        c.plen = 128;
+                        c.v4 = addr_is_v4(&c.net);
+                        if (c.v4)
+                                c.plen = 32;
+                } else
+                        continue;
+                exempt_add(e, &c, "an address of this host");
+        }
+        freeifaddrs(ifa);
+}
+
+/* ignore_mynetworks: what "postconf -h mynetworks" says. */
+static void add_mynetworks(const Config *cfg, Exempt *e)
+{
+        size_t n = strv_length(cfg->postconf);
+        _cleanup_free_ char **argv = xcalloc(n + 3, sizeof(char *));
+        _cleanup_free_ char *out = NULL;
+        Diags skipped = {0};
+        int r;
+
+        for (size_t i = 0; i < n; i++)
+                argv[i] = cfg->postconf[i];
+        argv[n] = (char *)"-h";
+        argv[n + 1] = (char *)"mynetworks";
+        r = run_capture(argv, 1 << 20, 10000, &out);
+        if (r < 0) {
+                log_err("ignore_mynetworks: %s -h mynetworks failed: %s; mynetworks is not protected",
+                        cfg->postconf[0], r == -EIO && out ? strip(out) : strerror(-r));
+                return;
+        }
+        n = exempt_add_mynetworks(e, out, "mynetworks", &skipped);
+        for (size_t i = 0; i < skipped.n; i++)
+                log_warn("ignore_mynetworks: '%s' in mynetworks is not an address or network; it is not read",
+                         skipped.items[i]);
+        diags_free(&skipped);
+        log_info("ignore_mynetworks: %zu networks from mynetworks are never banned", n);
+}
+
+/* Run cfg's postconf with these arguments: its output, or NULL (*r says why). */
+static char *postconf_out(const Config *cfg, const char *a1, const char *a2, int *r)
+{
+        size_t n = strv_length(cfg->postconf);
+        _cleanup_free_ char **argv = xcalloc(n + 3, sizeof(char *));
+        char *out = NULL;
+
+        for (size_t i = 0; i < n; i++)
+                argv[i] = cfg->postconf[i];
+        argv[n] = (char *)a1;
+        argv[n + 1] = (char *)a2;
+        *r = run_capture(argv, 1 << 20, 10000, &out);
+        if (*r < 0) {
+                free(out);
+                return NULL;
+        }
+        return out;
+}
+
+/*
+ * network_map: its bans do nothing unless smtpd looks the client up in it,
+ * and nothing else would tell the admin.  Look for "cidr:PATH" in main.cf
+ * (postconf -n, restriction classes included) and in master.cf's -o
+ * overrides (postconf -P).
+ */
+static void check_network_map(const Config *cfg)
+{
+        _cleanup_free_ char *needle = NULL, *main_cf = NULL, *master_cf = NULL;
+        int r;
+
+        if (!cfg->network_map)
+                return;
+        needle = xasprintf("cidr:%s", cfg->network_map);
+        main_cf = postconf_out(cfg, "-n", NULL, &r);
+        if (!main_cf) {
+                log_warn("network_map: cannot read Postfix's settings with %s -n (%s); make sure "
+                         "smtpd_client_restrictions has check_client_access %s after the access map",
+                         cfg->postconf[0], strerror(-r), needle);
+                return;
+        }
+        master_cf = postconf_out(cfg, "-P", NULL, &r);
+        if (!strstr(main_cf, needle) && !(master_cf && strstr(master_cf, needle)))
+                log_warn("network_map: Postfix's settings do not name %s; network bans have no effect until "
+                         "smtpd_client_restrictions has check_client_access %s after the access map (their "
+                         "banned hosts stay in the access map)",
+                         needle, needle);
+}
+
+/* Build the never-ban list for cfg into e. */
+static void build_exempt(const Config *cfg, Exempt *e)
+{
+        for (size_t i = 0; i < cfg->n_ignore; i++)
+                exempt_add(e, &cfg->ignore[i], "ignore list");
+        add_local_addresses(e);
+        if (cfg->ignore_mynetworks)
+                add_mynetworks(cfg, e);
+        if (!cfg->ban_private)
+                exempt_add_private(e);
+}
+
+const char *daemon_private_policy(const Daemon *d)
+{
+        return d->cfg->ban_private ? "may be banned (ban_private = yes)"
+                                   : "never banned (ban_private = no): 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, "
+                                     "100.64.0.0/10, 169.254.0.0/16, fc00::/7, fe80::/10";
+}
+
+/* --- state -------------------------------------------------------------- */
+
+/* The bans of v[0..n) are in the state file now, as they stand. */
+static void set_saved(Ban **v, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                v[i]->in_state = v[i]->active;
+}
+
+static void schedule_save(Daemon *d, double within);
+
+static void fill_ban(Daemon *d, StateBan *sb, const Ban *b)
+{
+        sb->addr = b->addr;
+        sb->plen = b->plen;
+        snprintf(sb->rule, sizeof(sb->rule), "%s", names_get(d->names, b->rule));
+        sb->active = b->active;
+        sb->manual = b->manual;
+        sb->count = b->count;
+        sb->hits = b->hits;
+        sb->first_hit_ms = b->first_hit_ms;
+        sb->last_hit_ms = b->last_hit_ms;
+        sb->banned_ms = b->banned_ms;
+        sb->expires_ms = b->expires_ms;
+        if (b->remote)
+                snprintf(sb->origin, sizeof(sb->origin), "%s", names_get(d->names, b->origin));
+}
+
+/*
+ * Save the state: the bans that changed since the last save, appended to
+ * the change log in one fdatasync'ed batch, so that a ban costs what it
+ * changed, not the whole file (89 MB at 1,000,000 bans).  A full snapshot
+ * when there is none yet (the first save after a start), after a failed
+ * save (the log's tail is then unknown), or once the log has grown past
+ * the snapshot's size: so a change costs O(1) amortised, and loading
+ * reads at most twice the snapshot.  A save that has nothing new to say
+ * (no change, the same positions) writes nothing.
+ */
+static int save_state(Daemon *d)
+{
+        State st = {0};
+        _cleanup_free_ Ban **v = NULL;
+        _cleanup_free_ BanChange *c = NULL;
+        size_t n = 0, n_c = 0;
+        bool full = !d->snap_ok || d->log_bytes > MAX(d->snap_bytes, SAVE_LOG_MIN);
+        int r;
+
+        if (d->journal)
+                st.journal_cursor = journal_cursor(d->journal);
+        else {
+                st.log_file = d->cfg->log_file;
+                st.n_pos = tail_positions(d->tail, st.pos, TAIL_MAX_POS);
+        }
+        /* which map holds our block: a start with another access_map cleans it */
+        st.map = xasprintf("%s:%s", d->cfg->map_type, d->cfg->map_path);
+        if (full) {
+                n = banset_list(d->bans, false, &v);
+                for (size_t i = 0; i < n; i++)
+                        fill_ban(d, state_add_ban(&st), v[i]);
+                r = state_save_snapshot(d->cfg->state_file, &st, &d->snap_hash, &d->snap_bytes);
+                if (r == 0) {
+                        banset_clear_changes(d->bans);
+                        d->log_bytes = 0;
+                        d->snap_ok = true;
+                }
+        } else {
+                n_c = banset_take_changes(d->bans, &c);
+                if (!n_c && d->saved_n_pos == st.n_pos && !memcmp(d->saved_pos, st.pos, sizeof(st.pos)) &&
+                    (d->saved_cursor && st.journal_cursor ? streq(d->saved_cursor, st.journal_cursor) : d->saved_cursor == st.journal_cursor)) {
+                        r = 0; /* nothing new */
+                        goto saved;
+                }
+                for (size_t i = 0; i < n_c; i++) {
+                        if (c[i].ban)
+                                fill_ban(d, state_add_ban(&st), c[i].ban);
+                        else
+                                state_add_gone(&st, &c[i].addr, c[i].plen);
+                }
+                r = state_append(d->cfg->state_file, d->snap_hash, &st, &d->log_bytes);
+                if (r < 0)
+                        d->snap_ok = false; /* the retry writes it all */
+        }
+        if (r < 0) {
+                snprintf(d->save_error, sizeof(d->save_error), "%s", strerror(-r));
+                /* Said once; the retries are quiet until one works. */
+                if (!d->save_failing)
+                        log_err("%s: cannot save the state: %s; new bans stay out of the map until it "
+                                "is saved; retrying",
+                                d->cfg->state_file, d->save_error);
+                else
+                        d->save_backoff_s = MIN(d->save_backoff_s * 2, SAVE_RETRY_MAX_S);
+                d->save_failing = true;
+                if (!d->stopping)
+                        schedule_save(d, d->save_backoff_s);
+                goto out;
+        }
+saved:
+        if (full)
+                set_saved(v, n);
+        else
+                for (size_t i = 0; i < n_c; i++)
+                        if (c[i].ban)
+                                c[i].ban->in_state = c[i].ban->active;
+        memcpy(d->saved_pos, st.pos, sizeof(st.pos));
+        d->saved_n_pos = st.n_pos;
+        free(d->saved_cursor);
+        d->saved_cursor = st.journal_cursor ? xstrdup(st.journal_cursor) : NULL;
+        d->bans_dirty = false;
+        if (d->save_failing) {
+                d->save_failing = false;
+                d->save_backoff_s = SAVE_RETRY_MIN_S;
+                d->save_error[0] = '\0';
+                log_notice("%s: the state is saved again; the bans held back go to the map", d->cfg->state_file);
+                if (d->map)
+                        (void)daemon_map_request(d, false);
+        }
+out:
+        st.log_file = NULL;
+        state_clear(&st);
+        return r;
+}
+
+static void save_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+        Daemon *d = w->data;
+
+        (void)loop;
+        (void)revents;
+        d->save_due = 0;
+        (void)save_state(d);
+}
+
+/* Save within `within` seconds (sooner if a save is already due sooner). */
+static void schedule_save(Daemon *d, double within)
+{
+        ev_tstamp due = ev_now(d->loop) + within;
+
+        if (d->save_due && d->save_due <= due)
+                return;
+        ev_timer_stop(d->loop, &d->save_timer);
+        ev_timer_set(&d->save_timer, within, 0.);
+        ev_timer_start(d->loop, &d->save_timer);
+        d->save_due = due;
+}
+
+/* Read the state file; a damaged one is kept aside and we start fresh. */
+static void load_state(Daemon *d, State *st)
+{
+        _cleanup_free_ char *why = NULL;
+        int r = state_load(d->cfg->state_file, st, &why);
+
+        if (r == -ENOENT)
+                return;
+        if (r == -EBADMSG) {
+                _cleanup_free_ char *aside = state_set_aside(d->cfg->state_file);
+                log_warn("%s: damaged (%s); starting without it%s%s", d->cfg->state_file, why,
+                         aside ? ", the file is kept as " : "", aside ? aside : "");
+                return;
+        }
+        if (r < 0)
+                log_warn("%s: %s; starting without it", d->cfg->state_file, why ? why : strerror(-r));
+}
+
+/* t + d milliseconds, saturated: times from the state file can be anything
+   (a state file damaged by hand, or a ban for ever and a day). */
+static int64_t add_ms(int64_t t, uint64_t d)
+{
+        int64_t r;
+
+        if (d > INT64_MAX || __builtin_add_overflow(t, (int64_t)d, &r))
+                return INT64_MAX;
+        return r;
+}
+
+/* When the record of a ban that ended (or ends) is forgotten. */
+static int64_t forget_time(const Daemon *d, int64_t expires_ms, int64_t banned_ms)
+{
+        return add_ms(expires_ms ? expires_ms : banned_ms, d->cfg->ban_memory_ms);
+}
+
+/* The bans of the state file, as they stand now. */
+static void restore_bans(Daemon *d, const State *st, int64_t now)
+{
+        size_t active = 0, remembered = 0;
+
+        for (size_t i = 0; i < st->n_bans; i++) {
+                const StateBan *sb = &st->bans[i];
+                bool live = sb->active && (sb->expires_ms == 0 || sb->expires_ms > now);
+                int64_t forget = forget_time(d, sb->expires_ms, sb->banned_ms);
+                uint16_t rule;
+                Ban *b;
+
+                if (!live && forget <= now)
+                        continue; /* ended, and out of memory too */
+                if (names_intern(d->names, sb->rule, &rule) < 0)
+                        continue;
+                b = banset_upsert(d->bans, &sb->addr, sb->plen);
+                b->rule = rule;
+                b->manual = sb->manual;
+                b->count = sb->count;
+                b->hits = sb->hits;
+                b->first_hit_ms = sb->first_hit_ms;
+                b->last_hit_ms = sb->last_hit_ms;
+                b->banned_ms = sb->banned_ms;
+                b->expires_ms = sb->expires_ms;
+                b->remote = sb->origin[0] && names_intern(d->names, sb->origin, &b->origin) == 0;
+                if (live) {
+                        b->in_state = true; /* it comes from there */
+                        banset_activate(d->bans, b, sb->expires_ms);
+                        active++;
+                } else {
+                        banset_deactivate(d->bans, b, forget);
+                        remembered++;
+                }
+        }
+        if (st->n_bans)
+                log_info("%s: restored %zu bans (and %zu ended ones, remembered for repeat offenders)",
+                         d->cfg->state_file, active, remembered);
+}
+
+/* --- bans and the map --------------------------------------------------- */
+
+void daemon_arm_due(Daemon *d)
+{
+        int64_t next = banset_next_due(d->bans);
+
+        ev_periodic_stop(d->loop, &d->due);
+        if (next) {
+                ev_periodic_set(&d->due, (double)next / 1000.0, 0., NULL);
+                ev_periodic_start(d->loop, &d->due);
+        }
+}
+
+/* The one-line summary for systemd's STATUS=. */
+static char *status_line(Daemon *d)
+{
+        Buf b = {0};
+        size_t bans = banset_active(d->bans), tracked = tracker_count(d->tracker);
+
+        buf_printf(&b, "%zu ban%s, %zu address%s tracked", bans, bans == 1 ? "" : "s", tracked,
+                   tracked == 1 ? "" : "es");
+        if (d->stats.last_ban_ms) {
+                char t[64];
+                buf_printf(&b, "; last ban %s (%s) at %s", d->stats.last_ban, d->stats.last_ban_rule,
+                           format_time(d->stats.last_ban_ms, t, sizeof(t)));
+        }
+        if (mapwriter_stats(d->map)->last_error[0])
+                buf_printf(&b, "; map not updated, retrying: %s", mapwriter_stats(d->map)->last_error);
+        if (d->auth_map && mapwriter_stats(d->auth_map)->last_error[0])
+                buf_printf(&b, "; auth map not updated, retrying: %s", mapwriter_stats(d->auth_map)->last_error);
+        if (d->tail && tail_problem(d->tail))
+                buf_printf(&b, "; log %s: %s", d->cfg->log_file, tail_problem(d->tail));
+        if (d->save_failing)
+                buf_printf(&b, "; state not saved, new bans held back, retrying: %s", d->save_error);
+        {
+                char h[256];
+                if (health_problem(&d->health, h, sizeof(h)))
+                        buf_printf(&b, "; %s", h);
+        }
+        daemon_fleet_status_short(d, &b);
+        return b.data;
+}
+
+uint64_t daemon_map_request(Daemon *d, bool now)
+{
+        d->gen_wanted++;
+        if (now)
+                mapwriter_request_now(d->map);
+        else
+                mapwriter_request(d->map);
+        if (d->auth_map) {
+                if (now)
+                        mapwriter_request_now(d->auth_map);
+                else
+                        mapwriter_request(d->auth_map);
+        }
+        return d->gen_wanted;
+}
+
+void daemon_set_blocks(Daemon *d, bool present)
+{
+        mapwriter_set_block(d->map, present);
+        if (d->auth_map)
+                mapwriter_set_block(d->auth_map, present);
+}
+
+void daemon_status_changed(Daemon *d)
+{
+        _cleanup_free_ char *status = NULL;
+
+        if (d->ready) {
+                status = status_line(d);
+                notify_status(d->notify, status);
+        }
+}
+
+/* The bans changed: a new map soon, the state before it, the timer. */
+void daemon_bans_changed(Daemon *d)
+{
+        d->bans_dirty = true;
+        daemon_arm_due(d);
+        (void)daemon_map_request(d, false);
+        schedule_save(d, SAVE_BANS_S);
+        daemon_status_changed(d);
+}
+
+char *daemon_ban_text(const Ban *ban, char *buf)
+{
+        char a[ADDR_STRLEN];
+
+        if (ban_is_host(ban))
+                snprintf(buf, CIDR_STRLEN, "%s", addr_format(&ban->addr, a));
+        else
+                snprintf(buf, CIDR_STRLEN, "%s/%u", addr_format(&ban->addr, a), ban->plen);
+        return buf;
+}
+
+void daemon_lift(Daemon *d, Ban *ban, const char *why)
+{
+        char text[CIDR_STRLEN];
+
+        daemon_ban_text(ban, text);
+        log_event(LOG_EVENT_UNBAN, LOG_NOTICE,
+                  &(LogFields){.address = text, .rule = names_get(d->names, ban->rule)}, "unban %s: %s", text,
+                  why);
+        if (ban_is_host(ban))
+                tracker_forget(d->tracker, &ban->addr);
+        banset_remove(d->bans, ban);
+        d->stats.unbans++;
+        daemon_bans_changed(d);
+}
+
+/* Is this host ban covered by an active network ban (rendered instead)? */
+static bool under_net_ban(Daemon *d, const Ban *b)
+{
+        Ban *net;
+
+        /* With a cidr: network map the hosts stay in the access map too: if
+           smtpd was not pointed at the network map, they are still banned. */
+        if (addr_is_v4(&b->addr) || b->plen != 128 || d->cfg->network_map)
+                return false;
+        net = banset_get(d->bans, &b->addr, (uint8_t)d->cfg->ipv6_net_prefix);
+        /* a network ban held back (the state does not hold it yet) is not
+           written: the host must be, or it would be open again */
+        return net && net->active && (!d->bans_dirty || net->in_state);
+}
+
+int daemon_net_key(const Daemon *d, const Addr *net, unsigned plen, char *key, size_t size)
+{
+        if (plen == addr_host_plen(net) || !d->cfg->network_map)
+                return mapfile_key(net, plen, key, size);
+        if (size)
+                key[0] = '\0'; /* goes into the cidr: map, which takes any prefix */
+        return 0;
+}
+
+/*
+ * Write the cidr: network map at path with the network bans in nets
+ * (their lines; NULL: none).  smtpd reads a cidr table only when a process starts and does not
+ * watch it, so the access map carries a comment with the network map's
+ * hash: when the networks change, so does the access map, and idle smtpd
+ * processes restart ("table ... has changed") and read both.  The network
+ * map is renamed into place before the access map is built.  Returns the
+ * hash of its text.
+ */
+static uint64_t write_network_map(const char *path, const Buf *nets, size_t n)
+{
+        Buf text = {0};
+        _cleanup_free_ char *old = NULL;
+        size_t old_len = 0;
+        uint64_t hash;
+        int r;
+
+        buf_printf(&text,
+                   "# Network bans of postfix-autoblacklist (%zu), for smtpd's check_client_access "
+                   "cidr:%s.\n# Written by autoblacklistd: do not edit, your changes are lost.\n",
+                   n, path);
+        if (nets && nets->len)
+                buf_append(&text, nets->data, nets->len);
+        hash = fnv1a(text.data, text.len);
+        if (read_file(path, 1 << 26, &old, &old_len) == 0 && old_len == text.len &&
+            memcmp(old, text.data, text.len) == 0)
+                r = 0;
+        else
+                r = write_file_atomic(path, text.data, text.len, 0644); /* smtpd opens it as root */
+        if (r < 0)
+                log_err("%s: cannot write the network map: %s; its %zu network bans are not in effect", path,
+                        strerror(-r), n);
+        buf_free(&text);
+        return hash;
+}
+
+static size_t render_entries(void *ctx, const AdminKeys *admin, Buf *out)
+{
+        MapSlot *slot = ctx;
+        Daemon *d = slot->d;
+        _cleanup_free_ Ban **v = NULL;
+        _cleanup_free_ Ban **lift = NULL;
+        _cleanup_free_ const char **lift_why = NULL;
+        size_t n, written = 0, n_lift = 0, held = 0, n_nets = 0;
+        Buf nets = {0};
+
+        size_t reject_len = strlen(d->cfg->reject_text);
+
+        if (slot->retiring)
+                return 0; /* it writes the admin's lines alone */
+        n = banset_list(d->bans, true, &v);
+        /* The state holds every ban before the map does: if it cannot be
+           saved, the bans it does not hold wait. */
+        if (d->bans_dirty)
+                (void)save_state(d);
+        lift = xcalloc(n ? n : 1, sizeof(Ban *));
+        lift_why = xcalloc(n ? n : 1, sizeof(char *));
+        for (size_t i = 0; i < n; i++) {
+                char key[CIDR_STRLEN];
+                const char *why = NULL;
+                bool host = ban_is_host(v[i]);
+
+                if (daemon_net_key(d, &v[i]->addr, v[i]->plen, key, sizeof(key)) < 0)
+                        continue;
+                if (host && under_net_ban(d, v[i]))
+                        continue;
+                /* Added to the ignore list or set OK since the ban: lift it. */
+                why = host ? exempt_reason(&d->exempt, admin, &v[i]->addr)
+                           : exempt_reason_net(&d->exempt, admin, &v[i]->addr, v[i]->plen,
+                                               key[0] ? key : NULL);
+                if (why) {
+                        lift_why[n_lift] = why;
+                        lift[n_lift++] = v[i];
+                        continue;
+                }
+                /* The state holds every ban before a map does (the network map too). */
+                if (d->bans_dirty && !v[i]->in_state) {
+                        held++;
+                        continue;
+                }
+                if (!key[0]) {
+                        Cidr net = {v[i]->addr, v[i]->plen, addr_is_v4(&v[i]->addr)};
+                        char c[CIDR_STRLEN];
+                        buf_printf(&nets, "%s REJECT %s\n", cidr_format(&net, c), d->cfg->reject_text);
+                        n_nets++;
+                        continue;
+                }
+                /* The admin's own line for this key decides; never duplicate it. */
+                if (adminkeys_has(admin, key))
+                        continue;
+                /* no printf: at 100,000 bans the formatting was most of a render */
+                buf_append(out, key, strlen(key));
+                buf_append(out, " REJECT ", 8);
+                buf_append(out, d->cfg->reject_text, reject_len);
+                buf_append(out, "\n", 1);
+                written++;
+        }
+        if (d->cfg->network_map) {
+                uint64_t hash = write_network_map(d->cfg->network_map, &nets, n_nets);
+                buf_printf(out, "# %zu network %s in cidr:%s (%016" PRIx64 ")\n", n_nets,
+                           n_nets == 1 ? "ban" : "bans", d->cfg->network_map, hash);
+        }
+        buf_free(&nets);
+        for (size_t i = 0; i < n_lift; i++) {
+                _cleanup_free_ char *why = xasprintf("never banned (%s)", lift_why[i]);
+                daemon_lift(d, lift[i], why);
+        }
+        if (n_lift)
+                (void)save_state(d);
+        if (held)
+                log_debug("%zu new bans held back from the map until the state is saved", held);
+        /* Lifts above are part of this render, so take the generation last. */
+        d->gen_rendering = d->gen_wanted;
+        return written;
+}
+
+/*
+ * Answer the flushes that the maps now show: both the access map and the
+ * auth map must have written a generation that holds the flush (on a
+ * failure of either, every waiting flush is answered with it).
+ */
+static void answer_flushes(Daemon *d, MapWriter *mw, int result)
+{
+        size_t k = 0;
+
+        for (size_t i = 0; i < d->n_flushes; i++) {
+                FlushWaiter *w = &d->flushes[i];
+                if (result < 0) {
+                        _cleanup_free_ char *t = xasprintf("the map write failed: %s: %s; the daemon retries",
+                                                           mapwriter_path(mw), mapwriter_stats(mw)->last_error);
+                        (void)control_reply(d->control, w->id, false, t);
+                } else if (w->gen <= d->gen_written && (!d->auth_map || w->gen <= d->auth_gen_written)) {
+                        _cleanup_free_ char *t = xasprintf(
+                                "the map %s has no block of ours any more\n%s%s%s", mapwriter_path(d->map),
+                                d->save_failing ? "warning: the state file cannot be saved (" : "",
+                                d->save_failing ? d->save_error : "",
+                                d->save_failing ? "); the bans come back at a restart unless it can\n" : "");
+                        (void)control_reply(d->control, w->id, true, t);
+                } else
+                        d->flushes[k++] = *w; /* the write that shows it is still to come */
+        }
+        d->n_flushes = k;
+}
+
+static void become_ready(Daemon *d, bool waited)
+{
+        _cleanup_free_ char *status = NULL;
+        const char *err = mapwriter_stats(d->map)->last_error;
+
+        if (d->ready || d->stopping)
+                return;
+        d->ready = true;
+        ev_timer_stop(d->loop, &d->ready_timer);
+        log_event(LOG_EVENT_START, LOG_INFO, NULL, "ready: %s %s%s%s, %zu rules, %zu bans%s%s%s%s",
+                  d->tail && tail_problem(d->tail) ? "waiting for" : "following",
+                  d->journal ? "the journal" : d->cfg->log_file, d->tail && tail_problem(d->tail) ? ": " : "",
+                  d->tail && tail_problem(d->tail) ? tail_problem(d->tail) : "", ruleset_count(d->rules),
+                  banset_active(d->bans),
+                  err[0] ? "; the map cannot be written yet (" : "", err,
+                  err[0] ? "): bans are kept in memory and written when it can be" : "",
+                  waited && !err[0] ? "; the first map write is still under way" : "");
+        status = status_line(d);
+        notify_ready(d->notify, status);
+}
+
+static void ready_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+        (void)loop;
+        (void)revents;
+        become_ready(w->data, true);
+}
+
+/* At a stop: break the loop once the last writes are done (or given up). */
+static void stop_if_written(Daemon *d)
+{
+        MapWriter *old = d->slots[d->cur ^ 1].mw;
+
+        if (d->final_written && (!d->auth_map || d->auth_final) &&
+            (!old || d->retire_given_up || !mapwriter_busy(old)))
+                ev_break(d->loop, EVBREAK_ALL);
+}
+
+static void retire_done(Daemon *d, MapSlot *slot, int result)
+{
+        if (d->stopping) {
+                /* A write that was under way at the move still held the bans:
+                   the one that removes our block comes next, at once. */
+                if (result >= 0 && mapwriter_busy(slot->mw)) {
+                        mapwriter_request_now(slot->mw);
+                        return;
+                }
+                if (result < 0) /* the next start does not know the old map: say it */
+                        log_err("%s: our block stays in this map, which is no longer access_map; remove it "
+                                "by hand",
+                                mapwriter_path(slot->mw));
+                d->retire_given_up = true;
+                stop_if_written(d);
+                return;
+        }
+        if (result < 0)
+                return; /* the writer logged it and retries */
+        if (mapwriter_busy(slot->mw))
+                return; /* that write began before the move: the next one removes the block */
+        log_notice("%s: our block is removed (access_map is now %s)", mapwriter_path(slot->mw),
+                   mapwriter_path(d->map));
+        ev_idle_start(d->loop, &d->reap); /* not from inside its own callback */
+}
+
+static void map_done(void *ctx, int result, size_t entries)
+{
+        MapSlot *slot = ctx;
+        Daemon *d = slot->d;
+        _cleanup_free_ char *status = NULL;
+
+        if (slot->retiring) {
+                retire_done(d, slot, result);
+                return;
+        }
+        if (result >= 0)
+                d->gen_written = d->gen_rendering;
+        answer_flushes(d, d->map, result);
+        if (d->stopping) {
+                /* Bans that came during the last write get one more, at once;
+                   after a failure, stop anyway: the state file has the bans. */
+                if (result >= 0 && mapwriter_busy(d->map)) {
+                        mapwriter_request_now(d->map);
+                        return;
+                }
+                d->final_written = true;
+                stop_if_written(d);
+                return;
+        }
+        if (result == MAPWRITER_UNCHANGED)
+                log_info("%s: already up to date (%zu %s); not rewritten, postmap not run", mapwriter_path(d->map),
+                         entries, entries == 1 ? "entry" : "entries");
+        else if (result >= 0)
+                log_event(LOG_EVENT_MAP_WRITTEN, LOG_INFO, NULL, "%s: written, %zu %s", mapwriter_path(d->map),
+                          entries, entries == 1 ? "entry" : "entries");
+        if (!d->ready) {
+                become_ready(d, false); /* the first write ended, well or not */
+                return;
+        }
+        /* "map not updated" comes and goes; systemctl status shows it */
+        status = status_line(d);
+        notify_status(d->notify, status);
+}
+
+static const MapWriterOps map_ops = {render_entries, map_done};
+
+/* The auth map's entries: every banned host (also those under a network
+   ban: smtpd looks this map up by the exact address only). */
+static size_t render_auth(void *ctx, const AdminKeys *admin, Buf *out)
+{
+        Daemon *d = ctx;
+        _cleanup_free_ Ban **v = NULL;
+        size_t n, written = 0;
+        const AdminKeys *access = mapwriter_admin_keys(d->map);
+
+        if (d->bans_dirty)
+                (void)save_state(d);
+        d->auth_gen_rendering = d->gen_wanted;
+        n = banset_list(d->bans, true, &v);
+        for (size_t i = 0; i < n; i++) {
+                char key[CIDR_STRLEN];
+
+                if (!ban_is_host(v[i]) || mapfile_key(&v[i]->addr, v[i]->plen, key, sizeof(key)) < 0)
+                        continue;
+                /* About to be lifted by the access map's writer: not here either. */
+                if (exempt_reason(&d->exempt, access, &v[i]->addr))
+                        continue;
+                /* The admin's own line for this address in this map decides. */
+                if (adminkeys_has(admin, key))
+                        continue;
+                /* The state holds every ban before a map does. */
+                if (d->bans_dirty && !v[i]->in_state)
+                        continue;
+                buf_append(out, key, strlen(key));
+                buf_append(out, " silent-discard, auth\n", 22);
+                written++;
+        }
+        return written;
+}
+
+static void auth_done(void *ctx, int result, size_t entries)
+{
+        Daemon *d = ctx;
+
+        if (result >= 0)
+                d->auth_gen_written = d->auth_gen_rendering;
+        answer_flushes(d, d->auth_map, result);
+        if (d->stopping) {
+                if (result >= 0 && mapwriter_busy(d->auth_map)) {
+                        mapwriter_request_now(d->auth_map);
+                        return;
+                }
+                d->auth_final = true;
+                stop_if_written(d);
+                return;
+        }
+        if (result >= 0 && result != MAPWRITER_UNCHANGED)
+                log_event(LOG_EVENT_MAP_WRITTEN, LOG_INFO, NULL, "%s: written, %zu %s", mapwriter_path(d->auth_map),
+                          entries, entries == 1 ? "entry" : "entries");
+        /* "auth map not updated" comes and goes too; systemctl status shows it */
+        daemon_status_changed(d);
+}
+
+static const MapWriterOps auth_ops = {render_auth, auth_done};
+
+/*
+ * Ban a/plen for rule from `now`, the log time of the hit that crossed
+ * the threshold.  A repeat offender (banned before, within ban_memory)
+ * gets ban_time_ms escalated by ban_time_factor.  *len is the length of
+ * the ban, 0 for ever.  A ban that would have ended already (a catch-up
+ * over an old log) is not imposed: NULL; its record is kept for the
+ * repeat-offender memory, as if it had run its course.
+ */
+static Ban *impose(Daemon *d, const Addr *a, uint8_t plen, uint16_t rule, uint64_t ban_time_ms, uint32_t hits,
+                   int64_t first_ms, int64_t now, uint64_t *len)
+{
+        Ban *b = banset_upsert(d->bans, a, plen);
+        bool repeat = !b->active && b->count && forget_time(d, b->expires_ms, b->banned_ms) >= now;
+        int64_t clock = now_ms(), forget;
+
+        b->count = repeat ? b->count + 1 : 1;
+        b->rule = rule;
+        b->manual = false;
+        b->remote = false;
+        b->hits = hits;
+        b->first_hit_ms = first_ms;
+        b->last_hit_ms = now;
+        b->banned_ms = now;
+        *len = banset_escalate(ban_time_ms, b->count, d->cfg->ban_time_factor, d->cfg->ban_time_max_ms);
+        if (*len && add_ms(now, *len) <= clock) {
+                b->expires_ms = add_ms(now, *len);
+                forget = forget_time(d, b->expires_ms, b->banned_ms);
+                if (forget > clock)
+                        banset_deactivate(d->bans, b, forget);
+                else
+                        banset_remove(d->bans, b);
+                d->stats.too_late++;
+                d->bans_dirty = true;
+                daemon_arm_due(d);
+                schedule_save(d, SAVE_BANS_S);
+                return NULL;
+        }
+        if (!b->active)
+                b->in_state = false; /* new in the map's eyes: the next save must hold it first */
+        banset_activate(d->bans, b, *len ? add_ms(now, *len) : 0);
+        fleet_ban(d->fleet, a, plen, names_get(d->names, rule), b->expires_ms, b->count);
+        return b;
+}
+
+/* Say that a ban from the log's past is over already (impose() gave NULL). */
+static void log_too_late(const char *text, const char *rule, unsigned hits, int64_t at, uint64_t len)
+{
+        char t[64], dur[32];
+
+        log_info("not banning %s: %u hits of rule %s at %s, but a ban of %s from then is over already", text, hits,
+                 rule, format_time(at, t, sizeof(t)), format_duration(len, dur, sizeof(dur)));
+}
+
+/* Is this the first time we tell about net?  (Bounded: later ones are not told.) */
+static bool note_net_once(Daemon *d, const Addr *net)
+{
+        for (size_t i = 0; i < d->n_net_noted; i++)
+                if (addr_equal(&d->net_noted[i], net))
+                        return false;
+        if (d->n_net_noted >= NET_NOTED_MAX)
+                return false;
+        GROW(d->net_noted, d->cap_net_noted, d->n_net_noted + 1);
+        d->net_noted[d->n_net_noted++] = *net;
+        return true;
+}
+
+/*
+ * May the IPv6 network net/plen be banned now (why: what led to it, for the
+ * log)?  Not if it is banned already, if no map can hold it, or if it holds
+ * an address that is never banned.
+ */
+static bool net_bannable(Daemon *d, const Addr *net, unsigned plen, const char *why_ban)
+{
+        char key[CIDR_STRLEN], text[ADDR_STRLEN];
+        const char *why;
+        Ban *b = banset_get(d->bans, net, (uint8_t)plen);
+
+        if (b && b->active)
+                return false;
+        if (daemon_net_key(d, net, plen, key, sizeof(key)) < 0) {
+                log_event(LOG_EVENT_NONE, LOG_NOTICE, NULL,
+                          "%s/%u: %s, but no access(5) key can match the whole network (its prefix holds "
+                          "zero groups that smtpd writes as '::', or a bare number that IPv4 lookups reach); "
+                          "set network_map = cidr:... to ban it; its hosts stay banned one by one",
+                          addr_format(net, text), plen, why_ban);
+                return false;
+        }
+        why = exempt_reason_net(&d->exempt, mapwriter_admin_keys(d->map), net, plen, key[0] ? key : NULL);
+        if (why) {
+                /* The admin sees several banned hosts of one network and no
+                   network ban: say why, once a network. */
+                if (note_net_once(d, net))
+                        log_notice("%s/%u: %s, but the network is not banned as a whole: %s; its hosts stay "
+                                   "banned one by one",
+                                   addr_format(net, text), plen, why_ban, why);
+                else
+                        log_debug("%s/%u: %s, but it is not banned as a network: %s", addr_format(net, text), plen,
+                                  why_ban, why);
+                return false;
+        }
+        return true;
+}
+
+/* Ban a whole IPv6 network once enough of its hosts are banned. */
+static void maybe_ban_net(Daemon *d, const Addr *host, int64_t now)
+{
+        unsigned plen = d->cfg->ipv6_net_prefix;
+        uint32_t hosts = banset_net_hosts(d->bans, host);
+        char text[CIDR_STRLEN], dur[32], why[64];
+        Addr net = *host;
+        uint64_t len;
+        Ban *b;
+
+        if (!d->cfg->ipv6_net_hosts || addr_is_v4(host) || hosts < d->cfg->ipv6_net_hosts)
+                return;
+        addr_mask(&net, plen);
+        snprintf(why, sizeof(why), "%u of its hosts are banned", hosts);
+        if (!net_bannable(d, &net, plen, why))
+                return;
+        b = impose(d, &net, (uint8_t)plen, d->net_rule, d->cfg->ban_time_ms, hosts, now, now, &len);
+        if (!b) {
+                snprintf(text, sizeof(text), "%s/%u", addr_format(&net, why), plen);
+                log_too_late(text, "ipv6-network", hosts, now, len);
+                return;
+        }
+        d->stats.net_bans++;
+        daemon_ban_text(b, text);
+        log_event(LOG_EVENT_BAN, LOG_NOTICE,
+                  &(LogFields){.address = text, .rule = "ipv6-network", .expires_ms = b->expires_ms ? b->expires_ms : -1},
+                  "ban %s: %u of its hosts are banned, for %s", text, hosts,
+                  len ? format_duration(len, dur, sizeof(dur)) : "ever");
+}
+
+/*
+ * Count an IPv6 hit for the client's network too (ipv6_net_prefix), and ban
+ * the network once its hits of this rule reach max_hits x ipv6_net_factor:
+ * an attacker who rotates through the addresses of a /64 (2^64 of them)
+ * never reaches a threshold on any one of them.
+ */
+static void maybe_ban_prefix(Daemon *d, const Addr *host, const Rule *rule, int64_t now)
+{
+        unsigned plen = d->cfg->ipv6_net_prefix, need = rule->max_hits * d->cfg->ipv6_net_factor, count;
+        char text[CIDR_STRLEN], dur[32], why[96];
+        Addr net = *host;
+        int64_t first;
+        uint64_t len;
+        Ban *b;
+
+        if (!need || addr_is_v4(host))
+                return;
+        addr_mask(&net, plen);
+        count = tracker_hit(d->net_tracker, &net, rule->id, rule->find_time_ms, need, now, &first);
+        if (count < need)
+                return;
+        tracker_forget(d->net_tracker, &net); /* banned, or told why not: count afresh */
+        snprintf(why, sizeof(why), "its addresses have %u hits of rule %s", count, rule->name);
+        if (!net_bannable(d, &net, plen, why))
+                return;
+        b = impose(d, &net, (uint8_t)plen, rule->id, rule->ban_time_ms, count, first, now, &len);
+        if (!b) {
+                snprintf(text, sizeof(text), "%s/%u", addr_format(&net, why), plen);
+                log_too_late(text, rule->name, count, now, len);
+                return;
+        }
+        daemon_set_blocks(d, true);
+        d->stats.net_bans++;
+        daemon_ban_text(b, text);
+        snprintf(d->stats.last_ban, sizeof(d->stats.last_ban), "%s", text);
+        snprintf(d->stats.last_ban_rule, sizeof(d->stats.last_ban_rule), "%s", rule->name);
+        d->stats.last_ban_ms = now;
+        log_event(LOG_EVENT_BAN, LOG_NOTICE,
+                  &(LogFields){.address = text,
+                               .rule = rule->name,
+                               .expires_ms = b->expires_ms ? b->expires_ms : -1},
+                  "ban %s: %s (%u x %u), for %s%s", text, why, rule->max_hits, d->cfg->ipv6_net_factor,
+                  len ? format_duration(len, dur, sizeof(dur)) : "ever",
+                  b->count > 1 ? " (a repeat offender)" : "");
+        daemon_bans_changed(d);
+}
+
+static void ban(Daemon *d, const Addr *a, const Rule *rule, unsigned hits, int64_t first_ms, int64_t now)
+{
+        uint64_t len;
+        Ban *b = impose(d, a, addr_host_plen(a), rule->id, rule->ban_time_ms, hits, first_ms, now, &len);
+        char text[ADDR_STRLEN], dur[32];
+
+        tracker_forget(d->tracker, a);
+        addr_format(a, text);
+        if (!b) {
+                log_too_late(text, rule->name, hits, now, len);
+                return;
+        }
+        daemon_set_blocks(d, true);
+
+        d->stats.bans++;
+        snprintf(d->stats.last_ban, sizeof(d->stats.last_ban), "%s", text);
+        snprintf(d->stats.last_ban_rule, sizeof(d->stats.last_ban_rule), "%s", rule->name);
+        d->stats.last_ban_ms = now;
+        log_event(LOG_EVENT_BAN, LOG_NOTICE,
+                  &(LogFields){.address = text, .rule = rule->name, .expires_ms = len ? b->expires_ms : -1},
+                  "ban %s: %u hits of rule %s, for %s%s", text, hits, rule->name,
+                  len ? format_duration(len, dur, sizeof(dur)) : "ever",
+                  b->count > 1 ? " (a repeat offender)" : "");
+        maybe_ban_net(d, a, now);
+        daemon_bans_changed(d);
+}
+
+static void due_cb(struct ev_loop *loop, ev_periodic *w, int revents)
+{
+        Daemon *d = w->data;
+        int64_t now = now_ms();
+        bool changed = false;
+        Ban *b;
+
+        (void)loop;
+        (void)revents;
+        while ((b = banset_pop_due(d->bans, now))) {
+                if (!b->active) {
+                        banset_remove(d->bans, b); /* out of the repeat-offender memory */
+                        d->bans_dirty = true;
+                        continue;
+                }
+                {
+                        char text[CIDR_STRLEN];
+                        daemon_ban_text(b, text);
+                        log_event(LOG_EVENT_EXPIRE, LOG_INFO,
+                                  &(LogFields){.address = text, .rule = names_get(d->names, b->rule)},
+                                  "unban %s: the ban expired", text);
+                }
+                d->stats.expired++;
+                fleet_expired(d->fleet);
+                if (d->cfg->ban_memory_ms)
+                        banset_deactivate(d->bans, b, add_ms(now, d->cfg->ban_memory_ms));
+                else
+                        banset_remove(d->bans, b);
+                changed = true;
+        }
+        if (changed)
+                daemon_bans_changed(d);
+        else {
+                if (d->bans_dirty)
+                        schedule_save(d, SAVE_BANS_S);
+                daemon_arm_due(d);
+        }
+}
+
+/* --- the admin's edits of the map ----------------------------------------- */
+
+/*
+ * The map file changed (the admin's edit, or our own write): a ban that
+ * the admin's lines now accept (ADDR OK) is lifted at once, so that the
+ * next write, one write for all of them, drops our entry before postmap
+ * would warn of a duplicate key.
+ */
+static void map_changed_cb(struct ev_loop *loop, ev_stat *w, int revents)
+{
+        Daemon *d = w->data;
+        const AdminKeys *admin = mapwriter_admin_keys(d->map);
+        _cleanup_free_ Ban **v = NULL;
+        size_t n;
+
+        (void)loop;
+        (void)revents;
+        if (!admin || d->stopping)
+                return;
+        n = banset_list(d->bans, true, &v);
+        for (size_t i = 0; i < n; i++) {
+                char key[CIDR_STRLEN];
+                const char *why;
+
+                if (mapfile_key(&v[i]->addr, v[i]->plen, key, sizeof(key)) < 0)
+                        continue;
+                why = ban_is_host(v[i]) ? exempt_reason(&d->exempt, admin, &v[i]->addr)
+                                        : exempt_reason_net(&d->exempt, admin, &v[i]->addr, v[i]->plen, key);
+                if (why) {
+                        _cleanup_free_ char *t = xasprintf("never banned (%s)", why);
+                        daemon_lift(d, v[i], t);
+                }
+        }
+}
+
+static void watch_map(Daemon *d)
+{
+        ev_stat_stop(d->loop, &d->map_stat);
+        ev_stat_set(&d->map_stat, mapwriter_path(d->map), 0.);
+        ev_stat_start(d->loop, &d->map_stat);
+}
+
+/* --- lines -------------------------------------------------------------- */
+
+/* A change of the log's health: said once an episode, in the log and in STATUS. */
+static void health_changed(Daemon *d, HealthChange c)
+{
+        _cleanup_free_ char *status = NULL;
+        char h[256];
+
+        switch (c) {
+        case HEALTH_SAME:
+                return;
+        case HEALTH_UNPARSED_START:
+        case HEALTH_SILENT_START:
+                log_warn("%s: %s", d->journal ? "journal" : d->cfg->log_file,
+                         health_problem(&d->health, h, sizeof(h)));
+                break;
+        case HEALTH_UNPARSED_END:
+                log_notice("%s: the log lines have a readable syslog header again",
+                           d->journal ? "journal" : d->cfg->log_file);
+                break;
+        case HEALTH_SILENT_END:
+                log_notice("%s: a rule matches again", d->journal ? "journal" : d->cfg->log_file);
+                break;
+        }
+        if (d->ready) {
+                status = status_line(d);
+                notify_status(d->notify, status);
+        }
+}
+
+/* Is this a line of a program that faces clients (smtpd, postscreen of any instance)? */
+static bool client_facing(const LogRecord *rec)
+{
+        size_t n = rec->tag_len;
+
+        if (n < 7 || memcmp(rec->tag, "postfix", 7) != 0)
+                return false;
+        return (n >= 13 && memcmp(rec->tag + n - 6, "/smtpd", 6) == 0) ||
+               (n >= 18 && memcmp(rec->tag + n - 11, "/postscreen", 11) == 0);
+}
+
+static void on_record(void *ctx, const LogRecord *rec)
+{
+        Daemon *d = ctx;
+        RuleMatch m;
+        const Ban *cover;
+        const char *why;
+        char text[ADDR_STRLEN];
+        unsigned count;
+        int64_t now, first, at;
+        Addr client;
+        bool in_session, matched;
+
+        if (!d->save_due)
+                schedule_save(d, SAVE_POSITION_S);
+        in_session = sessions_note(d->sessions, rec, &client);
+        matched = ruleset_match_record(d->rules, rec, &m) > 0;
+        health_changed(d, health_record(&d->health, client_facing(rec), matched,
+                                        rec->time_ms > 0 ? rec->time_ms : now_ms()));
+        if (!matched)
+                return;
+        if (m.own_reject) {
+                d->stats.own_rejects++;
+                return;
+        }
+        if (in_session && addr_equal(&client, &m.addr)) {
+                /* a real user who logged in: stale recipients are not an attack */
+                d->stats.logged_in++;
+                log_debug("%s matched rule %s in a logged-in session; not counted", addr_format(&m.addr, text),
+                          m.rule->name);
+                return;
+        }
+        why = exempt_reason(&d->exempt, mapwriter_admin_keys(d->map), &m.addr);
+        if (why) {
+                d->stats.exempt++;
+                log_debug("%s matched rule %s but is never banned (%s)", addr_format(&m.addr, text),
+                          m.rule->name, why);
+                return;
+        }
+        /* Under a network ban alone, a host's AUTH is still open (smtpd looks
+           the auth map up by exact address), so its hits still count: its
+           own ban closes AUTH to it. */
+        cover = banset_covering(d->bans, &m.addr);
+        if (cover && (ban_is_host(cover) || !d->auth_map)) {
+                d->stats.already_banned++;
+                return;
+        }
+        now = now_ms();
+        /* the record's own time, where the source knows it (never the future) */
+        at = rec->time_ms > 0 && rec->time_ms < now ? rec->time_ms : now;
+        count = tracker_hit(d->tracker, &m.addr, m.rule->id, m.rule->find_time_ms, m.rule->max_hits, at,
+                            &first);
+        d->stats.hits++;
+        addr_format(&m.addr, text);
+        log_event(LOG_EVENT_HIT, LOG_INFO, &(LogFields){.address = text, .rule = m.rule->name},
+                  "hit %s: rule %s (%u/%u)", text, m.rule->name, MIN(count, m.rule->max_hits),
+                  m.rule->max_hits);
+        /* the ban counts from the hit's log time, like the threshold */
+        if (count >= m.rule->max_hits)
+                ban(d, &m.addr, m.rule, count, first, at);
+        if (!cover && !banset_covering(d->bans, &m.addr))
+                (void)maybe_ban_prefix(d, &m.addr, m.rule, at);
+}
+
+/* The file source: a line with a syslog header is a record. */
+static void on_line(void *ctx, const char *line, size_t len)
+{
+        Daemon *d = ctx;
+        LogLine ll;
+
+        /* the loop's time, not a clock read per line: it only dates yearless stamps */
+        if (logline_parse_at(line, len, (int64_t)(ev_now(d->loop) * 1000.0), &ll) < 0) {
+                d->stats.unparsed++;
+                health_changed(d, health_unparsed(&d->health));
+                if (!d->save_due)
+                        schedule_save(d, SAVE_POSITION_S);
+                return;
+        }
+        on_record(d, &(LogRecord){.time_ms = ll.time_ms, .tag = ll.tag, .tag_len = ll.tag_len, .msg = ll.msg,
+                                  .msg_len = ll.msg_len, .pid = ll.pid});
+}
+
+
+/* The log became unreadable, missing, ... or fine again: systemctl status shows it. */
+static void on_tail_problem(void *ctx)
+{
+        Daemon *d = ctx;
+        _cleanup_free_ char *status = NULL;
+
+        if (!d->ready)
+                return;
+        status = status_line(d);
+        notify_status(d->notify, status);
+}
+
+static const TailOps tail_ops = {on_line, on_tail_problem};
+
+/* The journal source: a refused entry, reported at most once per burst (the flood limiter). */
+static void on_spoofed(void *ctx, const JournalFields *f, const char *why)
+{
+        (void)ctx;
+        log_event(LOG_EVENT_SPOOFED, LOG_WARNING, NULL,
+                  "journal: refused an entry of %s (_UID=%s _COMM=%s _PID=%s): %s; it is not counted",
+                  f->identifier, f->uid ? f->uid : "?", f->comm ? f->comm : "?", f->pid ? f->pid : "?", why);
+}
+
+static void on_suppressed(void *ctx, uint64_t n, const char *text)
+{
+        (void)ctx;
+        log_warn("journal: journald dropped %llu messages of a mail program (\"%s\"): lost input; raise "
+                 "RateLimitBurst (see README)",
+                 (unsigned long long)n, text);
+}
+
+static const JournalOps journal_ops = {on_record, on_spoofed, on_suppressed};
+
+/* --- reload, stop ------------------------------------------------------- */
+
+/* Reload config and rules; on failure *why says what was wrong. */
+static int daemon_reload(Daemon *d, char **why)
+{
+        Diags errors = {0};
+        Config *cfg = NULL;
+        RuleSet *rules = NULL;
+        Exempt exempt = {0};
+        MapWriter *moved = NULL;
+        bool map_moves;
+        int r;
+
+        *why = NULL;
+        r = config_load_or_default(d->opts->config_path, &cfg, &errors);
+        if (r == 0)
+                r = load_rules(d, cfg, &rules, &errors);
+        if (r < 0) {
+                Buf b = {0};
+                log_diags(&errors, "reload: ");
+                log_event(LOG_EVENT_RELOAD_REJECTED, LOG_ERR, NULL,
+                          "reload rejected (%zu problem%s); the previous configuration and rules stay in effect",
+                          errors.n, errors.n == 1 ? "" : "s");
+                for (size_t i = 0; i < errors.n; i++)
+                        buf_printf(&b, "%s%s", i ? "; " : "", errors.items[i]);
+                *why = b.data ? b.data : xstrdup("reload failed");
+                config_free(cfg);
+                diags_free(&errors);
+                return -EINVAL;
+        }
+        diags_free(&errors);
+        map_moves = !streq(cfg->map_type, d->cfg->map_type) || !streq(cfg->map_path, d->cfg->map_path);
+        if (map_moves && d->slots[d->cur ^ 1].mw) {
+                *why = xasprintf("access_map: our block is still being removed from %s; reload again when "
+                                 "that is done",
+                                 mapwriter_path(d->slots[d->cur ^ 1].mw));
+                log_event(LOG_EVENT_RELOAD_REJECTED, LOG_ERR, NULL, "reload rejected: %s", *why);
+                config_free(cfg);
+                ruleset_free(rules);
+                return -EBUSY;
+        }
+        if (map_moves) {
+                r = mapwriter_new(&moved, d->loop, cfg->map_type, cfg->map_path, cfg->postmap,
+                                  cfg->postmap_timeout_ms, cfg->debounce_ms,
+                                  &map_ops, &d->slots[d->cur ^ 1]);
+                if (r < 0) {
+                        *why = xasprintf("access_map: %s: %s", cfg->map_path, strerror(-r));
+                        log_event(LOG_EVENT_RELOAD_REJECTED, LOG_ERR, NULL, "reload rejected: %s", *why);
+                        config_free(cfg);
+                        ruleset_free(rules);
+                        return r;
+                }
+        }
+        if (!streq(cfg->log_file, d->cfg->log_file) || !streq(cfg->state_file, d->cfg->state_file) ||
+            !streq(cfg->control_socket, d->cfg->control_socket) || cfg->log_source != d->cfg->log_source ||
+            !streq(cfg->fleet ?: "", d->cfg->fleet ?: "") || !streq(cfg->fleet_name ?: "", d->cfg->fleet_name ?: ""))
+                log_warn("reload: log_source, log_file, state_file, control_socket and fleet changes take effect "
+                         "at the next start");
+        cfg->log_source = d->cfg->log_source;
+        cfg->log_file_set = d->cfg->log_file_set;
+        /* keep the paths that need a restart */
+        free(cfg->log_file);
+        cfg->log_file = xstrdup(d->cfg->log_file);
+        free(cfg->state_file);
+        cfg->state_file = xstrdup(d->cfg->state_file);
+        free(cfg->control_socket);
+        cfg->control_socket = xstrdup(d->cfg->control_socket);
+        free(cfg->fleet);
+        cfg->fleet = d->cfg->fleet ? xstrdup(d->cfg->fleet) : NULL;
+        free(cfg->fleet_name);
+        cfg->fleet_name = d->cfg->fleet_name ? xstrdup(d->cfg->fleet_name) : NULL;
+        build_exempt(cfg, &exempt);
+        if (d->journal) {
+                JournalTrust trust;
+                Diags notes = {0};
+                source_journal_trust(cfg, &trust, &notes);
+                for (size_t i = 0; i < notes.n; i++)
+                        log_notice("reload: %s", notes.items[i]);
+                diags_free(&notes);
+                journal_set_trust(d->journal, &trust);
+                journal_trust_clear(&trust);
+        }
+        if (moved) {
+                /* The old map loses our block (one write, retried until it
+                   works); the new one gets the bans. */
+                MapSlot *old = &d->slots[d->cur];
+                old->retiring = true;
+                mapwriter_configure(old->mw, d->cfg->map_type, d->cfg->map_path, cfg->postmap,
+                                    cfg->postmap_timeout_ms, cfg->debounce_ms);
+                mapwriter_set_block(old->mw, false);
+                mapwriter_request_now(old->mw);
+                log_notice("access_map: moving from %s:%s to %s:%s; our block leaves the old map",
+                           d->cfg->map_type, d->cfg->map_path, cfg->map_type, cfg->map_path);
+                d->cur ^= 1;
+                d->slots[d->cur] = (MapSlot){.d = d, .mw = moved, .retiring = false};
+                d->map = moved;
+                watch_map(d);
+        }
+        /* A network map given up: empty it, or its bans would never end. */
+        if (d->cfg->network_map && !(cfg->network_map && streq(cfg->network_map, d->cfg->network_map))) {
+                (void)write_network_map(d->cfg->network_map, NULL, 0);
+                log_info("%s: no longer the network map; emptied", d->cfg->network_map);
+        }
+
+        ruleset_free(d->rules);
+        d->rules = rules;
+        config_free(d->cfg);
+        d->cfg = cfg;
+        exempt_clear(&d->exempt);
+        d->exempt = exempt;
+        log_setup(cfg->log_target);
+        log_info("private address space: %s", daemon_private_policy(d));
+        check_network_map(cfg);
+        tracker_set_window(d->tracker, ruleset_max_find_time(d->rules));
+        tracker_set_max(d->tracker, cfg->max_tracked);
+        tracker_set_window(d->net_tracker, ruleset_max_find_time(d->rules));
+        tracker_set_max(d->net_tracker, cfg->max_tracked);
+        banset_set_net_prefix(d->bans, cfg->ipv6_net_hosts ? cfg->ipv6_net_prefix : 0);
+        mapwriter_configure(d->map, cfg->map_type, cfg->map_path, cfg->postmap, cfg->postmap_timeout_ms,
+                            cfg->debounce_ms);
+        if (d->auth_map && cfg->auth_map_path && streq(cfg->auth_map_path, mapwriter_path(d->auth_map)))
+                mapwriter_configure(d->auth_map, cfg->auth_map_type, cfg->auth_map_path, cfg->postmap,
+                                    cfg->postmap_timeout_ms, cfg->debounce_ms);
+        else if (d->auth_map || cfg->auth_map_path)
+                log_warn("reload: a change of auth_map takes effect at the next start");
+        control_set_pending_timeout(d->control, cfg->control_timeout_ms);
+        /* the reject text, the ignore list or the admin keys may differ */
+        (void)daemon_map_request(d, moved != NULL);
+        log_event(LOG_EVENT_RELOAD, LOG_INFO, NULL, "reloaded: %zu rules", ruleset_count(d->rules));
+        return 0;
+}
+
+int daemon_reload_notify(Daemon *d, char **why)
+{
+        int r;
+
+        if (d->stopping) {
+                /* no map move during the last writes, and no READY=1 after STOPPING=1 */
+                *why = xstrdup("the daemon is stopping");
+                log_warn("reload refused: the daemon is stopping");
+                return -ESHUTDOWN;
+        }
+        notify_reloading(d->notify);
+        r = daemon_reload(d, why);
+        /* and look at the log again now: an admin may have fixed it */
+        if (d->tail)
+                tail_poll_now(d->tail);
+        else if (d->journal)
+                journal_poll_now(d->journal);
+        /* READY=1 also when the reload was rejected: the old config runs on */
+        notify_ready(d->notify, NULL);
+        return r;
+}
+
+static void sighup_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+        _cleanup_free_ char *why = NULL;
+
+        (void)loop;
+        (void)revents;
+        (void)daemon_reload_notify(w->data, &why);
+}
+
+static void stop_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+        (void)w;
+        (void)revents;
+        log_err("stop: the last map write did not finish within %.0fs; exiting anyway", STOP_TIMEOUT_S);
+        ev_break(loop, EVBREAK_ALL);
+}
+
+static void sigterm_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+        Daemon *d = w->data;
+
+        (void)revents;
+        if (d->stopping)
+                return;
+        d->stopping = true;
+        notify_stopping(d->notify);
+        log_event(LOG_EVENT_STOP, LOG_INFO, NULL, "stopping");
+        /* Read what is left, then let a pending map write finish. */
+        if (d->tail)
+                tail_poll_now(d->tail);
+        if (d->journal)
+                journal_poll_now(d->journal);
+        if (mapwriter_busy(d->map))
+                mapwriter_request_now(d->map);
+        else
+                d->final_written = true;
+        if (d->auth_map && mapwriter_busy(d->auth_map))
+                mapwriter_request_now(d->auth_map);
+        else
+                d->auth_final = true;
+        if (d->slots[d->cur ^ 1].mw) {
+                ev_idle_stop(loop, &d->reap); /* stop_if_written() looks at it */
+                if (mapwriter_busy(d->slots[d->cur ^ 1].mw))
+                        mapwriter_request_now(d->slots[d->cur ^ 1].mw);
+        }
+        stop_if_written(d);
+        ev_timer_init(&d->stop_timeout, stop_timeout_cb, STOP_TIMEOUT_S, 0.);
+        ev_timer_start(loop, &d->stop_timeout);
+}
+
+/* Free the writer that took our block out of the old map. */
+static void reap_cb(struct ev_loop *loop, ev_idle *w, int revents)
+{
+        Daemon *d = w->data;
+        MapSlot *old = &d->slots[d->cur ^ 1];
+
+        (void)revents;
+        ev_idle_stop(loop, w);
+        if (old->mw && old->retiring && !mapwriter_busy(old->mw))
+                *old = (MapSlot){.d = d, .mw = mapwriter_free(old->mw)};
+}
+
+/*
+ * The state names the map that held our block at the last run; if that is
+ * not access_map any more (changed while we were stopped), our block
+ * leaves it, as on a reload.
+ */
+static void retire_previous_map(Daemon *d, const char *map)
+{
+        _cleanup_free_ char *type = NULL;
+        const char *colon, *path;
+        int r;
+
+        if (!map || !(colon = strchr(map, ':')))
+                return;
+        type = xstrndup(map, (size_t)(colon - map));
+        path = colon + 1;
+        if (streq(type, d->cfg->map_type) && streq(path, d->cfg->map_path))
+                return;
+        if (access(path, F_OK) < 0)
+                return; /* gone: nothing of ours is left there */
+        r = mapwriter_new(&d->slots[1].mw, d->loop, type, path, d->cfg->postmap, d->cfg->postmap_timeout_ms,
+                          d->cfg->debounce_ms, &map_ops, &d->slots[1]);
+        if (r < 0) {
+                log_warn("%s: the previous run's map (%s); our block may remain in it: %s", d->cfg->state_file,
+                         map, strerror(-r));
+                return;
+        }
+        d->slots[1].retiring = true;
+        mapwriter_set_block(d->slots[1].mw, false);
+        mapwriter_request_now(d->slots[1].mw);
+        log_notice("access_map: was %s at the last run, now %s:%s; our block leaves the old map", map,
+                   d->cfg->map_type, d->cfg->map_path);
+}
+
+/* --- run ---------------------------------------------------------------- */
+
+static const ControlOps control_ops = {daemon_command};
+
+static void daemon_done(Daemon *d)
+{
+        if (d->loop) {
+                ev_timer_stop(d->loop, &d->save_timer);
+                ev_timer_stop(d->loop, &d->ready_timer);
+                ev_periodic_stop(d->loop, &d->due);
+                ev_stat_stop(d->loop, &d->map_stat);
+                ev_idle_stop(d->loop, &d->reap);
+        }
+        d->control = control_free(d->control);
+        d->fleet = fleet_free(d->fleet);
+        d->notify = notify_free(d->notify);
+        d->tail = tail_free(d->tail);
+        d->journal = journal_free(d->journal);
+        d->source_why = mfree(d->source_why);
+        d->slots[0].mw = mapwriter_free(d->slots[0].mw);
+        d->slots[1].mw = mapwriter_free(d->slots[1].mw);
+        d->map = NULL;
+        d->auth_map = mapwriter_free(d->auth_map);
+        free(d->flushes);
+        free(d->saved_cursor);
+        free(d->net_noted);
+        d->rules = ruleset_free(d->rules);
+        d->tracker = tracker_free(d->tracker);
+        d->net_tracker = tracker_free(d->net_tracker);
+        d->bans = banset_free(d->bans);
+        d->sessions = sessions_free(d->sessions);
+        d->names = names_free(d->names);
+        exempt_clear(&d->exempt);
+        d->cfg = config_free(d->cfg);
+}
+
+static int fail(Daemon *d, int status)
+{
+        daemon_done(d);
+        return status;
+}
+
+int daemon_run(const DaemonOptions *opts)
+{
+        Daemon d = {.opts = opts};
+        Diags errors = {0};
+        State st = {0};
+        bool same_log;
+        int r;
+
+        if (config_load_or_default(opts->config_path, &d.cfg, &errors) < 0) {
+                diags_print(stderr, &errors, "");
+                diags_free(&errors);
+                return 78; /* EX_CONFIG */
+        }
+        log_setup(d.cfg->log_target);
+        d.names = names_new();
+        (void)names_intern(d.names, "manual", &d.manual_rule);
+        (void)names_intern(d.names, "ipv6-network", &d.net_rule);
+        if (load_rules(&d, d.cfg, &d.rules, &errors) < 0) {
+                diags_print(stderr, &errors, "");
+                diags_free(&errors);
+                return fail(&d, 78);
+        }
+        if (!ruleset_jit(d.rules))
+                log_warn("PCRE2 JIT is not available here; matching uses the slower interpreter");
+        build_exempt(d.cfg, &d.exempt);
+        log_info("private address space: %s", daemon_private_policy(&d));
+        check_network_map(d.cfg);
+
+        if (getrandom(d.hash_key, sizeof(d.hash_key), 0) != sizeof(d.hash_key)) {
+                log_err("getrandom: %m");
+                return fail(&d, 1);
+        }
+        d.loop = ev_default_loop(EVFLAG_AUTO);
+        if (!d.loop) {
+                log_err("cannot create the event loop");
+                return fail(&d, 1);
+        }
+        d.started_ms = now_ms();
+        d.notify = notify_new(d.loop);
+        d.tracker = tracker_new(d.cfg->max_tracked, d.hash_key);
+        tracker_set_window(d.tracker, ruleset_max_find_time(d.rules));
+        d.net_tracker = tracker_new(d.cfg->max_tracked, d.hash_key);
+        tracker_set_window(d.net_tracker, ruleset_max_find_time(d.rules));
+        d.bans = banset_new(d.hash_key);
+        d.sessions = sessions_new(SESSIONS_MAX_DEFAULT);
+        banset_set_net_prefix(d.bans, d.cfg->ipv6_net_hosts ? d.cfg->ipv6_net_prefix : 0);
+        d.slots[0] = d.slots[1] = (MapSlot){.d = &d};
+        r = mapwriter_new(&d.slots[0].mw, d.loop, d.cfg->map_type, d.cfg->map_path, d.cfg->postmap,
+                          d.cfg->postmap_timeout_ms, d.cfg->debounce_ms, &map_ops, &d.slots[0]);
+        d.map = d.slots[0].mw;
+        if (r < 0) {
+                log_err("%s: %s", d.cfg->map_path, strerror(-r));
+                return fail(&d, 1);
+        }
+        if (d.cfg->auth_map_path) {
+                r = mapwriter_new(&d.auth_map, d.loop, d.cfg->auth_map_type, d.cfg->auth_map_path, d.cfg->postmap,
+                                  d.cfg->postmap_timeout_ms, d.cfg->debounce_ms, &auth_ops, &d);
+                if (r < 0) {
+                        log_err("%s: %s", d.cfg->auth_map_path, strerror(-r));
+                        return fail(&d, 1);
+                }
+        }
+        if (source_choose(d.cfg, &d.source_why) == LOG_SOURCE_JOURNAL) {
+                JournalTrust trust;
+                Diags notes = {0};
+                source_journal_trust(d.cfg, &trust, &notes);
+                for (size_t i = 0; i < notes.n; i++)
+                        log_notice("%s", notes.items[i]);
+                diags_free(&notes);
+                r = journal_new(&d.journal, d.loop, &trust, &journal_ops, &d);
+                journal_trust_clear(&trust);
+                if (r < 0) {
+                        log_err("journal: cannot open the system journal: %s", strerror(-r));
+                        return fail(&d, 1);
+                }
+                log_info("reading the systemd journal (%s)", d.source_why);
+        } else {
+                r = tail_new(&d.tail, d.loop, d.cfg->log_file, &tail_ops, &d);
+                if (r < 0) {
+                        log_err("%s: cannot follow: %s", d.cfg->log_file, strerror(-r));
+                        return fail(&d, 1);
+                }
+                log_info("following %s (%s)", d.cfg->log_file, d.source_why);
+        }
+        r = control_new(&d.control, d.loop, d.cfg->control_socket, d.cfg->control_timeout_ms, &control_ops, &d);
+        if (r < 0) {
+                log_err("%s: cannot create the control socket: %s", d.cfg->control_socket, strerror(-r));
+                return fail(&d, 1);
+        }
+
+        signal(SIGPIPE, SIG_IGN);
+        ev_signal_init(&d.sighup, sighup_cb, SIGHUP);
+        ev_signal_init(&d.sigterm, sigterm_cb, SIGTERM);
+        ev_signal_init(&d.sigint, sigterm_cb, SIGINT);
+        d.sighup.data = d.sigterm.data = d.sigint.data = &d;
+        ev_signal_start(d.loop, &d.sighup);
+        ev_signal_start(d.loop, &d.sigterm);
+        ev_signal_start(d.loop, &d.sigint);
+        ev_init(&d.due, due_cb);
+        d.due.data = &d;
+        ev_init(&d.save_timer, save_timer_cb);
+        d.save_timer.data = &d;
+        d.save_backoff_s = SAVE_RETRY_MIN_S;
+        ev_timer_init(&d.ready_timer, ready_timer_cb, READY_WAIT_S, 0.);
+        d.ready_timer.data = &d;
+        ev_stat_init(&d.map_stat, map_changed_cb, mapwriter_path(d.map), 0.);
+        d.map_stat.data = &d;
+        ev_idle_init(&d.reap, reap_cb);
+        d.reap.data = &d;
+
+        /* Bans and position from the state file; then the first map write,
+           which makes us ready.  The log may produce bans meanwhile. */
+        load_state(&d, &st);
+        restore_bans(&d, &st, d.started_ms);
+        retire_previous_map(&d, st.map);
+        daemon_arm_due(&d);
+        if (daemon_fleet_start(&d) < 0)
+                return fail(&d, 1);
+        (void)daemon_map_request(&d, true);
+        if (d.journal) {
+                if (!st.journal_cursor && st.n_pos)
+                        log_info("%s: the saved position is for %s, not the journal; starting as configured",
+                                 d.cfg->state_file, st.log_file ? st.log_file : "a log file");
+                r = journal_start(d.journal, st.journal_cursor,
+                                  d.cfg->start_at == START_AT_BEGINNING ? journal_boot_start_us() : 0);
+                if (r < 0)
+                        log_err("journal: cannot start reading: %s", strerror(-r));
+        } else {
+                same_log = st.log_file && streq(st.log_file, d.cfg->log_file);
+                if ((st.n_pos || st.journal_cursor) && !same_log)
+                        log_info("%s: the saved position is for %s; starting as configured", d.cfg->state_file,
+                                 st.log_file ? st.log_file : "another log");
+                r = tail_start(d.tail, same_log ? st.pos : NULL, same_log ? st.n_pos : 0,
+                               d.cfg->start_at == START_AT_BEGINNING);
+        }
+        state_clear(&st);
+        if (r < 0)
+                return fail(&d, 1);
+        /* Following the log: READY when the first map write ends, or soon anyway. */
+        ev_stat_start(d.loop, &d.map_stat);
+        ev_timer_start(d.loop, &d.ready_timer);
+        ev_run(d.loop, 0);
+
+        d.snap_ok = false; /* a stopped daemon leaves one whole file, without a log */
+        if (save_state(&d) < 0)
+                log_err("%s: the bans since the last good save are lost at this stop", d.cfg->state_file);
+        if (d.journal) {
+                const JournalStats *js = journal_stats(d.journal);
+                log_event(LOG_EVENT_STOP, LOG_INFO, NULL,
+                          "stopped: %llu journal entries (%llu of mail programs, %llu refused as spoofed, %llu "
+                          "dropped by journald), %llu hits, %llu bans, %llu already banned, %llu never banned",
+                          (unsigned long long)js->entries, (unsigned long long)js->records,
+                          (unsigned long long)js->spoofed, (unsigned long long)js->suppressed,
+                          (unsigned long long)d.stats.hits, (unsigned long long)d.stats.bans,
+                          (unsigned long long)d.stats.already_banned, (unsigned long long)d.stats.exempt);
+        } else {
+                const TailStats *ts = tail_stats(d.tail);
+                log_event(LOG_EVENT_STOP, LOG_INFO, NULL,
+                          "stopped: %llu lines (%llu bytes, %llu cut, %llu rotations, %llu truncations), "
+                          "%llu hits, %llu bans, %llu already banned, %llu never banned",
+                          (unsigned long long)ts->lines, (unsigned long long)ts->bytes,
+                          (unsigned long long)ts->cut, (unsigned long long)ts->rotations,
+                          (unsigned long long)ts->truncations, (unsigned long long)d.stats.hits,
+                          (unsigned long long)d.stats.bans, (unsigned long long)d.stats.already_banned,
+                          (unsigned long long)d.stats.exempt);
+        }
+        daemon_done(&d);
+        ev_loop_destroy(d.loop);
+        return 0;
+}
