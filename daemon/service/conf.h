@@ -86,8 +86,6 @@ static inline void config_freep(Config **c) { config_free(*c); }
 int config_load_rules(const Config *cfg, const char *override, Names *names, RuleSet **out, Diags *errors,
                       Diags *warnings);
 
-/* The file suffix that postmap gives the indexed map of this type. */
-const char *config_map_suffix(const char *type);
 /* Write every key and its value, in config-file syntax. */
 void config_dump(const Config *c, Buf *out);
 
