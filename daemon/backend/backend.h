@@ -181,7 +181,7 @@ typedef struct BackendType {
         int (*retire)(BanBackend *b, const char *state_key);
         /* Stopping: is nothing left besides its own write (a map it is retiring)? */
         bool (*settled)(const BanBackend *b);
-        /* The regex of the MTA's log line of a rejection of ours (to free), or NULL; *literal: a text it must hold. */
+        /* The regex of the MTA's log line of a rejection of ours (it holds c->reject_text), to free; NULL: none. */
         char *(*own_reject)(const BackendConf *c);
         /* Status lines, and the STATUS= clause ("; ..."). */
         void (*status)(BanBackend *b, const BackendCounts *counts, Buf *out);

@@ -581,6 +581,27 @@ int config_load_rules(const Config *cfg, const char *override, Names *names, Rul
 }
 
 /*
+ * The backends' settings: one line a backend type, its spec from its own
+ * setting (see backend.h: the registry names the types).
+ */
+void config_backends(const Config *cfg, const char *host, BackendConf *bc, char **specs)
+{
+        *bc = (BackendConf){
+                .postmap = cfg->postmap,
+                .postmap_timeout_ms = cfg->postmap_timeout_ms,
+                .debounce_ms = cfg->debounce_ms,
+                .reject_text = cfg->reject_text,
+                .host_name = host,
+        };
+        specs[0] = xasprintf("%s:%s", cfg->map_type, cfg->map_path);
+        specs[1] = cfg->auth_map_path ? xasprintf("%s:%s", cfg->auth_map_type, cfg->auth_map_path) : NULL;
+        backend_conf_add(bc, "access", specs[0]);
+        backend_conf_add(bc, "auth", specs[1]);
+        backend_conf_add(bc, "cidr", cfg->network_map);
+        backend_conf_add(bc, "fleet", cfg->fleet);
+}
+
+/*
  * A duration as the config file writes it: one number and one unit.
  * format_duration() writes "1h30m" for people, which parse_duration()
  * does not read.

@@ -750,24 +750,6 @@ static const BackendHooks backend_hooks = {
         .progress = stop_progress,
 };
 
-/* The backends' settings from cfg (host: this host's name in a fleet, or NULL). */
-static void backend_conf_of(const Config *cfg, const char *host, BackendConf *bc, char **specs)
-{
-        *bc = (BackendConf){
-                .postmap = cfg->postmap,
-                .postmap_timeout_ms = cfg->postmap_timeout_ms,
-                .debounce_ms = cfg->debounce_ms,
-                .reject_text = cfg->reject_text,
-                .host_name = host,
-        };
-        specs[0] = xasprintf("%s:%s", cfg->map_type, cfg->map_path);
-        specs[1] = cfg->auth_map_path ? xasprintf("%s:%s", cfg->auth_map_type, cfg->auth_map_path) : NULL;
-        backend_conf_add(bc, "access", specs[0]);
-        backend_conf_add(bc, "auth", specs[1]);
-        backend_conf_add(bc, "cidr", cfg->network_map);
-        backend_conf_add(bc, "fleet", cfg->fleet);
-}
-
 /*
  * Ban a/plen for rule from `now`, the log time of the hit that crossed
  * the threshold.  A repeat offender (banned before, within ban_memory)
@@ -1202,7 +1184,7 @@ static int daemon_reload(Daemon *d, char **why)
                 return -EINVAL;
         }
         diags_free(&errors);
-        backend_conf_of(cfg, NULL, &bc, specs);
+        config_backends(cfg, NULL, &bc, specs);
         r = backends_check(d->backends, &bc, why);
         free(specs[0]);
         free(specs[1]);
@@ -1256,7 +1238,7 @@ static int daemon_reload(Daemon *d, char **why)
         tracker_set_max(d->net_tracker, cfg->max_tracked);
         banset_set_net_prefix(d->bans, cfg->ipv6_net_hosts ? cfg->ipv6_net_prefix : 0);
         /* the access map may move, the network map come or go, the postmap command change */
-        backend_conf_of(cfg, NULL, &bc, specs);
+        config_backends(cfg, NULL, &bc, specs);
         now = backends_configure(d->backends, &bc);
         free(specs[0]);
         free(specs[1]);
@@ -1442,7 +1424,7 @@ int daemon_run(const DaemonOptions *opts)
                         }
                         name = host;
                 }
-                backend_conf_of(d.cfg, name, &bc, specs);
+                config_backends(d.cfg, name, &bc, specs);
                 r = backends_new(&d.backends, d.loop, &bc, &backend_hooks, &d, &why);
                 free(specs[0]);
                 free(specs[1]);
