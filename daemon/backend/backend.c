@@ -175,15 +175,19 @@ bool backends_configure(Backends *s, const BackendConf *c)
                 const BackendType *t = registry[i];
                 const char *spec = backend_conf_spec(&s->conf, t->type);
                 BanBackend *b = NULL;
+                size_t at = 0;
                 _cleanup_free_ char *why = NULL;
 
                 for (size_t k = 0; k < s->n; k++)
-                        if (s->v[k]->type == t)
+                        if (s->v[k] && s->v[k]->type == t) {
                                 b = s->v[k];
+                                at = k;
+                        }
                 if (b && !spec && (t->flags & BACKEND_LIVE)) {
                         if (t->remove)
                                 t->remove(b); /* it takes its bans away with it */
                         close_one(b);
+                        s->v[at] = NULL;
                         continue;
                 }
                 if (!b && spec && (t->flags & BACKEND_LIVE)) {
