@@ -17,7 +17,6 @@
 #include "service/daemon-internal.h"
 
 #include <errno.h>
-#include <unistd.h>
 
 #include "service/log.h"
 #include "util/util.h"
