@@ -267,32 +267,43 @@ bool backends_holds(const Backends *s, const BanBackend *b, const Addr *net, uns
         return key_of(b, net, plen, key, size) == 0;
 }
 
-const char *backends_exempts(const Backends *s, const Exempt *e, const Addr *net, unsigned plen)
+size_t backends_reach(const Backends *s, const Addr *net, unsigned plen, Cidr out[2])
 {
         char key[CIDR_STRLEN] = "";
-        const char *why;
-        BanBackend *h;
-        Cidr nets[2];
+        BanBackend *h = holder(s, net, plen, key, sizeof(key));
         size_t n = 1;
 
-        if (plen == addr_host_plen(net)) {
-                why = exempt_reason(e, net);
-                h = NULL;
-        } else {
-                h = holder(s, net, plen, key, sizeof(key));
-                nets[0] = (Cidr){.net = *net, .plen = (uint8_t)plen, .v4 = addr_is_v4(net)};
-                if (h && h->type->reach && key[0])
-                        n += h->type->reach(h, net, plen, key, &nets[1]);
-                why = exempt_reason_nets(e, nets, n);
-        }
-        if (why)
-                return why;
+        out[0] = (Cidr){.net = *net, .plen = (uint8_t)plen, .v4 = addr_is_v4(net)};
+        if (h && h->type->reach && key[0])
+                n += h->type->reach(h, net, plen, key, &out[1]);
+        return n;
+}
+
+const char *backends_admin_exempts(const Backends *s, const Addr *net, unsigned plen)
+{
+        char key[CIDR_STRLEN] = "";
+        BanBackend *h = plen == addr_host_plen(net) ? NULL : holder(s, net, plen, key, sizeof(key));
+        const char *why;
+
         for (size_t i = 0; i < s->n; i++) {
                 BanBackend *b = s->v[i];
                 if (b->type->exempts && (why = b->type->exempts(b, net, plen, b == h && key[0] ? key : NULL)))
                         return why;
         }
         return NULL;
+}
+
+const char *backends_exempts(const Backends *s, const Exempt *e, const Addr *net, unsigned plen)
+{
+        const char *why;
+
+        if (plen == addr_host_plen(net))
+                why = exempt_reason(e, net);
+        else {
+                Cidr nets[2];
+                why = exempt_reason_nets(e, nets, backends_reach(s, net, plen, nets));
+        }
+        return why ? why : backends_admin_exempts(s, net, plen);
 }
 
 bool backends_exact(const Backends *s) { return backends_find(s, BACKEND_EXACT) != NULL; }

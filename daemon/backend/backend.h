@@ -226,6 +226,10 @@ bool backends_holds(const Backends *s, const BanBackend *b, const Addr *net, uns
  * entries in each backend; NULL if it may be banned.
  */
 const char *backends_exempts(const Backends *s, const Exempt *e, const Addr *net, unsigned plen);
+/* Its two halves: the networks lookups of net/plen reach as its holder writes it (1 or 2), ... */
+size_t backends_reach(const Backends *s, const Addr *net, unsigned plen, Cidr out[2]);
+/* ... and why the admin's own entries in a backend exempt it, or NULL. */
+const char *backends_admin_exempts(const Backends *s, const Addr *net, unsigned plen);
 /* Is a backend looked up by exact address only (a host under a network ban still needs its own ban)? */
 bool backends_exact(const Backends *s);
 bool backends_shared(const Backends *s);

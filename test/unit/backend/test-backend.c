@@ -182,6 +182,18 @@ static void test_set(const char *dir, struct ev_loop *loop)
                         CHECK_STR(backends_exempts(set, &e, &n.net, n.plen), cases[i].why, cases[i].net);
                 }
         }
+        /* The networks a key reaches: "10" is 10.0.0.0/8 and 10::/16 alike. */
+        {
+                Cidr reach[2], want;
+                Addr a = A("10.0.0.0");
+                CHECK_INT(backends_reach(set, &a, 8, reach), 2, "10/8: two networks");
+                cidr_parse("10::/16", &want);
+                CHECK(reach[1].plen == 16 && !reach[1].v4 && addr_equal(&reach[1].net, &want.net), "the other one is 10::/16");
+                a = A("192.0.2.0");
+                CHECK_INT(backends_reach(set, &a, 24, reach), 1, "192.0.2/24: itself");
+                a = A("203.0.113.7");
+                CHECK_STR(backends_admin_exempts(set, &a, 32), "accepted by the access map", "the admin's half");
+        }
         /* A render: the entries, without the admin's own keys; generations. */
         {
                 BanBackend *am = backends_find(set, BACKEND_PRIMARY), *au = backends_find(set, BACKEND_EXACT);
