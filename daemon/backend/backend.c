@@ -253,6 +253,11 @@ static BanBackend *holder(const Backends *s, const Addr *net, unsigned plen, cha
         return NULL;
 }
 
+int backends_key(const Backends *s, const Addr *net, unsigned plen, char *key, size_t size)
+{
+        return holder(s, net, plen, key, size) ? 0 : -EDOM;
+}
+
 bool backends_can_hold(const Backends *s, const Addr *net, unsigned plen)
 {
         char key[CIDR_STRLEN];

@@ -216,6 +216,8 @@ BanBackend *backends_get(const Backends *s, size_t i);
 /* The first backend with all these flags, or NULL. */
 BanBackend *backends_find(const Backends *s, unsigned flags);
 
+/* The key net/plen is held under ("" in a backend without keys: the cidr: map), or -EDOM if none can hold it. */
+int backends_key(const Backends *s, const Addr *net, unsigned plen, char *key, size_t size);
 /* Can a backend that shuts clients out hold exactly net/plen? */
 bool backends_can_hold(const Backends *s, const Addr *net, unsigned plen);
 /* Does b hold net/plen (its key into key)? */

@@ -158,6 +158,12 @@ static void test_set(const char *dir, struct ev_loop *loop)
                 Addr a = A("192.0.2.0");
                 CHECK(backends_can_hold(set, &a, 24), "a /24 has a key");
                 CHECK(!backends_can_hold(set, &a, 28), "a /28 has none");
+                {
+                        char key[CIDR_STRLEN];
+                        CHECK_INT(backends_key(set, &a, 24, key, sizeof(key)), 0, "the /24's key");
+                        CHECK_STR(key, "192.0.2", "as the access map writes it");
+                        CHECK_INT(backends_key(set, &a, 28, key, sizeof(key)), -EDOM, "the /28: none");
+                }
         }
         /* The never-ban check: the lists, then the admin's OK, looked up as smtpd does. */
         cidr_parse("16::/16", &ign);
@@ -250,6 +256,8 @@ static void test_set(const char *dir, struct ev_loop *loop)
                 _cleanup_free_ char *text = NULL;
 
                 CHECK(backends_can_hold(set, &net, 64), "any prefix, in the network map");
+                CHECK_INT(backends_key(set, &net, 64, key, sizeof(key)), 0, "held by the network map");
+                CHECK_STR(key, "", "without a key");
                 CHECK(backends_holds(set, nm, &net, 64, key, sizeof(key)), "the network map holds it");
                 CHECK(!backends_holds(set, am, &net, 64, key, sizeof(key)), "the access map does not");
                 CHECK(backends_holds(set, am, &host, addr_host_plen(&host), key, sizeof(key)),
