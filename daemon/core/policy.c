@@ -123,6 +123,14 @@ static const char *exempt_why(const Policy *p, const AdminKeys *admin, const Add
         return exempt_reason_net(&p->exempt, admin, a, plen, key[0] ? key : NULL);
 }
 
+const char *policy_never_banned(const Policy *p, const AdminKeys *admin, const Addr *a, unsigned plen,
+                                const char *key)
+{
+        if (plen == addr_host_plen(a))
+                return exempt_reason(&p->exempt, admin, a);
+        return exempt_reason_net(&p->exempt, admin, a, plen, key);
+}
+
 /*
  * Ban a/plen for rule from at, the time of the hit that crossed the
  * threshold.  A repeat offender (banned before, within ban_memory) gets
@@ -291,9 +299,6 @@ PolicyKind policy_judge(Policy *p, const PolicyHit *h, const AdminKeys *admin, i
                 ban_net_of_hits(p, h, admin, v->at, now, &v->net);
         if (v->net.outcome == POLICY_IMPOSED || v->net.outcome == POLICY_TOO_LATE)
                 v->changed = true;
-        /* the host's pointer may have moved with the net's insertion */
-        if (v->host.outcome == POLICY_IMPOSED)
-                v->host.ban = banset_get(p->bans, &v->host.addr, v->host.plen);
         return v->kind;
 }
 
@@ -542,6 +547,11 @@ void policy_mark_saved(Policy *p, const Ban *b)
 void policy_tidy(Policy *p, int64_t now)
 {
         tracker_expire(p->tracker, now);
+}
+
+size_t policy_active(const Policy *p)
+{
+        return banset_active(p->bans);
 }
 
 void policy_stats(const Policy *p, PolicyStats *s)

@@ -67,6 +67,14 @@ void policy_configure(Policy *p, const PolicySettings *s);
 /* The never-ban list: takes e's contents (e is left empty). */
 void policy_set_exempt(Policy *p, Exempt *e);
 
+/*
+ * Why a/plen is never banned, NULL if it may be: the never-ban list, and
+ * admin's OK entries for key (a network's access(5) key; NULL: none of its
+ * own, as in a cidr: map).
+ */
+const char *policy_never_banned(const Policy *p, const AdminKeys *admin, const Addr *a, unsigned plen,
+                                const char *key);
+
 /* --- a rule's hit --------------------------------------------------------- */
 
 /* A rule matched a record: who, which rule, its threshold, when. */
@@ -277,3 +285,5 @@ typedef struct PolicyStats {
 /* Forget hits too old to count at now. */
 void policy_tidy(Policy *p, int64_t now);
 void policy_stats(const Policy *p, PolicyStats *s);
+/* Bans in force. */
+size_t policy_active(const Policy *p);
