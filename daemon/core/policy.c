@@ -449,8 +449,10 @@ size_t policy_expire(Policy *p, int64_t now, PolicyExpired **out, bool *forgot)
                 }
                 GROW(v, cap, n + 1);
                 v[n++] = (PolicyExpired){b->addr, b->plen, b->rule};
+                /* remembered from its end on, as policy_restore() and the
+                   repeat-offender check count it */
                 if (p->set.ban_memory_ms)
-                        banset_deactivate(p->bans, b, add_ms(now, p->set.ban_memory_ms));
+                        banset_deactivate(p->bans, b, forget_time(p, b->expires_ms, b->banned_ms));
                 else
                         banset_remove(p->bans, b);
         }

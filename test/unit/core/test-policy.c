@@ -353,16 +353,16 @@ static const Step repeat[] = {
         {13 * M, HIT, "192.0.2.1", "r3", 0, "already"},
         {13 * M, COVER, "192.0.2.1", NULL, 0, "192.0.2.1"},
         {13 * M, EXPIRE, NULL, NULL, 0, "expired:; next 4260s"},
-        {72 * M, EXPIRE, NULL, NULL, 0, "expired: 192.0.2.1; next 90720s"}, /* remembered for 24h */
+        {72 * M, EXPIRE, NULL, NULL, 0, "expired: 192.0.2.1; next 90660s"}, /* remembered for 24h from its end */
         {72 * M, COVER, "192.0.2.1", NULL, 0, "none"},
         {80 * M, HIT, "192.0.2.1", "r1", 0, "hit 1/1 ban 192.0.2.1 r1 1 7200s repeat"},
         {200 * M, EXPIRE, NULL, NULL, 0, "expired: 192.0.2.1; next 98400s"},
         {201 * M, HIT, "192.0.2.1", "r1", 0, "hit 1/1 ban 192.0.2.1 r1 1 14400s repeat"},
-        {500 * M, EXPIRE, NULL, NULL, 0, "expired: 192.0.2.1; next 116400s"},
+        {500 * M, EXPIRE, NULL, NULL, 0, "expired: 192.0.2.1; next 112860s"},
         {501 * M, HIT, "192.0.2.1", "r1", 0, "hit 1/1 ban 192.0.2.1 r1 1 28800s repeat"},
-        {1000 * M, EXPIRE, NULL, NULL, 0, "expired: 192.0.2.1; next 146400s"},
+        {1000 * M, EXPIRE, NULL, NULL, 0, "expired: 192.0.2.1; next 145260s"},
         {1001 * M, HIT, "192.0.2.1", "r1", 0, "hit 1/1 ban 192.0.2.1 r1 1 28800s repeat"}, /* capped at 8h */
-        {1500 * M, EXPIRE, NULL, NULL, 0, "expired: 192.0.2.1; next 176400s"},
+        {1500 * M, EXPIRE, NULL, NULL, 0, "expired: 192.0.2.1; next 175260s"},
         /* more than ban_memory after the last ban ended: a first offence again */
         {1500 * M + 25 * H, EXPIRE, NULL, NULL, 0, "expired: (forgot); next 0s"},
         {1500 * M + 25 * H, HIT, "192.0.2.1", "r1", 0, "hit 1/1 ban 192.0.2.1 r1 1 3600s"},
