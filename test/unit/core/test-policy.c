@@ -353,7 +353,8 @@ static const Step repeat[] = {
         {13 * M, HIT, "192.0.2.1", "r3", 0, "already"},
         {13 * M, COVER, "192.0.2.1", NULL, 0, "192.0.2.1"},
         {13 * M, EXPIRE, NULL, NULL, 0, "expired:; next 4260s"},
-        {72 * M, EXPIRE, NULL, NULL, 0, "expired: 192.0.2.1; next 90660s"}, /* remembered for 24h from its end */
+        {72 * M, EXPIRE, NULL, NULL, 0,
+         "expired: 192.0.2.1; next 90660s"}, /* remembered for 24h from its end */
         {72 * M, COVER, "192.0.2.1", NULL, 0, "none"},
         {80 * M, HIT, "192.0.2.1", "r1", 0, "hit 1/1 ban 192.0.2.1 r1 1 7200s repeat"},
         {200 * M, EXPIRE, NULL, NULL, 0, "expired: 192.0.2.1; next 98400s"},
