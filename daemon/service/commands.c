@@ -95,11 +95,14 @@ static void put_memory(Buf *out, size_t tmem, size_t tn, const char *twhat, size
 static ControlResult cmd_status(Daemon *d, Buf *out)
 {
         BackendCounts counts = {0};
-        size_t tracked, records = banset_records(d->bans);
+        PolicyStats ps;
+        size_t tracked, records;
         char up[32];
 
-        tracker_expire(d->tracker, now_ms()); /* count only what still counts */
-        tracked = tracker_count(d->tracker);
+        policy_tidy(d->policy, now_ms()); /* count only what still counts */
+        policy_stats(d->policy, &ps);
+        tracked = ps.tracked;
+        records = ps.records;
         buf_printf(out, "uptime: %s\n",
                    format_duration((uint64_t)(now_ms() - d->started_ms) / 1000 * 1000, up, sizeof(up)));
         if (d->journal) {
@@ -125,12 +128,12 @@ static ControlResult cmd_status(Daemon *d, Buf *out)
                    (unsigned long long)d->stats.exempt, (unsigned long long)d->stats.own_rejects);
         buf_printf(out, "bans: %zu active, %zu ended and remembered; since start %llu by rules, %llu networks, "
                         "%llu by hand, %llu lifted, %llu expired, %llu not imposed (over by their log time)\n",
-                   banset_active(d->bans), records - banset_active(d->bans), (unsigned long long)d->stats.bans,
+                   ps.active, records - ps.active, (unsigned long long)d->stats.bans,
                    (unsigned long long)d->stats.net_bans, (unsigned long long)d->stats.manual_bans,
                    (unsigned long long)d->stats.unbans, (unsigned long long)d->stats.expired,
                    (unsigned long long)d->stats.too_late);
         buf_printf(out, "tracked addresses: %zu (at most %zu; %llu evicted)\n", tracked, d->cfg->max_tracked,
-                   (unsigned long long)tracker_evictions(d->tracker));
+                   (unsigned long long)ps.evicted);
         if (d->stats.last_ban_ms) {
                 buf_printf(out, "last ban: %s (%s) at ", d->stats.last_ban, d->stats.last_ban_rule);
                 put_time(out, d->stats.last_ban_ms);
@@ -146,8 +149,7 @@ static ControlResult cmd_status(Daemon *d, Buf *out)
                            d->cfg->state_file, d->save_error);
         else
                 buf_printf(out, "state: %s\n", d->cfg->state_file);
-        put_memory(out, tracker_memory(d->tracker) + tracker_memory(d->net_tracker), tracked, "tracked addresses",
-                   banset_memory(d->bans), records, "ban records");
+        put_memory(out, ps.tracker_memory, tracked, "tracked addresses", ps.ban_memory, records, "ban records");
         buf_printf(out, "rules: %zu%s\n", ruleset_count(d->rules), ruleset_jit(d->rules) ? "" : " (no JIT)");
         buf_printf(out, "private addresses: %s\n", daemon_private_policy(d));
         {
@@ -164,8 +166,8 @@ static ControlResult cmd_status(Daemon *d, Buf *out)
 
 static ControlResult cmd_list(Daemon *d, bool json, Buf *out)
 {
-        _cleanup_free_ Ban **v = NULL;
-        size_t n = banset_list(d->bans, true, &v);
+        _cleanup_free_ const Ban **v = NULL;
+        size_t n = policy_list(d->policy, true, &v);
         char text[CIDR_STRLEN];
 
         if (json) {
@@ -230,7 +232,8 @@ static ControlResult cmd_ban(Daemon *d, char **argv, size_t argc, Buf *out)
         const char *problem, *why;
         int64_t now = now_ms();
         Cidr c;
-        Ban *b;
+        const Ban *b;
+        int r;
 
         if (argc < 2 || argc > 3) {
                 buf_puts(out, "usage: ban ADDRESS[/LENGTH] [DURATION]");
@@ -245,7 +248,8 @@ static ControlResult cmd_ban(Daemon *d, char **argv, size_t argc, Buf *out)
                 buf_printf(out, "'%s' is not a duration (e.g. 90s, 10m, 1h, 7d, or forever)", argv[2]);
                 return CONTROL_ERROR;
         }
-        if (!backends_can_hold(d->backends, &c.net, c.plen)) {
+        r = policy_ban(d->policy, &c.net, c.plen, len, now, &b, &why);
+        if (r == -EDOM) {
                 buf_printf(out, "%s: no access(5) key can match exactly this network; IPv4 networks need "
                                 "a /8, /16 or /24, IPv6 ones whole 16-bit groups without '::' inside and "
                                 "not one group of decimal digits (an IPv4 lookup reaches those); "
@@ -253,25 +257,11 @@ static ControlResult cmd_ban(Daemon *d, char **argv, size_t argc, Buf *out)
                            argv[1]);
                 return CONTROL_ERROR;
         }
-        why = daemon_never_ban(d, &c.net, c.plen);
-        if (why) {
+        if (r < 0) {
                 buf_printf(out, "%s is never banned (%s)", argv[1], why);
                 return CONTROL_ERROR;
         }
-        b = banset_upsert(d->bans, &c.net, c.plen);
-        b->rule = d->manual_rule;
-        b->manual = true;
-        b->remote = false;
-        b->count++;
-        b->hits = 0;
-        b->first_hit_ms = b->last_hit_ms = 0;
-        b->banned_ms = now;
-        if (!b->active)
-                b->in_state = false; /* the next save must hold it before the map does */
-        banset_activate(d->bans, b, len ? now + (int64_t)len : 0);
         backends_ban(d->backends, &b->addr, b->plen, "manual", b->expires_ms, b->count);
-        if (cidr_is_host(&c))
-                tracker_forget(d->tracker, &c.net);
         daemon_set_blocks(d, true);
         d->stats.manual_bans++;
         daemon_ban_text(b, text);
@@ -290,7 +280,7 @@ static ControlResult cmd_unban(Daemon *d, char **argv, size_t argc, Buf *out)
         char text[CIDR_STRLEN];
         const char *problem;
         Cidr c;
-        Ban *b, *cover;
+        const Ban *b, *cover;
 
         if (argc != 2) {
                 buf_puts(out, "usage: unban ADDRESS[/LENGTH]");
@@ -301,9 +291,9 @@ static ControlResult cmd_unban(Daemon *d, char **argv, size_t argc, Buf *out)
                 buf_printf(out, "'%s': %s", argv[1], problem);
                 return CONTROL_ERROR;
         }
-        b = banset_get(d->bans, &c.net, c.plen);
+        b = policy_get(d->policy, &c.net, c.plen);
         if (!b || !b->active) {
-                cover = cidr_is_host(&c) ? banset_covering(d->bans, &c.net) : NULL;
+                cover = cidr_is_host(&c) ? policy_covering(d->policy, &c.net) : NULL;
                 if (cover)
                         buf_printf(out, "%s is not banned itself, but its network %s is: unban that", argv[1],
                                    daemon_ban_text(cover, text));
@@ -311,7 +301,7 @@ static ControlResult cmd_unban(Daemon *d, char **argv, size_t argc, Buf *out)
                         buf_printf(out, "%s is not banned", argv[1]);
                 /* forget its hits all the same: the admin trusts it now */
                 if (cidr_is_host(&c))
-                        tracker_forget(d->tracker, &c.net);
+                        policy_forget_hits(d->policy, &c.net);
                 return CONTROL_ERROR;
         }
         daemon_ban_text(b, text);
@@ -323,7 +313,6 @@ static ControlResult cmd_unban(Daemon *d, char **argv, size_t argc, Buf *out)
 
 static ControlResult cmd_flush(Daemon *d, uint64_t id, char **argv, size_t argc, Buf *out)
 {
-        _cleanup_free_ Ban **v = NULL;
         size_t n;
 
         bool fleet = argc == 3 && (streq(argv[2], "--fleet") || streq(argv[1], "--fleet"));
@@ -341,12 +330,7 @@ static ControlResult cmd_flush(Daemon *d, uint64_t id, char **argv, size_t argc,
         /* Without --fleet the others keep their bans, and ours stay in the table for them. */
         if (fleet)
                 backends_flush_shared(d->backends);
-        n = banset_list(d->bans, false, &v);
-        for (size_t i = 0; i < n; i++) {
-                if (ban_is_host(v[i]))
-                        tracker_forget(d->tracker, &v[i]->addr);
-                banset_remove(d->bans, v[i]);
-        }
+        n = policy_flush(d->policy);
         log_event(LOG_EVENT_UNBAN, LOG_NOTICE, NULL, "flush%s: %zu ban records dropped; removing our block from %s",
                   fleet ? " (on the whole fleet)" : "", n, backends_primary_name(d->backends));
         d->stats.unbans += n;

@@ -46,11 +46,19 @@ static bool fleet_intern(Daemon *d, const char *name, const char *fallback, uint
 bool daemon_fleet_imported(void *ctx, BanBackend *from, const BackendImport *fb)
 {
         Daemon *d = ctx;
-        Ban *b = banset_get(d->bans, &fb->net.net, fb->net.plen);
+        const Ban *b = policy_get(d->policy, &fb->net.net, fb->net.plen);
         char text[CIDR_STRLEN], until[64];
         const char *why;
         int64_t now = now_ms(), expires;
         uint16_t rule, origin;
+        PolicyImport im = {.addr = fb->net.net,
+                           .plen = fb->net.plen,
+                           .origin = fb->origin,
+                           .forever = fb->forever,
+                           .remaining_ms = fb->remaining_ms,
+                           .age_ms = fb->age_ms,
+                           .count = fb->count};
+        PolicyImportCheck check;
 
         if (!fb->active) {
                 if (!b || !b->active)
@@ -59,34 +67,27 @@ bool daemon_fleet_imported(void *ctx, BanBackend *from, const BackendImport *fb)
                 daemon_ban_text(b, text);
                 log_event(LOG_EVENT_UNBAN, LOG_NOTICE, &(LogFields){.address = text, .rule = names_get(d->names, b->rule)},
                           "unban %s: lifted on the fleet by %s", text, fb->origin);
-                if (ban_is_host(b))
-                        tracker_forget(d->tracker, &b->addr);
-                banset_remove(d->bans, b);
+                policy_lift(d->policy, b);
                 d->stats.unbans++;
                 d->fleet_dirty = true;
                 return true;
         }
-        if (!fb->forever && fb->remaining_ms <= 0)
-                return false; /* over already */
-        expires = fb->forever ? 0 : now + fb->remaining_ms;
-        if (b && b->active && !b->remote)
-                return false; /* our own ban of it stands */
-        if (b && b->active && b->remote && streq(names_get(d->names, b->origin), fb->origin) &&
-            (fb->forever ? b->expires_ms == 0 : b->expires_ms && llabs(b->expires_ms - expires) < 2000))
-                return false; /* the same row again (a catch-up overlaps what we heard) */
+        /* over already, our own ban of it stands, or the same row again (a
+           catch-up overlaps what we heard) */
+        check = policy_import_check(d->policy, &im, now, &why);
+        if (check == POLICY_IMPORT_OVER || check == POLICY_IMPORT_OURS || check == POLICY_IMPORT_SAME)
+                return false;
         cidr_format(&fb->net, text);
         if (cidr_is_host(&fb->net))
                 daemon_ban_text(&(Ban){.addr = fb->net.net, .plen = fb->net.plen}, text);
-        (void)from;
-        if (!backends_can_hold(d->backends, &fb->net.net, fb->net.plen)) {
+        if (check == POLICY_IMPORT_NO_KEY) {
                 d->fleet_refused++;
                 log_notice("fleet: %s's ban of %s is not imposed here: no access(5) key can match that network "
                            "(set network_map = cidr:...)",
                            fb->origin, text);
                 return false;
         }
-        why = daemon_never_ban(d, &fb->net.net, fb->net.plen);
-        if (why) {
+        if (check == POLICY_IMPORT_EXEMPT) {
                 d->fleet_refused++;
                 log_event(LOG_EVENT_NONE, LOG_NOTICE, &(LogFields){.address = text, .rule = fb->rule},
                           "fleet: %s's ban of %s (rule %s) is not imposed here: never banned (%s)", fb->origin,
@@ -99,20 +100,8 @@ bool daemon_fleet_imported(void *ctx, BanBackend *from, const BackendImport *fb)
                          d->fleet_names, fb->origin, text);
                 return false;
         }
-        b = banset_upsert(d->bans, &fb->net.net, fb->net.plen);
-        b->rule = rule;
-        b->manual = false;
-        b->remote = true;
-        b->origin = origin;
-        b->count = fb->count;
-        b->hits = 0;
-        b->first_hit_ms = b->last_hit_ms = 0;
-        b->banned_ms = fb->age_ms > 0 && fb->age_ms < now ? now - fb->age_ms : now;
-        if (!b->active)
-                b->in_state = false; /* new in the map's eyes: the next save must hold it first */
-        banset_activate(d->bans, b, expires);
-        if (ban_is_host(b))
-                tracker_forget(d->tracker, &b->addr);
+        b = policy_import(d->policy, &im, rule, origin, now);
+        expires = b->expires_ms;
         daemon_set_blocks(d, true);
         log_event(LOG_EVENT_BAN, LOG_INFO,
                   &(LogFields){.address = text, .rule = fb->rule, .expires_ms = expires ? expires : -1},
@@ -137,8 +126,8 @@ void daemon_fleet_changed(void *ctx, BanBackend *from)
 void daemon_fleet_resync(void *ctx, BanBackend *to)
 {
         Daemon *d = ctx;
-        _cleanup_free_ Ban **v = NULL;
-        size_t n = banset_list(d->bans, true, &v);
+        _cleanup_free_ const Ban **v = NULL;
+        size_t n = policy_list(d->policy, true, &v);
 
         for (size_t i = 0; i < n; i++)
                 if (!v[i]->remote)
@@ -148,8 +137,8 @@ void daemon_fleet_resync(void *ctx, BanBackend *to)
 
 BackendCounts daemon_fleet_counts(Daemon *d)
 {
-        _cleanup_free_ Ban **v = NULL;
-        size_t n = banset_list(d->bans, true, &v), k = 0;
+        _cleanup_free_ const Ban **v = NULL;
+        size_t n = policy_list(d->policy, true, &v), k = 0;
 
         for (size_t i = 0; i < n; i++)
                 k += v[i]->remote;

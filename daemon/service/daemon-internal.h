@@ -19,10 +19,10 @@
 #include "source/journal.h"
 #include "util/names.h"
 #include "service/notify.h"
+#include "core/policy.h"
 #include "match/rules.h"
 #include "core/session.h"
 #include "source/tail.h"
-#include "core/tracker.h"
 
 typedef struct Stats {
         uint64_t hits;
@@ -57,9 +57,7 @@ typedef struct Daemon {
         uint16_t manual_rule; /* the rule name "manual" */
         uint16_t net_rule;    /* the rule name "ipv6-network" */
         RuleSet *rules;
-        Tracker *tracker;
-        Tracker *net_tracker; /* IPv6 hits per network of ipv6_net_prefix */
-        Banset *bans;
+        Policy *policy; /* the hits, the bans, the never-ban list */
         Sessions *sessions; /* the logged-in smtpd sessions */
         Health health;      /* is the log still readable to us? */
         Backends *backends; /* where the bans go: the maps, the fleet (backend/backend.h) */
@@ -68,7 +66,6 @@ typedef struct Daemon {
         char *source_why; /* why this source */
         Control *control;
         Notify *notify;
-        Exempt exempt;
         bool fleet_dirty;      /* imports changed the bans */
         uint64_t fleet_refused; /* remote bans not imposed here (exempt) */
         unsigned fleet_names;   /* rule and host names that came from the fleet */
@@ -98,8 +95,6 @@ typedef struct Daemon {
         char *saved_cursor;
         double save_backoff_s;
         char save_error[128];
-        Addr *net_noted; /* networks whose "not banned as a network" was said */
-        size_t n_net_noted, cap_net_noted;
         ev_timer ready_timer; /* READY even if the first map write takes long */
         bool ready;
         bool stopping;
@@ -116,7 +111,7 @@ uint64_t daemon_map_request(Daemon *d, bool now);
 void daemon_set_blocks(Daemon *d, bool present);
 void daemon_arm_due(Daemon *d);
 /* Lift ban (an unban): log why, forget its hits, drop the record. */
-void daemon_lift(Daemon *d, Ban *ban, const char *why);
+void daemon_lift(Daemon *d, const Ban *ban, const char *why);
 /* The reload as systemd sees it: RELOADING=1, the reload, READY=1. */
 int daemon_reload_notify(Daemon *d, char **why);
 char *daemon_ban_text(const Ban *ban, char *buf);

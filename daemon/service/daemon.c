@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * daemon: the glue.  One libev loop, no threads.  Lines from tail go to
- * rules; a match goes through the never-ban check and the tracker; a
- * crossed threshold becomes a ban; a change of bans asks the map writer
- * for a new map.  One ev_periodic, armed for the earliest due time, lifts
+ * rules; a match goes to the policy (core/policy.c: the never-ban check,
+ * the tracker, the bans), whose verdict is logged here; a change of bans
+ * asks the map writer for a new map.  One ev_periodic, armed for the earliest due time, lifts
  * bans when they expire and forgets old records (wall-clock time, as bans
  * outlive restarts).  SIGHUP reloads, SIGTERM stops after the last map
  * write.
@@ -62,7 +62,6 @@
 #define SAVE_RETRY_MIN_S 1.0
 #define SAVE_RETRY_MAX_S 60.0
 #define READY_WAIT_S 5.0
-#define NET_NOTED_MAX 1024 /* networks whose non-ban we said; then only at debug level */
 
 /* --- configuration ------------------------------------------------------ */
 
@@ -209,13 +208,55 @@ const char *daemon_private_policy(const Daemon *d)
                                      "100.64.0.0/10, 169.254.0.0/16, fc00::/7, fe80::/10";
 }
 
+/* The policy's settings from cfg and the rules. */
+static void policy_settings(const Daemon *d, const Config *cfg, const RuleSet *rules, bool auth_map,
+                            PolicySettings *s)
+{
+        *s = (PolicySettings){
+                .ban_time_ms = cfg->ban_time_ms,
+                .ban_time_factor = cfg->ban_time_factor,
+                .ban_time_max_ms = cfg->ban_time_max_ms,
+                .ban_memory_ms = cfg->ban_memory_ms,
+                .max_tracked = cfg->max_tracked,
+                .window_ms = ruleset_max_find_time(rules),
+                .ipv6_net_prefix = cfg->ipv6_net_prefix,
+                .ipv6_net_hosts = cfg->ipv6_net_hosts,
+                .ipv6_net_factor = cfg->ipv6_net_factor,
+                .count_under_net = auth_map,
+                .network_map = cfg->network_map != NULL,
+                .manual_rule = d->manual_rule,
+                .net_rule = d->net_rule,
+        };
+}
+
+/* What belongs to the backends, for the policy: keys, the networks they reach, the admin's entries. */
+static int policy_key(void *ctx, const Addr *net, unsigned plen, char *key, size_t size)
+{
+        Daemon *d = ctx;
+        return backends_key(d->backends, net, plen, key, size);
+}
+
+static size_t policy_reach(void *ctx, const Addr *net, unsigned plen, Cidr out[2])
+{
+        Daemon *d = ctx;
+        return backends_reach(d->backends, net, plen, out);
+}
+
+static const char *policy_admin(void *ctx, const Addr *net, unsigned plen)
+{
+        Daemon *d = ctx;
+        return backends_admin_exempts(d->backends, net, plen);
+}
+
+static const PolicyOps policy_ops = {policy_key, policy_reach, policy_admin};
+
 /* --- state -------------------------------------------------------------- */
 
 /* The bans of v[0..n) are in the state file now, as they stand. */
-static void set_saved(Ban **v, size_t n)
+static void set_saved(Daemon *d, const Ban **v, size_t n)
 {
         for (size_t i = 0; i < n; i++)
-                v[i]->in_state = v[i]->active;
+                policy_mark_saved(d->policy, v[i]);
 }
 
 static void schedule_save(Daemon *d, double within);
@@ -250,7 +291,7 @@ static void fill_ban(Daemon *d, StateBan *sb, const Ban *b)
 static int save_state(Daemon *d)
 {
         State st = {0};
-        _cleanup_free_ Ban **v = NULL;
+        _cleanup_free_ const Ban **v = NULL;
         _cleanup_free_ BanChange *c = NULL;
         size_t n = 0, n_c = 0;
         bool full = !d->snap_ok || d->log_bytes > MAX(d->snap_bytes, SAVE_LOG_MIN);
@@ -265,17 +306,17 @@ static int save_state(Daemon *d)
         /* which map holds our block: a start with another access_map cleans it */
         st.map = backends_state_key(d->backends);
         if (full) {
-                n = banset_list(d->bans, false, &v);
+                n = policy_list(d->policy, false, &v);
                 for (size_t i = 0; i < n; i++)
                         fill_ban(d, state_add_ban(&st), v[i]);
                 r = state_save_snapshot(d->cfg->state_file, &st, &d->snap_hash, &d->snap_bytes);
                 if (r == 0) {
-                        banset_clear_changes(d->bans);
+                        policy_clear_changes(d->policy);
                         d->log_bytes = 0;
                         d->snap_ok = true;
                 }
         } else {
-                n_c = banset_take_changes(d->bans, &c);
+                n_c = policy_take_changes(d->policy, &c);
                 if (!n_c && d->saved_n_pos == st.n_pos && !memcmp(d->saved_pos, st.pos, sizeof(st.pos)) &&
                     (d->saved_cursor && st.journal_cursor ? streq(d->saved_cursor, st.journal_cursor) : d->saved_cursor == st.journal_cursor)) {
                         r = 0; /* nothing new */
@@ -307,11 +348,11 @@ static int save_state(Daemon *d)
         }
 saved:
         if (full)
-                set_saved(v, n);
+                set_saved(d, v, n);
         else
                 for (size_t i = 0; i < n_c; i++)
                         if (c[i].ban)
-                                c[i].ban->in_state = c[i].ban->active;
+                                policy_mark_saved(d->policy, c[i].ban);
         memcpy(d->saved_pos, st.pos, sizeof(st.pos));
         d->saved_n_pos = st.n_pos;
         free(d->saved_cursor);
@@ -372,23 +413,6 @@ static void load_state(Daemon *d, State *st)
                 log_warn("%s: %s; starting without it", d->cfg->state_file, why ? why : strerror(-r));
 }
 
-/* t + d milliseconds, saturated: times from the state file can be anything
-   (a state file damaged by hand, or a ban for ever and a day). */
-static int64_t add_ms(int64_t t, uint64_t d)
-{
-        int64_t r;
-
-        if (d > INT64_MAX || __builtin_add_overflow(t, (int64_t)d, &r))
-                return INT64_MAX;
-        return r;
-}
-
-/* When the record of a ban that ended (or ends) is forgotten. */
-static int64_t forget_time(const Daemon *d, int64_t expires_ms, int64_t banned_ms)
-{
-        return add_ms(expires_ms ? expires_ms : banned_ms, d->cfg->ban_memory_ms);
-}
-
 /* The bans of the state file, as they stand now. */
 static void restore_bans(Daemon *d, const State *st, int64_t now)
 {
@@ -396,33 +420,16 @@ static void restore_bans(Daemon *d, const State *st, int64_t now)
 
         for (size_t i = 0; i < st->n_bans; i++) {
                 const StateBan *sb = &st->bans[i];
-                bool live = sb->active && (sb->expires_ms == 0 || sb->expires_ms > now);
-                int64_t forget = forget_time(d, sb->expires_ms, sb->banned_ms);
-                uint16_t rule;
-                Ban *b;
+                int r = policy_restore(d->policy,
+                                       &(PolicyRecord){sb->addr, sb->plen, sb->rule, sb->origin, sb->active,
+                                                       sb->manual, sb->count, sb->hits, sb->first_hit_ms,
+                                                       sb->last_hit_ms, sb->banned_ms, sb->expires_ms},
+                                       now);
 
-                if (!live && forget <= now)
-                        continue; /* ended, and out of memory too */
-                if (names_intern(d->names, sb->rule, &rule) < 0)
-                        continue;
-                b = banset_upsert(d->bans, &sb->addr, sb->plen);
-                b->rule = rule;
-                b->manual = sb->manual;
-                b->count = sb->count;
-                b->hits = sb->hits;
-                b->first_hit_ms = sb->first_hit_ms;
-                b->last_hit_ms = sb->last_hit_ms;
-                b->banned_ms = sb->banned_ms;
-                b->expires_ms = sb->expires_ms;
-                b->remote = sb->origin[0] && names_intern(d->names, sb->origin, &b->origin) == 0;
-                if (live) {
-                        b->in_state = true; /* it comes from there */
-                        banset_activate(d->bans, b, sb->expires_ms);
+                if (r == 1)
                         active++;
-                } else {
-                        banset_deactivate(d->bans, b, forget);
+                else if (r == 0)
                         remembered++;
-                }
         }
         if (st->n_bans)
                 log_info("%s: restored %zu bans (and %zu ended ones, remembered for repeat offenders)",
@@ -433,7 +440,7 @@ static void restore_bans(Daemon *d, const State *st, int64_t now)
 
 void daemon_arm_due(Daemon *d)
 {
-        int64_t next = banset_next_due(d->bans);
+        int64_t next = policy_next_due(d->policy);
 
         ev_periodic_stop(d->loop, &d->due);
         if (next) {
@@ -446,7 +453,12 @@ void daemon_arm_due(Daemon *d)
 static char *status_line(Daemon *d)
 {
         Buf b = {0};
-        size_t bans = banset_active(d->bans), tracked = tracker_count(d->tracker);
+        PolicyStats ps;
+        size_t bans, tracked;
+
+        policy_stats(d->policy, &ps);
+        bans = ps.active;
+        tracked = ps.tracked;
 
         buf_printf(&b, "%zu ban%s, %zu address%s tracked", bans, bans == 1 ? "" : "s", tracked,
                    tracked == 1 ? "" : "es");
@@ -509,7 +521,7 @@ char *daemon_ban_text(const Ban *ban, char *buf)
         return buf;
 }
 
-void daemon_lift(Daemon *d, Ban *ban, const char *why)
+void daemon_lift(Daemon *d, const Ban *ban, const char *why)
 {
         char text[CIDR_STRLEN];
 
@@ -517,86 +529,64 @@ void daemon_lift(Daemon *d, Ban *ban, const char *why)
         log_event(LOG_EVENT_UNBAN, LOG_NOTICE,
                   &(LogFields){.address = text, .rule = names_get(d->names, ban->rule)}, "unban %s: %s", text,
                   why);
-        if (ban_is_host(ban))
-                tracker_forget(d->tracker, &ban->addr);
-        banset_remove(d->bans, ban);
+        policy_lift(d->policy, ban);
         d->stats.unbans++;
         daemon_bans_changed(d);
 }
 
 const char *daemon_never_ban(const Daemon *d, const Addr *net, unsigned plen)
 {
-        return backends_exempts(d->backends, &d->exempt, net, plen);
+        return policy_never_banned(d->policy, net, plen);
 }
 
 /*
- * Is this host ban covered by an active network ban that backend b holds
- * too (rendered instead)?  Only a network ban in the same backend covers
- * it: with a cidr: network map the hosts stay in the access map too, so
- * that they are still banned if smtpd was not pointed at the network map.
- */
-static bool under_net_ban(Daemon *d, BanBackend *b, const Ban *ban)
-{
-        char key[CIDR_STRLEN];
-        Ban *net;
-
-        if (addr_is_v4(&ban->addr) || ban->plen != 128)
-                return false;
-        net = banset_get(d->bans, &ban->addr, (uint8_t)d->cfg->ipv6_net_prefix);
-        /* a network ban held back (the state does not hold it yet) is not
-           written: the host must be, or it would be open again */
-        return net && net->active && (!d->bans_dirty || net->in_state) &&
-               backends_holds(d->backends, b, &net->addr, net->plen, key, sizeof(key));
-}
-
-/*
- * A backend renders its snapshot: the bans it holds, that may be banned
- * and that the state file holds.  A ban the never-ban check refuses now
- * (the ignore list, or the admin's OK since the ban) is lifted.
+ * A backend renders its snapshot: the bans it holds (the policy's plan,
+ * without a host that a network ban in the same backend covers), that may
+ * be banned and that the state file holds.  A ban the never-ban check
+ * refuses now (the ignore list, or the admin's OK since the ban) is lifted.
  */
 static void plan(void *ctx, BanBackend *b, BackendEmit emit, void *emit_ctx)
 {
         Daemon *d = ctx;
-        _cleanup_free_ Ban **v = NULL;
-        _cleanup_free_ Ban **lift = NULL;
+        _cleanup_free_ const Ban **lift = NULL;
         _cleanup_free_ const char **lift_why = NULL;
-        size_t n, n_lift = 0, held = 0;
+        size_t n_lift = 0, cap_lift = 0, cap_why = 0, held = 0;
+        PolicyPlan it;
+        PolicyEntry e;
 
-        n = banset_list(d->bans, true, &v);
         /* The state holds every ban before the map does: if it cannot be
            saved, the bans it does not hold wait. */
         if (d->bans_dirty)
                 (void)save_state(d);
-        lift = xcalloc(n ? n : 1, sizeof(Ban *));
-        lift_why = xcalloc(n ? n : 1, sizeof(char *));
-        for (size_t i = 0; i < n; i++) {
+        policy_plan_start(d->policy, &it,
+                          backend_type_of(b)->flags & BACKEND_EXACT ? POLICY_PLAN_HOSTS : POLICY_PLAN_ACCESS,
+                          d->bans_dirty);
+        while (policy_plan_next(&it, &e)) {
                 char key[CIDR_STRLEN];
-                const char *why = NULL;
-                bool host = ban_is_host(v[i]);
 
-                if (!backends_holds(d->backends, b, &v[i]->addr, v[i]->plen, key, sizeof(key)))
-                        continue;
-                if (host && under_net_ban(d, b, v[i]))
+                if (!backends_holds(d->backends, b, &e.ban->addr, e.ban->plen, key, sizeof(key)))
                         continue;
                 /* Added to the ignore list or set OK since the ban: lift it. */
-                why = daemon_never_ban(d, &v[i]->addr, v[i]->plen);
-                if (why) {
-                        lift_why[n_lift] = why;
-                        lift[n_lift++] = v[i];
+                if (e.exempt) {
+                        GROW(lift, cap_lift, n_lift + 1);
+                        GROW(lift_why, cap_why, n_lift + 1);
+                        lift_why[n_lift] = e.exempt;
+                        lift[n_lift++] = e.ban;
                         continue;
                 }
                 /* The state holds every ban before a map does (the network map too). */
-                if (d->bans_dirty && !v[i]->in_state) {
+                if (e.held) {
                         held++;
                         continue;
                 }
-                emit(emit_ctx, &(BackendBan){.addr = v[i]->addr,
-                                             .plen = v[i]->plen,
+                emit(emit_ctx, &(BackendBan){.addr = e.ban->addr,
+                                             .plen = e.ban->plen,
                                              .key = key,
-                                             .rule = names_get(d->names, v[i]->rule),
-                                             .expires_ms = v[i]->expires_ms,
-                                             .count = v[i]->count});
+                                             .rule = names_get(d->names, e.ban->rule),
+                                             .expires_ms = e.ban->expires_ms,
+                                             .count = e.ban->count});
         }
+        policy_plan_end(&it);
         for (size_t i = 0; i < n_lift; i++) {
                 _cleanup_free_ char *why = xasprintf("never banned (%s)", lift_why[i]);
                 daemon_lift(d, lift[i], why);
@@ -649,7 +639,7 @@ static void become_ready(Daemon *d, bool waited)
                   d->tail && tail_problem(d->tail) ? "waiting for" : "following",
                   d->journal ? "the journal" : d->cfg->log_file, d->tail && tail_problem(d->tail) ? ": " : "",
                   d->tail && tail_problem(d->tail) ? tail_problem(d->tail) : "", ruleset_count(d->rules),
-                  banset_active(d->bans),
+                  policy_active(d->policy),
                   err[0] ? "; the map cannot be written yet (" : "", err,
                   err[0] ? "): bans are kept in memory and written when it can be" : "",
                   waited && !err[0] ? "; the first map write is still under way" : "");
@@ -713,8 +703,8 @@ static void backend_said(void *ctx, BanBackend *b, int priority, const char *tex
 static void admin_changed(void *ctx, BanBackend *b)
 {
         Daemon *d = ctx;
-        _cleanup_free_ Ban **v = NULL;
-        size_t n = banset_list(d->bans, true, &v);
+        _cleanup_free_ const Ban **v = NULL;
+        size_t n = policy_list(d->policy, true, &v);
 
         (void)b;
         for (size_t i = 0; i < n; i++) {
@@ -750,51 +740,7 @@ static const BackendHooks backend_hooks = {
         .progress = stop_progress,
 };
 
-/*
- * Ban a/plen for rule from `now`, the log time of the hit that crossed
- * the threshold.  A repeat offender (banned before, within ban_memory)
- * gets ban_time_ms escalated by ban_time_factor.  *len is the length of
- * the ban, 0 for ever.  A ban that would have ended already (a catch-up
- * over an old log) is not imposed: NULL; its record is kept for the
- * repeat-offender memory, as if it had run its course.
- */
-static Ban *impose(Daemon *d, const Addr *a, uint8_t plen, uint16_t rule, uint64_t ban_time_ms, uint32_t hits,
-                   int64_t first_ms, int64_t now, uint64_t *len)
-{
-        Ban *b = banset_upsert(d->bans, a, plen);
-        bool repeat = !b->active && b->count && forget_time(d, b->expires_ms, b->banned_ms) >= now;
-        int64_t clock = now_ms(), forget;
-
-        b->count = repeat ? b->count + 1 : 1;
-        b->rule = rule;
-        b->manual = false;
-        b->remote = false;
-        b->hits = hits;
-        b->first_hit_ms = first_ms;
-        b->last_hit_ms = now;
-        b->banned_ms = now;
-        *len = banset_escalate(ban_time_ms, b->count, d->cfg->ban_time_factor, d->cfg->ban_time_max_ms);
-        if (*len && add_ms(now, *len) <= clock) {
-                b->expires_ms = add_ms(now, *len);
-                forget = forget_time(d, b->expires_ms, b->banned_ms);
-                if (forget > clock)
-                        banset_deactivate(d->bans, b, forget);
-                else
-                        banset_remove(d->bans, b);
-                d->stats.too_late++;
-                d->bans_dirty = true;
-                daemon_arm_due(d);
-                schedule_save(d, SAVE_BANS_S);
-                return NULL;
-        }
-        if (!b->active)
-                b->in_state = false; /* new in the map's eyes: the next save must hold it first */
-        banset_activate(d->bans, b, *len ? add_ms(now, *len) : 0);
-        backends_ban(d->backends, a, plen, names_get(d->names, rule), b->expires_ms, b->count);
-        return b;
-}
-
-/* Say that a ban from the log's past is over already (impose() gave NULL). */
+/* Say that a ban from the log's past is over already (the policy did not impose it). */
 static void log_too_late(const char *text, const char *rule, unsigned hits, int64_t at, uint64_t len)
 {
         char t[64], dur[32];
@@ -803,191 +749,112 @@ static void log_too_late(const char *text, const char *rule, unsigned hits, int6
                  rule, format_time(at, t, sizeof(t)), format_duration(len, dur, sizeof(dur)));
 }
 
-/* Is this the first time we tell about net?  (Bounded: later ones are not told.) */
-static bool note_net_once(Daemon *d, const Addr *net)
+/* What led to a network's ban (or to its refusal), for the log. */
+static void net_cause(Daemon *d, const PolicyBan *b, char *why, size_t size)
 {
-        for (size_t i = 0; i < d->n_net_noted; i++)
-                if (addr_equal(&d->net_noted[i], net))
-                        return false;
-        if (d->n_net_noted >= NET_NOTED_MAX)
-                return false;
-        GROW(d->net_noted, d->cap_net_noted, d->n_net_noted + 1);
-        d->net_noted[d->n_net_noted++] = *net;
-        return true;
+        if (b->cause == POLICY_BY_HOSTS)
+                snprintf(why, size, "%u of its hosts are banned", b->hits);
+        else
+                snprintf(why, size, "its addresses have %u hits of rule %s", b->hits, names_get(d->names, b->rule));
 }
 
-/*
- * May the IPv6 network net/plen be banned now (why: what led to it, for the
- * log)?  Not if it is banned already, if no map can hold it, or if it holds
- * an address that is never banned.
- */
-static bool net_bannable(Daemon *d, const Addr *net, unsigned plen, const char *why_ban)
+/* A network the policy did not ban: say why (the admin sees several banned hosts of one network and no network ban). */
+static void report_net_refused(Daemon *d, const PolicyBan *b)
 {
-        char text[ADDR_STRLEN];
-        const char *why;
-        Ban *b = banset_get(d->bans, net, (uint8_t)plen);
+        char text[ADDR_STRLEN], why[96];
 
-        if (b && b->active)
-                return false;
-        if (!backends_can_hold(d->backends, net, plen)) {
+        net_cause(d, b, why, sizeof(why));
+        if (b->outcome == POLICY_NO_KEY)
                 log_event(LOG_EVENT_NONE, LOG_NOTICE, NULL,
                           "%s/%u: %s, but no access(5) key can match the whole network (its prefix holds "
                           "zero groups that smtpd writes as '::', or a bare number that IPv4 lookups reach); "
                           "set network_map = cidr:... to ban it; its hosts stay banned one by one",
-                          addr_format(net, text), plen, why_ban);
-                return false;
-        }
-        why = daemon_never_ban(d, net, plen);
-        if (why) {
-                /* The admin sees several banned hosts of one network and no
-                   network ban: say why, once a network. */
-                if (note_net_once(d, net))
-                        log_notice("%s/%u: %s, but the network is not banned as a whole: %s; its hosts stay "
-                                   "banned one by one",
-                                   addr_format(net, text), plen, why_ban, why);
-                else
-                        log_debug("%s/%u: %s, but it is not banned as a network: %s", addr_format(net, text), plen,
-                                  why_ban, why);
-                return false;
-        }
-        return true;
-}
-
-/* Ban a whole IPv6 network once enough of its hosts are banned. */
-static void maybe_ban_net(Daemon *d, const Addr *host, int64_t now)
-{
-        unsigned plen = d->cfg->ipv6_net_prefix;
-        uint32_t hosts = banset_net_hosts(d->bans, host);
-        char text[CIDR_STRLEN], dur[32], why[64];
-        Addr net = *host;
-        uint64_t len;
-        Ban *b;
-
-        if (!d->cfg->ipv6_net_hosts || addr_is_v4(host) || hosts < d->cfg->ipv6_net_hosts)
-                return;
-        addr_mask(&net, plen);
-        snprintf(why, sizeof(why), "%u of its hosts are banned", hosts);
-        if (!net_bannable(d, &net, plen, why))
-                return;
-        b = impose(d, &net, (uint8_t)plen, d->net_rule, d->cfg->ban_time_ms, hosts, now, now, &len);
-        if (!b) {
-                snprintf(text, sizeof(text), "%s/%u", addr_format(&net, why), plen);
-                log_too_late(text, "ipv6-network", hosts, now, len);
-                return;
-        }
-        d->stats.net_bans++;
-        daemon_ban_text(b, text);
-        log_event(LOG_EVENT_BAN, LOG_NOTICE,
-                  &(LogFields){.address = text, .rule = "ipv6-network", .expires_ms = b->expires_ms ? b->expires_ms : -1},
-                  "ban %s: %u of its hosts are banned, for %s", text, hosts,
-                  len ? format_duration(len, dur, sizeof(dur)) : "ever");
+                          addr_format(&b->addr, text), b->plen, why);
+        else if (b->first)
+                log_notice("%s/%u: %s, but the network is not banned as a whole: %s; its hosts stay "
+                           "banned one by one",
+                           addr_format(&b->addr, text), b->plen, why, b->why);
+        else
+                log_debug("%s/%u: %s, but it is not banned as a network: %s", addr_format(&b->addr, text), b->plen,
+                          why, b->why);
 }
 
 /*
- * Count an IPv6 hit for the client's network too (ipv6_net_prefix), and ban
- * the network once its hits of this rule reach max_hits x ipv6_net_factor:
- * an attacker who rotates through the addresses of a /64 (2^64 of them)
- * never reaches a threshold on any one of them.
+ * Tell about a ban the policy imposed or found over already: the log, the
+ * counters, the fleet.  Returns whether it is in force.
  */
-static void maybe_ban_prefix(Daemon *d, const Addr *host, const Rule *rule, int64_t now)
+static bool report_ban(Daemon *d, const PolicyBan *b, unsigned max_hits)
 {
-        unsigned plen = d->cfg->ipv6_net_prefix, need = rule->max_hits * d->cfg->ipv6_net_factor, count;
+        const char *rule = names_get(d->names, b->rule);
         char text[CIDR_STRLEN], dur[32], why[96];
-        Addr net = *host;
-        int64_t first;
-        uint64_t len;
-        Ban *b;
 
-        if (!need || addr_is_v4(host))
-                return;
-        addr_mask(&net, plen);
-        count = tracker_hit(d->net_tracker, &net, rule->id, rule->find_time_ms, need, now, &first);
-        if (count < need)
-                return;
-        tracker_forget(d->net_tracker, &net); /* banned, or told why not: count afresh */
-        snprintf(why, sizeof(why), "its addresses have %u hits of rule %s", count, rule->name);
-        if (!net_bannable(d, &net, plen, why))
-                return;
-        b = impose(d, &net, (uint8_t)plen, rule->id, rule->ban_time_ms, count, first, now, &len);
-        if (!b) {
-                snprintf(text, sizeof(text), "%s/%u", addr_format(&net, why), plen);
-                log_too_late(text, rule->name, count, now, len);
-                return;
+        daemon_ban_text(&(Ban){.addr = b->addr, .plen = b->plen}, text);
+        if (b->outcome == POLICY_TOO_LATE) {
+                d->stats.too_late++;
+                log_too_late(text, rule, b->hits, b->at, b->len);
+                return false;
+        }
+        if (b->outcome != POLICY_IMPOSED) {
+                if (b->outcome != POLICY_NONE)
+                        report_net_refused(d, b);
+                return false;
+        }
+        backends_ban(d->backends, &b->addr, b->plen, rule, b->ban->expires_ms, b->ban->count);
+        if (b->cause == POLICY_BY_HOSTS) {
+                d->stats.net_bans++;
+                log_event(LOG_EVENT_BAN, LOG_NOTICE,
+                          &(LogFields){.address = text, .rule = rule,
+                                       .expires_ms = b->ban->expires_ms ? b->ban->expires_ms : -1},
+                          "ban %s: %u of its hosts are banned, for %s", text, b->hits,
+                          b->len ? format_duration(b->len, dur, sizeof(dur)) : "ever");
+                return true;
         }
         daemon_set_blocks(d, true);
-        d->stats.net_bans++;
-        daemon_ban_text(b, text);
+        if (b->cause == POLICY_BY_NET_HITS)
+                d->stats.net_bans++;
+        else
+                d->stats.bans++;
         snprintf(d->stats.last_ban, sizeof(d->stats.last_ban), "%s", text);
-        snprintf(d->stats.last_ban_rule, sizeof(d->stats.last_ban_rule), "%s", rule->name);
-        d->stats.last_ban_ms = now;
-        log_event(LOG_EVENT_BAN, LOG_NOTICE,
-                  &(LogFields){.address = text,
-                               .rule = rule->name,
-                               .expires_ms = b->expires_ms ? b->expires_ms : -1},
-                  "ban %s: %s (%u x %u), for %s%s", text, why, rule->max_hits, d->cfg->ipv6_net_factor,
-                  len ? format_duration(len, dur, sizeof(dur)) : "ever",
-                  b->count > 1 ? " (a repeat offender)" : "");
-        daemon_bans_changed(d);
-}
-
-static void ban(Daemon *d, const Addr *a, const Rule *rule, unsigned hits, int64_t first_ms, int64_t now)
-{
-        uint64_t len;
-        Ban *b = impose(d, a, addr_host_plen(a), rule->id, rule->ban_time_ms, hits, first_ms, now, &len);
-        char text[ADDR_STRLEN], dur[32];
-
-        tracker_forget(d->tracker, a);
-        addr_format(a, text);
-        if (!b) {
-                log_too_late(text, rule->name, hits, now, len);
-                return;
-        }
-        daemon_set_blocks(d, true);
-
-        d->stats.bans++;
-        snprintf(d->stats.last_ban, sizeof(d->stats.last_ban), "%s", text);
-        snprintf(d->stats.last_ban_rule, sizeof(d->stats.last_ban_rule), "%s", rule->name);
-        d->stats.last_ban_ms = now;
-        log_event(LOG_EVENT_BAN, LOG_NOTICE,
-                  &(LogFields){.address = text, .rule = rule->name, .expires_ms = len ? b->expires_ms : -1},
-                  "ban %s: %u hits of rule %s, for %s%s", text, hits, rule->name,
-                  len ? format_duration(len, dur, sizeof(dur)) : "ever",
-                  b->count > 1 ? " (a repeat offender)" : "");
-        maybe_ban_net(d, a, now);
-        daemon_bans_changed(d);
+        snprintf(d->stats.last_ban_rule, sizeof(d->stats.last_ban_rule), "%s", rule);
+        d->stats.last_ban_ms = b->at;
+        if (b->cause == POLICY_BY_NET_HITS) {
+                net_cause(d, b, why, sizeof(why));
+                log_event(LOG_EVENT_BAN, LOG_NOTICE,
+                          &(LogFields){.address = text,
+                                       .rule = rule,
+                                       .expires_ms = b->ban->expires_ms ? b->ban->expires_ms : -1},
+                          "ban %s: %s (%u x %u), for %s%s", text, why, max_hits, d->cfg->ipv6_net_factor,
+                          b->len ? format_duration(b->len, dur, sizeof(dur)) : "ever",
+                          b->repeat ? " (a repeat offender)" : "");
+        } else
+                log_event(LOG_EVENT_BAN, LOG_NOTICE,
+                          &(LogFields){.address = text, .rule = rule, .expires_ms = b->len ? b->ban->expires_ms : -1},
+                          "ban %s: %u hits of rule %s, for %s%s", text, b->hits, rule,
+                          b->len ? format_duration(b->len, dur, sizeof(dur)) : "ever",
+                          b->repeat ? " (a repeat offender)" : "");
+        return true;
 }
 
 static void due_cb(struct ev_loop *loop, ev_periodic *w, int revents)
 {
         Daemon *d = w->data;
-        int64_t now = now_ms();
-        bool changed = false;
-        Ban *b;
+        _cleanup_free_ PolicyExpired *v = NULL;
+        bool forgot;
+        size_t n = policy_expire(d->policy, now_ms(), &v, &forgot);
 
         (void)loop;
         (void)revents;
-        while ((b = banset_pop_due(d->bans, now))) {
-                if (!b->active) {
-                        banset_remove(d->bans, b); /* out of the repeat-offender memory */
-                        d->bans_dirty = true;
-                        continue;
-                }
-                {
-                        char text[CIDR_STRLEN];
-                        daemon_ban_text(b, text);
-                        log_event(LOG_EVENT_EXPIRE, LOG_INFO,
-                                  &(LogFields){.address = text, .rule = names_get(d->names, b->rule)},
-                                  "unban %s: the ban expired", text);
-                }
+        if (forgot)
+                d->bans_dirty = true; /* out of the repeat-offender memory */
+        for (size_t i = 0; i < n; i++) {
+                char text[CIDR_STRLEN];
+                daemon_ban_text(&(Ban){.addr = v[i].addr, .plen = v[i].plen}, text);
+                log_event(LOG_EVENT_EXPIRE, LOG_INFO, &(LogFields){.address = text, .rule = names_get(d->names, v[i].rule)},
+                          "unban %s: the ban expired", text);
                 d->stats.expired++;
                 backends_expired(d->backends);
-                if (d->cfg->ban_memory_ms)
-                        banset_deactivate(d->bans, b, add_ms(now, d->cfg->ban_memory_ms));
-                else
-                        banset_remove(d->bans, b);
-                changed = true;
         }
-        if (changed)
+        if (n)
                 daemon_bans_changed(d);
         else {
                 if (d->bans_dirty)
@@ -1041,13 +908,10 @@ static void on_record(void *ctx, const LogRecord *rec)
 {
         Daemon *d = ctx;
         RuleMatch m;
-        const Ban *cover;
-        const char *why;
+        PolicyVerdict v;
         char text[ADDR_STRLEN];
-        unsigned count;
-        int64_t now, first, at;
         Addr client;
-        bool in_session, matched;
+        bool in_session, matched, changed;
 
         if (!d->save_due)
                 schedule_save(d, SAVE_POSITION_S);
@@ -1057,47 +921,51 @@ static void on_record(void *ctx, const LogRecord *rec)
                                         rec->time_ms > 0 ? rec->time_ms : now_ms()));
         if (!matched)
                 return;
-        if (m.own_reject) {
+        switch (policy_judge(d->policy,
+                             &(PolicyHit){.addr = m.addr,
+                                          .rule = m.rule->id,
+                                          .max_hits = m.rule->max_hits,
+                                          .find_time_ms = m.rule->find_time_ms,
+                                          .ban_time_ms = m.rule->ban_time_ms,
+                                          .time_ms = rec->time_ms,
+                                          .own_reject = m.own_reject,
+                                          .logged_in = in_session && addr_equal(&client, &m.addr)},
+                             now_ms(), &v)) {
+        case POLICY_OWN_REJECT:
                 d->stats.own_rejects++;
                 return;
-        }
-        if (in_session && addr_equal(&client, &m.addr)) {
-                /* a real user who logged in: stale recipients are not an attack */
+        case POLICY_LOGGED_IN:
                 d->stats.logged_in++;
                 log_debug("%s matched rule %s in a logged-in session; not counted", addr_format(&m.addr, text),
                           m.rule->name);
                 return;
-        }
-        why = daemon_never_ban(d, &m.addr, addr_host_plen(&m.addr));
-        if (why) {
+        case POLICY_EXEMPT:
                 d->stats.exempt++;
                 log_debug("%s matched rule %s but is never banned (%s)", addr_format(&m.addr, text),
-                          m.rule->name, why);
+                          m.rule->name, v.why);
                 return;
-        }
-        /* Under a network ban alone, a host's AUTH is still open (smtpd looks
-           the auth map up by exact address), so its hits still count: its
-           own ban closes AUTH to it. */
-        cover = banset_covering(d->bans, &m.addr);
-        if (cover && (ban_is_host(cover) || !backends_exact(d->backends))) {
+        case POLICY_ALREADY:
                 d->stats.already_banned++;
                 return;
+        case POLICY_HIT:
+                break;
         }
-        now = now_ms();
-        /* the record's own time, where the source knows it (never the future) */
-        at = rec->time_ms > 0 && rec->time_ms < now ? rec->time_ms : now;
-        count = tracker_hit(d->tracker, &m.addr, m.rule->id, m.rule->find_time_ms, m.rule->max_hits, at,
-                            &first);
         d->stats.hits++;
         addr_format(&m.addr, text);
         log_event(LOG_EVENT_HIT, LOG_INFO, &(LogFields){.address = text, .rule = m.rule->name},
-                  "hit %s: rule %s (%u/%u)", text, m.rule->name, MIN(count, m.rule->max_hits),
+                  "hit %s: rule %s (%u/%u)", text, m.rule->name, MIN(v.count, m.rule->max_hits),
                   m.rule->max_hits);
-        /* the ban counts from the hit's log time, like the threshold */
-        if (count >= m.rule->max_hits)
-                ban(d, &m.addr, m.rule, count, first, at);
-        if (!cover && !banset_covering(d->bans, &m.addr))
-                (void)maybe_ban_prefix(d, &m.addr, m.rule, at);
+        /* the host's ban, then its network's (for its hosts or its hits) */
+        changed = report_ban(d, &v.host, v.max_hits);
+        changed |= report_ban(d, &v.net, v.max_hits);
+        if (changed)
+                daemon_bans_changed(d);
+        else if (v.changed) {
+                /* a ban over already: remembered, saved, not in the map */
+                d->bans_dirty = true;
+                daemon_arm_due(d);
+                schedule_save(d, SAVE_BANS_S);
+        }
 }
 
 /* The file source: a line with a syslog header is a record. */
@@ -1227,16 +1095,15 @@ static int daemon_reload(Daemon *d, char **why)
         d->rules = rules;
         config_free(d->cfg);
         d->cfg = cfg;
-        exempt_clear(&d->exempt);
-        d->exempt = exempt;
+        policy_set_exempt(d->policy, &exempt);
         log_setup(cfg->log_target);
         log_info("private address space: %s", daemon_private_policy(d));
         check_network_map(cfg);
-        tracker_set_window(d->tracker, ruleset_max_find_time(d->rules));
-        tracker_set_max(d->tracker, cfg->max_tracked);
-        tracker_set_window(d->net_tracker, ruleset_max_find_time(d->rules));
-        tracker_set_max(d->net_tracker, cfg->max_tracked);
-        banset_set_net_prefix(d->bans, cfg->ipv6_net_hosts ? cfg->ipv6_net_prefix : 0);
+        {
+                PolicySettings ps;
+                policy_settings(d, cfg, d->rules, backends_exact(d->backends), &ps);
+                policy_configure(d->policy, &ps);
+        }
         /* the access map may move, the network map come or go, the postmap command change */
         config_backends(cfg, NULL, &bc, specs);
         now = backends_configure(d->backends, &bc);
@@ -1345,14 +1212,10 @@ static void daemon_done(Daemon *d)
         d->source_why = mfree(d->source_why);
         free(d->flushes);
         free(d->saved_cursor);
-        free(d->net_noted);
         d->rules = ruleset_free(d->rules);
-        d->tracker = tracker_free(d->tracker);
-        d->net_tracker = tracker_free(d->net_tracker);
-        d->bans = banset_free(d->bans);
+        d->policy = policy_free(d->policy);
         d->sessions = sessions_free(d->sessions);
         d->names = names_free(d->names);
-        exempt_clear(&d->exempt);
         d->cfg = config_free(d->cfg);
 }
 
@@ -1367,6 +1230,8 @@ int daemon_run(const DaemonOptions *opts)
         Daemon d = {.opts = opts};
         Diags errors = {0};
         State st = {0};
+        PolicySettings ps;
+        Exempt exempt = {0};
         bool same_log;
         int r;
 
@@ -1386,14 +1251,17 @@ int daemon_run(const DaemonOptions *opts)
         }
         if (!ruleset_jit(d.rules))
                 log_warn("PCRE2 JIT is not available here; matching uses the slower interpreter");
-        build_exempt(d.cfg, &d.exempt);
-        log_info("private address space: %s", daemon_private_policy(&d));
-        check_network_map(d.cfg);
-
         if (getrandom(d.hash_key, sizeof(d.hash_key), 0) != sizeof(d.hash_key)) {
                 log_err("getrandom: %m");
                 return fail(&d, 1);
         }
+        /* an auth map is made below, and only at the start */
+        policy_settings(&d, d.cfg, d.rules, d.cfg->auth_map_path != NULL, &ps);
+        d.policy = policy_new(&ps, d.names, d.hash_key, &policy_ops, &d);
+        build_exempt(d.cfg, &exempt);
+        policy_set_exempt(d.policy, &exempt);
+        log_info("private address space: %s", daemon_private_policy(&d));
+        check_network_map(d.cfg);
         d.loop = ev_default_loop(EVFLAG_AUTO);
         if (!d.loop) {
                 log_err("cannot create the event loop");
@@ -1401,13 +1269,7 @@ int daemon_run(const DaemonOptions *opts)
         }
         d.started_ms = now_ms();
         d.notify = notify_new(d.loop);
-        d.tracker = tracker_new(d.cfg->max_tracked, d.hash_key);
-        tracker_set_window(d.tracker, ruleset_max_find_time(d.rules));
-        d.net_tracker = tracker_new(d.cfg->max_tracked, d.hash_key);
-        tracker_set_window(d.net_tracker, ruleset_max_find_time(d.rules));
-        d.bans = banset_new(d.hash_key);
         d.sessions = sessions_new(SESSIONS_MAX_DEFAULT);
-        banset_set_net_prefix(d.bans, d.cfg->ipv6_net_hosts ? d.cfg->ipv6_net_prefix : 0);
         {
                 BackendConf bc;
                 char *specs[2] = {NULL, NULL};

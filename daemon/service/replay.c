@@ -2,14 +2,11 @@
 /*
  * replay: the daemon's ban policy on the log's clock, for --test --replay.
  *
- * It uses the daemon's own parts: tracker.c for the thresholds (and the
- * per-network counts of ipv6_net_factor), banset.c for the bans, their
- * expiry and the repeat-offender escalation, exempt.c for the never-ban
- * list, session.c for the logged-in sessions.  The decisions that glue
- * them together (hit, threshold, impose, network bans, expiry) mirror
- * daemon.c's on_record(), ban(), impose(), maybe_ban_net(),
- * maybe_ban_prefix() and due_cb(), without the map, the state file and
- * the log: that glue is duplicated until both use one Policy module.
+ * It asks the daemon's own policy (core/policy.c: the thresholds, the
+ * repeat-offender escalation, the IPv6 network bans, the never-ban list,
+ * the expiry) and session.c for the logged-in sessions, without the map,
+ * the state file and the log: what it prints is what the daemon would
+ * have done.
  *
  * The clock is the records' time, kept monotone (a line a little older
  * than the one before does not move it back), so that bans expire in
@@ -20,10 +17,9 @@
 
 #include <inttypes.h>
 
-#include "core/banset.h"
+#include "core/policy.h"
 #include "util/htab.h"
 #include "core/session.h"
-#include "core/tracker.h"
 #include "util/util.h"
 
 #define CLOSE_MAX 100000 /* addresses remembered as "came close" */
@@ -37,21 +33,14 @@ typedef struct Close {
         int64_t at;
 } Close;
 
-typedef struct RuleCount {
-        uint64_t bans;
-} RuleCount;
-
 struct Replay {
         const Config *cfg;
         RuleSet *rs;
         Names *names;
-        const Exempt *exempt;
         const AdminKeys *admin;
         FILE *out;
-        Tracker *tracker, *net_tracker;
-        Banset *bans;
+        Policy *policy;
         Sessions *sessions;
-        uint16_t net_rule;
         int64_t clock;
         uint64_t records, hits, exempted, logged_in, already, timeless;
         uint64_t host_bans, net_bans, repeat_bans, expired;
@@ -87,27 +76,74 @@ static bool close_equal(const void *ctx, uint32_t i, const void *key)
 
 static const HTabOps close_ops = {close_entry_hash, close_equal};
 
+/* The daemon's daemon_net_key(): a network goes into network_map if there is one. */
+static int replay_key(void *ctx, const Addr *net, unsigned plen, char *key, size_t size)
+{
+        const Replay *r = ctx;
+
+        if (plen == addr_host_plen(net) || !r->cfg->network_map)
+                return mapfile_key(net, plen, key, size);
+        if (size)
+                key[0] = '\0';
+        return 0;
+}
+
+/* The access map's: the other family a bare number reaches, and the admin's OK lines. */
+static size_t replay_reach(void *ctx, const Addr *net, unsigned plen, Cidr out[2])
+{
+        char key[CIDR_STRLEN];
+
+        (void)ctx;
+        out[0] = (Cidr){.net = *net, .plen = (uint8_t)plen, .v4 = addr_is_v4(net)};
+        if (replay_key(ctx, net, plen, key, sizeof(key)) < 0 || !key[0])
+                return 1;
+        return 1 + mapfile_key_reach(net, key, &out[1]);
+}
+
+static const char *replay_admin(void *ctx, const Addr *net, unsigned plen)
+{
+        const Replay *r = ctx;
+        char key[CIDR_STRLEN];
+
+        if (plen == addr_host_plen(net) || replay_key(ctx, net, plen, key, sizeof(key)) < 0 || !key[0])
+                return adminkeys_exempts(r->admin, net, NULL);
+        return adminkeys_exempts(r->admin, net, key);
+}
+
+static const PolicyOps replay_ops = {replay_key, replay_reach, replay_admin};
+
 Replay *replay_new(const Config *cfg, RuleSet *rs, Names *names, const Exempt *exempt, const AdminKeys *admin,
                    FILE *out)
 {
         Replay *r = xcalloc(1, sizeof(*r));
+        PolicySettings ps = {
+                .ban_time_ms = cfg->ban_time_ms,
+                .ban_time_factor = cfg->ban_time_factor,
+                .ban_time_max_ms = cfg->ban_time_max_ms,
+                .ban_memory_ms = cfg->ban_memory_ms,
+                .max_tracked = cfg->max_tracked,
+                .window_ms = ruleset_max_find_time(rs),
+                .ipv6_net_prefix = cfg->ipv6_net_prefix,
+                .ipv6_net_hosts = cfg->ipv6_net_hosts,
+                .ipv6_net_factor = cfg->ipv6_net_factor,
+                .network_map = cfg->network_map != NULL,
+        };
+        Exempt e = {0};
 
         for (size_t i = 0; i < sizeof(r->key); i++)
                 r->key[i] = (uint8_t)(0x5a ^ (i * 37)); /* no secrecy needed: the log is the admin's */
         r->cfg = cfg;
         r->rs = rs;
         r->names = names;
-        r->exempt = exempt;
         r->admin = admin;
         r->out = out;
-        r->tracker = tracker_new(cfg->max_tracked, r->key);
-        tracker_set_window(r->tracker, ruleset_max_find_time(rs));
-        r->net_tracker = tracker_new(cfg->max_tracked, r->key);
-        tracker_set_window(r->net_tracker, ruleset_max_find_time(rs));
-        r->bans = banset_new(r->key);
-        banset_set_net_prefix(r->bans, cfg->ipv6_net_hosts ? cfg->ipv6_net_prefix : 0);
+        (void)names_intern(names, "manual", &ps.manual_rule);
+        (void)names_intern(names, "ipv6-network", &ps.net_rule);
+        r->policy = policy_new(&ps, names, r->key, &replay_ops, r);
+        for (size_t i = 0; i < exempt->n; i++)
+                exempt_add(&e, &exempt->v[i], exempt->why[i]);
+        policy_set_exempt(r->policy, &e);
         r->sessions = sessions_new(SESSIONS_MAX_DEFAULT);
-        (void)names_intern(names, "ipv6-network", &r->net_rule);
         htab_init(&r->close_index, &close_ops, r);
         return r;
 }
@@ -116,47 +152,13 @@ Replay *replay_free(Replay *r)
 {
         if (!r)
                 return NULL;
-        tracker_free(r->tracker);
-        tracker_free(r->net_tracker);
-        banset_free(r->bans);
+        policy_free(r->policy);
         sessions_free(r->sessions);
         htab_free(&r->close_index);
         free(r->close);
         free(r->rule_bans);
         free(r);
         return NULL;
-}
-
-static int64_t add_ms(int64_t t, uint64_t d)
-{
-        int64_t v;
-
-        if (d > INT64_MAX || __builtin_add_overflow(t, (int64_t)d, &v))
-                return INT64_MAX;
-        return v;
-}
-
-static int64_t forget_time(const Replay *r, const Ban *b)
-{
-        return add_ms(b->expires_ms ? b->expires_ms : b->banned_ms, r->cfg->ban_memory_ms);
-}
-
-/* The daemon's due_cb(): bans end, remembered ones are forgotten. */
-static void expire(Replay *r)
-{
-        Ban *b;
-
-        while ((b = banset_pop_due(r->bans, r->clock))) {
-                if (!b->active) {
-                        banset_remove(r->bans, b);
-                        continue;
-                }
-                r->expired++;
-                if (r->cfg->ban_memory_ms)
-                        banset_deactivate(r->bans, b, add_ms(b->expires_ms, r->cfg->ban_memory_ms));
-                else
-                        banset_remove(r->bans, b);
-        }
 }
 
 static void count_rule_ban(Replay *r, uint16_t rule)
@@ -170,94 +172,30 @@ static void count_rule_ban(Replay *r, uint16_t rule)
         r->rule_bans[rule]++;
 }
 
-/* The daemon's impose(), on the log clock: a ban always starts now. */
-static Ban *impose(Replay *r, const Addr *a, uint8_t plen, uint16_t rule, uint64_t ban_time_ms, uint32_t hits,
-                   int64_t first_ms, int64_t at)
+/* A ban the policy imposed: its line, and the counts. */
+static void print_ban(Replay *r, const PolicyBan *b)
 {
-        Ban *b = banset_upsert(r->bans, a, plen);
-        bool repeat = !b->active && b->count && forget_time(r, b) >= at;
-        uint64_t len;
         char text[CIDR_STRLEN], a_text[ADDR_STRLEN], t[64];
+        bool host = b->plen == addr_host_plen(&b->addr);
 
-        b->count = repeat ? b->count + 1 : 1;
-        b->rule = rule;
-        b->manual = false;
-        b->hits = hits;
-        b->first_hit_ms = first_ms;
-        b->last_hit_ms = at;
-        b->banned_ms = at;
-        len = banset_escalate(ban_time_ms, b->count, r->cfg->ban_time_factor, r->cfg->ban_time_max_ms);
-        banset_activate(r->bans, b, len ? add_ms(at, len) : 0);
-        if (plen == addr_host_plen(a))
-                snprintf(text, sizeof(text), "%s", addr_format(a, a_text));
+        if (b->outcome != POLICY_IMPOSED)
+                return;
+        if (host)
+                snprintf(text, sizeof(text), "%s", addr_format(&b->addr, a_text));
         else
-                snprintf(text, sizeof(text), "%s/%u", addr_format(a, a_text), plen);
-        fprintf(r->out, "BAN\t%s\t%s\t%s\t%" PRIu32 "\n", format_time(at, t, sizeof(t)), text,
-                names_get(r->names, rule), hits);
-        count_rule_ban(r, rule);
-        if (repeat)
+                snprintf(text, sizeof(text), "%s/%u", addr_format(&b->addr, a_text), b->plen);
+        fprintf(r->out, "BAN\t%s\t%s\t%s\t%" PRIu32 "\n", format_time(b->at, t, sizeof(t)), text,
+                names_get(r->names, b->rule), b->hits);
+        count_rule_ban(r, b->rule);
+        if (b->repeat)
                 r->repeat_bans++;
-        if (plen == addr_host_plen(a)) {
-                uint32_t i = htab_find(&r->close_index, a, close_hash(r, a));
+        if (host) {
+                uint32_t i = htab_find(&r->close_index, &b->addr, close_hash(r, &b->addr));
+                r->host_bans++;
                 if (i != HTAB_NONE)
                         r->close[i].banned = true;
-        }
-        return b;
-}
-
-/* The daemon's net_bannable(), without its notes: a map key (or network_map) and no exemption. */
-static bool net_bannable(Replay *r, const Addr *net, unsigned plen)
-{
-        char key[CIDR_STRLEN];
-        Ban *b = banset_get(r->bans, net, (uint8_t)plen);
-        Cidr nets[2] = {{.net = *net, .plen = (uint8_t)plen, .v4 = addr_is_v4(net)}};
-        size_t n = 1;
-
-        if (b && b->active)
-                return false;
-        if (r->cfg->network_map)
-                key[0] = '\0';
-        else if (mapfile_key(net, plen, key, sizeof(key)) < 0)
-                return false;
-        if (key[0])
-                n += mapfile_key_reach(net, key, &nets[1]);
-        return !exempt_reason_nets(r->exempt, nets, n) && !adminkeys_exempts(r->admin, net, key[0] ? key : NULL);
-}
-
-/* The daemon's maybe_ban_net(): enough hosts of a network banned. */
-static void maybe_ban_net(Replay *r, const Addr *host, int64_t at)
-{
-        unsigned plen = r->cfg->ipv6_net_prefix;
-        uint32_t hosts = banset_net_hosts(r->bans, host);
-        Addr net = *host;
-
-        if (!r->cfg->ipv6_net_hosts || addr_is_v4(host) || hosts < r->cfg->ipv6_net_hosts)
-                return;
-        addr_mask(&net, plen);
-        if (!net_bannable(r, &net, plen))
-                return;
-        (void)impose(r, &net, (uint8_t)plen, r->net_rule, r->cfg->ban_time_ms, hosts, at, at);
-        r->net_bans++;
-}
-
-/* The daemon's maybe_ban_prefix(): a network's hits of one rule. */
-static void maybe_ban_prefix(Replay *r, const Addr *host, const Rule *rule, int64_t at)
-{
-        unsigned plen = r->cfg->ipv6_net_prefix, need = rule->max_hits * r->cfg->ipv6_net_factor, count;
-        Addr net = *host;
-        int64_t first;
-
-        if (!need || addr_is_v4(host))
-                return;
-        addr_mask(&net, plen);
-        count = tracker_hit(r->net_tracker, &net, rule->id, rule->find_time_ms, need, at, &first);
-        if (count < need)
-                return;
-        tracker_forget(r->net_tracker, &net);
-        if (!net_bannable(r, &net, plen))
-                return;
-        (void)impose(r, &net, (uint8_t)plen, rule->id, rule->ban_time_ms, count, first, at);
-        r->net_bans++;
+        } else
+                r->net_bans++;
 }
 
 /* An address one hit short of a rule's threshold: remember the closest call. */
@@ -282,10 +220,10 @@ static void note_close(Replay *r, const Addr *a, const Rule *rule, unsigned hits
 void replay_record(Replay *r, const LogRecord *rec)
 {
         RuleMatch m;
+        PolicyVerdict v;
+        PolicyExpired *gone;
         Addr client;
-        bool in_session;
-        unsigned count;
-        int64_t first, at;
+        bool in_session, forgot;
 
         r->records++;
         if (rec->time_ms > 0) {
@@ -293,37 +231,44 @@ void replay_record(Replay *r, const LogRecord *rec)
                         r->clock = rec->time_ms;
         } else
                 r->timeless++;
-        /* the hit is timed by its own line, as in the daemon; expiry follows the clock */
-        at = rec->time_ms > 0 ? rec->time_ms : r->clock;
-        expire(r);
+        /* the daemon's due timer: expiry follows the clock; the hit is timed
+           by its own line (never later than the clock), as in the daemon */
+        r->expired += policy_expire(r->policy, r->clock, &gone, &forgot);
+        free(gone);
         in_session = sessions_note(r->sessions, rec, &client);
-        if (ruleset_match_record(r->rs, rec, &m) <= 0 || m.own_reject)
+        if (ruleset_match_record(r->rs, rec, &m) <= 0)
                 return;
-        if (in_session && addr_equal(&client, &m.addr)) {
+        switch (policy_judge(r->policy,
+                             &(PolicyHit){.addr = m.addr,
+                                          .rule = m.rule->id,
+                                          .max_hits = m.rule->max_hits,
+                                          .find_time_ms = m.rule->find_time_ms,
+                                          .ban_time_ms = m.rule->ban_time_ms,
+                                          .time_ms = rec->time_ms,
+                                          .own_reject = m.own_reject,
+                                          .logged_in = in_session && addr_equal(&client, &m.addr)},
+                             /* judged at its own time, as the daemon following the log
+                                then would have: a line older than the newest is no catch-up */
+                             rec->time_ms > 0 ? rec->time_ms : r->clock, &v)) {
+        case POLICY_OWN_REJECT:
+                return;
+        case POLICY_LOGGED_IN:
                 r->logged_in++;
                 return;
-        }
-        if (exempt_reason(r->exempt, &m.addr) || adminkeys_exempts(r->admin, &m.addr, NULL)) {
+        case POLICY_EXEMPT:
                 r->exempted++;
                 return;
-        }
-        if (banset_covering(r->bans, &m.addr)) {
+        case POLICY_ALREADY:
                 r->already++;
                 return;
+        case POLICY_HIT:
+                break;
         }
         r->hits++;
-        count = tracker_hit(r->tracker, &m.addr, m.rule->id, m.rule->find_time_ms, m.rule->max_hits, at,
-                            &first);
-        if (count >= m.rule->max_hits) {
-                tracker_forget(r->tracker, &m.addr);
-                (void)impose(r, &m.addr, addr_host_plen(&m.addr), m.rule->id, m.rule->ban_time_ms, count, first,
-                             at);
-                r->host_bans++;
-                maybe_ban_net(r, &m.addr, at);
-        } else if (m.rule->max_hits > 1 && count + 1 == m.rule->max_hits)
-                note_close(r, &m.addr, m.rule, count, at);
-        if (!banset_covering(r->bans, &m.addr))
-                maybe_ban_prefix(r, &m.addr, m.rule, at);
+        print_ban(r, &v.host);
+        if (v.count < m.rule->max_hits && m.rule->max_hits > 1 && v.count + 1 == m.rule->max_hits)
+                note_close(r, &m.addr, m.rule, v.count, v.at);
+        print_ban(r, &v.net);
 }
 
 static int close_cmp(const void *a, const void *b)
