@@ -305,6 +305,9 @@ static void test_legacy(void)
                 state_clear(&s);
                 buf_free(&log);
                 free(why);
+                unlink(lpath);
+                unlink(path);
+                rmdir(dir);
         }
 }
 
