@@ -45,7 +45,7 @@ typedef struct FileSource {
 static void on_line(void *ctx, const char *line, size_t len)
 {
         FileSource *f = ctx;
-        LogLine ll;
+        LogRecord rec;
         int64_t now;
 
         if (f->loop)
@@ -55,21 +55,16 @@ static void on_line(void *ctx, const char *line, size_t len)
                         f->now_ms = now_ms();
                 now = f->now_ms;
         }
-        if (logline_parse_at(line, len, now, &ll) < 0) {
+        if (logline_parse_at(line, len, now, &rec) < 0) {
                 f->base.counts.unparsed++;
                 if (f->base.ops->unparsed)
                         f->base.ops->unparsed(f->base.ctx, line, len);
                 return;
         }
         f->base.counts.records++;
-        f->base.ops->record(f->base.ctx, &(LogRecord){.time_ms = ll.time_ms,
-                                                      .tag = ll.tag,
-                                                      .tag_len = ll.tag_len,
-                                                      .msg = ll.msg,
-                                                      .msg_len = ll.msg_len,
-                                                      .pid = ll.pid,
-                                                      .line = line,
-                                                      .line_len = len});
+        rec.line = line;
+        rec.line_len = len;
+        f->base.ops->record(f->base.ctx, &rec);
 }
 
 static void on_tail_problem(void *ctx)
