@@ -12,7 +12,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 
-/* The registry: one line a source. */
+/* The registry: one line a source (its class is defined in its own file). */
+extern const LogSourceClass file_source_class, journal_source_class;
 static const LogSourceClass *const classes[] = {
         &file_source_class,
         &journal_source_class,

@@ -134,6 +134,3 @@ const SourceCounts *source_counts(const LogSource *s);
 
 /* For the classes: a report formatted into a bounded buffer, then ops->report. */
 void source_report(LogSource *s, int prio, SourceEvent ev, const char *fmt, ...) _printf_(4, 5);
-
-extern const LogSourceClass file_source_class;
-extern const LogSourceClass journal_source_class;

@@ -91,8 +91,8 @@ static void test_registry(void)
 {
         const char *const *k = source_kinds();
 
-        CHECK(source_class("file") == &file_source_class, "file is registered");
-        CHECK(source_class("journal") == &journal_source_class, "journal is registered");
+        CHECK(source_class("file") && streq(source_class("file")->kind, "file"), "file is registered");
+        CHECK(source_class("journal") && streq(source_class("journal")->kind, "journal"), "journal is registered");
         CHECK(source_class("auto") == NULL && source_class("") == NULL && source_class("File") == NULL,
               "only registered kinds");
         CHECK(k[0] && streq(k[0], "file") && k[1] && streq(k[1], "journal") && !k[2], "the kinds in order");
