@@ -28,7 +28,7 @@
 #include "util/linebuf.h"
 
 #define LINES_PER_CLOCK 4096
-#define READ_SIZE (1u << 20) /* one-shot reads: big, for fewer system calls on a large log */
+#define READ_SIZE       (1u << 20) /* one-shot reads: big, for fewer system calls on a large log */
 
 typedef struct FileSource {
         LogSource base;
@@ -131,14 +131,17 @@ char *file_position_format(const char *log, const TailPos *pos, size_t n)
         Buf b = {0};
 
         for (size_t i = 0; i < n; i++)
-                buf_printf(&b, "pos=%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu32 ",%016" PRIx64 "%s ", pos[i].dev,
-                           pos[i].ino, pos[i].offset, pos[i].head_len, pos[i].head_hash,
+                buf_printf(&b, "pos=%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu32 ",%016" PRIx64 "%s ",
+                           pos[i].dev, pos[i].ino, pos[i].offset, pos[i].head_len, pos[i].head_hash,
                            pos[i].skip_line ? ",skip" : "");
         buf_printf(&b, "log=%s", log);
         return b.data;
 }
 
-static bool num_u64(const char *s, uint64_t *out) { return parse_uint(s, UINT64_MAX, out) == 0; }
+static bool num_u64(const char *s, uint64_t *out)
+{
+        return parse_uint(s, UINT64_MAX, out) == 0;
+}
 
 static bool num_hex(const char *s, uint64_t *out)
 {
@@ -157,8 +160,9 @@ static int parse_one(char *text, TailPos *p)
         size_t n = split_words(text, ",", w, 7);
         uint64_t hl;
 
-        if ((n != 5 && (n != 6 || !streq(w[5], "skip"))) || !num_u64(w[0], &p->dev) || !num_u64(w[1], &p->ino) ||
-            !num_u64(w[2], &p->offset) || !num_u64(w[3], &hl) || hl > TAIL_HEAD_LEN || !num_hex(w[4], &p->head_hash))
+        if ((n != 5 && (n != 6 || !streq(w[5], "skip"))) || !num_u64(w[0], &p->dev) ||
+            !num_u64(w[1], &p->ino) || !num_u64(w[2], &p->offset) || !num_u64(w[3], &hl) ||
+            hl > TAIL_HEAD_LEN || !num_hex(w[4], &p->head_hash))
                 return -EINVAL;
         p->head_len = (uint32_t)hl;
         p->skip_line = n == 6;
@@ -282,8 +286,9 @@ static void file_status(const LogSource *s, Buf *out)
         TailStats ts = file_stats(f);
 
         buf_printf(out, "log: %s (%s)\n", f->path, file_problem(s) ? file_problem(s) : "open");
-        buf_printf(out, "lines read: %llu (%llu bytes, %llu cut, %llu rotations, %llu truncations, %llu "
-                        "without a syslog header)\n",
+        buf_printf(out,
+                   "lines read: %llu (%llu bytes, %llu cut, %llu rotations, %llu truncations, %llu "
+                   "without a syslog header)\n",
                    (unsigned long long)ts.lines, (unsigned long long)ts.bytes, (unsigned long long)ts.cut,
                    (unsigned long long)ts.rotations, (unsigned long long)ts.truncations,
                    (unsigned long long)s->counts.unparsed);
@@ -300,7 +305,7 @@ static void file_summary(const LogSource *s, Buf *out)
 
 const LogSourceClass file_source_class = {
         .kind = "file",
-        .new = file_new,
+        .create = file_new,
         .start = file_start,
         .poll = file_poll,
         .read_all = file_read_all,

@@ -704,7 +704,7 @@ static void js_configure(LogSource *s, const SourceSettings *set)
 
 const LogSourceClass journal_source_class = {
         .kind = "journal",
-        .new = js_new,
+        .create = js_new,
         .start = js_start,
         .poll = js_poll,
         .read_all = js_read_all,

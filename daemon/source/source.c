@@ -46,7 +46,7 @@ int source_new(LogSource **out, const char *kind, struct ev_loop *loop, const So
         *out = NULL;
         if (!cls)
                 return -EINVAL;
-        r = cls->new(out, loop, set, ops, ctx);
+        r = cls->create(out, loop, set, ops, ctx);
         if (r < 0)
                 return r;
         (*out)->cls = cls;

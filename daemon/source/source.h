@@ -56,9 +56,9 @@ typedef struct LogSourceOps {
 
 /* What a source needs to know, as plain values (the service layer reads the config). */
 typedef struct SourceSettings {
-        const char *log_file;              /* file: the log's path ("-": stdin, without a loop) */
-        const struct JournalTrust *trust;  /* journal: who may speak for Postfix and Dovecot */
-        uint64_t since_us;                 /* journal, from the beginning: since this realtime; 0: the boot */
+        const char *log_file;             /* file: the log's path ("-": stdin, without a loop) */
+        const struct JournalTrust *trust; /* journal: who may speak for Postfix and Dovecot */
+        uint64_t since_us;                /* journal, from the beginning: since this realtime; 0: the boot */
 } SourceSettings;
 
 /* Counters every source keeps. */
@@ -72,7 +72,7 @@ typedef struct LogSource LogSource;
 
 typedef struct LogSourceClass {
         const char *kind; /* "file": the log_source value that selects it */
-        int (*new)(LogSource **out, struct ev_loop *loop, const SourceSettings *set, const LogSourceOps *ops,
+        int (*create)(LogSource **out, struct ev_loop *loop, const SourceSettings *set, const LogSourceOps *ops,
                    void *ctx);
         /* position: NULL, or one this class made; *why: it cannot be used (to free). */
         int (*start)(LogSource *s, const char *position, bool from_beginning, char **why);

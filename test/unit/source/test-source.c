@@ -71,7 +71,8 @@ static void append_lines(const char *path, int from, int to)
         char line[128];
 
         for (int i = from; i < to; i++) {
-                snprintf(line, sizeof(line), "Nov 30 10:00:%02d mx postfix/smtpd[%d]: line %d\n", i % 60, 100 + i, i);
+                snprintf(line, sizeof(line), "Nov 30 10:00:%02d mx postfix/smtpd[%d]: line %d\n", i % 60,
+                         100 + i, i);
                 append(path, line);
         }
 }
@@ -92,14 +93,15 @@ static void test_registry(void)
         const char *const *k = source_kinds();
 
         CHECK(source_class("file") && streq(source_class("file")->kind, "file"), "file is registered");
-        CHECK(source_class("journal") && streq(source_class("journal")->kind, "journal"), "journal is registered");
+        CHECK(source_class("journal") && streq(source_class("journal")->kind, "journal"),
+              "journal is registered");
         CHECK(source_class("auto") == NULL && source_class("") == NULL && source_class("File") == NULL,
               "only registered kinds");
         CHECK(k[0] && streq(k[0], "file") && k[1] && streq(k[1], "journal") && !k[2], "the kinds in order");
         {
                 LogSource *s = (LogSource *)1;
-                CHECK_INT(source_new(&s, "nope", NULL, &(SourceSettings){.log_file = "/x"}, &ops, NULL), -EINVAL,
-                          "an unknown kind");
+                CHECK_INT(source_new(&s, "nope", NULL, &(SourceSettings){.log_file = "/x"}, &ops, NULL),
+                          -EINVAL, "an unknown kind");
                 CHECK(s == NULL, "no source made");
         }
 }
@@ -114,14 +116,21 @@ static void test_position_strings(void)
         } good[] = {
                 {"/var/log/mail.log", {{0}}, 0, "log=/var/log/mail.log"},
                 {"/var/log/mail.log",
-                 {{.dev = 2049, .ino = 131, .offset = 123456789, .head_len = 256, .head_hash = 0xdeadbeefcafef00dULL},
+                 {{.dev = 2049,
+                   .ino = 131,
+                   .offset = 123456789,
+                   .head_len = 256,
+                   .head_hash = 0xdeadbeefcafef00dULL},
                   {.dev = 2049, .ino = 99, .offset = 5, .head_len = 5, .head_hash = 1, .skip_line = true}},
                  2,
                  "pos=2049,131,123456789,256,deadbeefcafef00d pos=2049,99,5,5,0000000000000001,skip "
                  "log=/var/log/mail.log"},
                 /* the path is last: it may hold spaces, commas and "pos=" */
-                {"/var/log/a b,c pos=1", {{.dev = UINT64_MAX, .ino = 0, .offset = UINT64_MAX}}, 1,
-                 "pos=18446744073709551615,0,18446744073709551615,0,0000000000000000 log=/var/log/a b,c pos=1"},
+                {"/var/log/a b,c pos=1",
+                 {{.dev = UINT64_MAX, .ino = 0, .offset = UINT64_MAX}},
+                 1,
+                 "pos=18446744073709551615,0,18446744073709551615,0,0000000000000000 log=/var/log/a b,c "
+                 "pos=1"},
         };
         static const char *const bad[] = {
                 "",
@@ -137,7 +146,8 @@ static void test_position_strings(void)
                 "pos=1,2,3,4,0000000000000005  log=/x",
                 "pos=1,2,3,4,0000000000000005 pos=1,2,3,4,0000000000000005 pos=1,2,3,4,0000000000000005 "
                 "pos=1,2,3,4,0000000000000005 pos=1,2,3,4,0000000000000005 pos=1,2,3,4,0000000000000005 "
-                "pos=1,2,3,4,0000000000000005 pos=1,2,3,4,0000000000000005 pos=1,2,3,4,0000000000000005 log=/x",
+                "pos=1,2,3,4,0000000000000005 pos=1,2,3,4,0000000000000005 pos=1,2,3,4,0000000000000005 "
+                "log=/x",
                 "source file log=/x",
         };
 
@@ -163,7 +173,8 @@ static void test_position_strings(void)
                 _cleanup_free_ char *log = NULL;
                 TailPos back[TAIL_MAX_POS];
                 size_t n;
-                CHECK(file_position_parse(bad[i], &log, back, TAIL_MAX_POS, &n) == -EINVAL, "refused: '%s'", bad[i]);
+                CHECK(file_position_parse(bad[i], &log, back, TAIL_MAX_POS, &n) == -EINVAL, "refused: '%s'",
+                      bad[i]);
         }
 }
 
@@ -196,7 +207,8 @@ static void test_file_follow(const char *dir, struct ev_loop *loop)
         CHECK_INT(source_counts(s)->records, 2, "records counted");
         CHECK_INT(source_counts(s)->unparsed, 1, "unparsed counted");
         source_status(s, &status);
-        CHECK(strstr(status.data, "(open)\nlines read: 3 (") && strstr(status.data, "1 without a syslog header"),
+        CHECK(strstr(status.data, "(open)\nlines read: 3 (") &&
+                      strstr(status.data, "1 without a syslog header"),
               "status: %s", status.data);
         source_summary(s, &summary);
         CHECK(startswith(summary.data, "3 lines ("), "summary: %s", summary.data);
@@ -212,7 +224,8 @@ static void test_file_follow(const char *dir, struct ev_loop *loop)
         append(path, " and its end\n");
         append_lines(path, 5, 9);
         seen = (Seen){0};
-        CHECK_INT(source_new(&s, "file", loop, &(SourceSettings){.log_file = path}, &ops, &seen), 0, "new again");
+        CHECK_INT(source_new(&s, "file", loop, &(SourceSettings){.log_file = path}, &ops, &seen), 0,
+                  "new again");
         CHECK_INT(source_start(s, pos, false, &why), 0, "start from the saved position");
         CHECK(why == NULL, "the position is used: %s", check_show(why));
         CHECK(seen.n == 5 && streq(seen.msgs[0], "postfix/smtpd[1]: half a line and its end"),
@@ -238,9 +251,11 @@ static void test_file_follow(const char *dir, struct ev_loop *loop)
         /* a position of another log: not used, said, and the start is as configured */
         append_lines(other, 0, 2);
         seen = (Seen){0};
-        CHECK_INT(source_new(&s, "file", loop, &(SourceSettings){.log_file = other}, &ops, &seen), 0, "new other");
+        CHECK_INT(source_new(&s, "file", loop, &(SourceSettings){.log_file = other}, &ops, &seen), 0,
+                  "new other");
         CHECK_INT(source_start(s, pos, true, &why), 0, "start with another log's position");
-        CHECK(why && strstr(why, "the saved position is for ") && strstr(why, path), "why: %s", check_show(why));
+        CHECK(why && strstr(why, "the saved position is for ") && strstr(why, path), "why: %s",
+              check_show(why));
         free(why);
         why = NULL;
         check_lines(&seen, 0, 2, "from the beginning, as configured");
@@ -248,7 +263,8 @@ static void test_file_follow(const char *dir, struct ev_loop *loop)
 
         /* a damaged position: not used, said */
         seen = (Seen){0};
-        CHECK_INT(source_new(&s, "file", loop, &(SourceSettings){.log_file = other}, &ops, &seen), 0, "new other");
+        CHECK_INT(source_new(&s, "file", loop, &(SourceSettings){.log_file = other}, &ops, &seen), 0,
+                  "new other");
         CHECK_INT(source_start(s, "pos=1,2 log=/x", false, &why), 0, "start with a damaged position");
         CHECK(why && strstr(why, "cannot be read"), "why: %s", check_show(why));
         free(why);
@@ -270,7 +286,8 @@ static void test_file_once(const char *dir, struct ev_loop *loop)
         append_lines(path, 0, 4);
         append(path, "garbage\n");
         append(path, "Nov 30 10:00:05 mx postfix/smtpd[105]: line 5"); /* no newline */
-        CHECK_INT(source_new(&s, "file", NULL, &(SourceSettings){.log_file = path}, &ops, &seen), 0, "new once");
+        CHECK_INT(source_new(&s, "file", NULL, &(SourceSettings){.log_file = path}, &ops, &seen), 0,
+                  "new once");
         CHECK_INT(source_start(s, NULL, true, &why), 0, "start once");
         CHECK_INT(source_read_all(s), 0, "read all");
         CHECK_INT(seen.n, 5, "every record, the last one too");
@@ -283,8 +300,8 @@ static void test_file_once(const char *dir, struct ev_loop *loop)
 
         {
                 LogSource *m;
-                CHECK_INT(source_new(&m, "file", NULL, &(SourceSettings){.log_file = "/nonexistent/x.log"}, &ops,
-                                     &seen),
+                CHECK_INT(source_new(&m, "file", NULL, &(SourceSettings){.log_file = "/nonexistent/x.log"},
+                                     &ops, &seen),
                           0, "new missing");
                 CHECK_INT(source_start(m, NULL, true, &why), -ENOENT, "a missing file, once");
                 source_free(m);
@@ -294,7 +311,8 @@ static void test_file_once(const char *dir, struct ev_loop *loop)
         snprintf(path, sizeof(path), "%s/long.log", dir);
         check_write(path, "");
         seen = (Seen){0};
-        CHECK_INT(source_new(&s, "file", loop, &(SourceSettings){.log_file = path}, &ops, &seen), 0, "new long");
+        CHECK_INT(source_new(&s, "file", loop, &(SourceSettings){.log_file = path}, &ops, &seen), 0,
+                  "new long");
         CHECK_INT(source_start(s, NULL, false, &why), 0, "start long");
         longline = xmalloc(TAIL_MAX_LINE + 10);
         memset(longline, 'x', TAIL_MAX_LINE + 8);
@@ -314,10 +332,12 @@ static void test_file_once(const char *dir, struct ev_loop *loop)
         /* a log that is not there: the problem is the status, and said */
         snprintf(path, sizeof(path), "%s/not-yet.log", dir);
         seen = (Seen){0};
-        CHECK_INT(source_new(&s, "file", loop, &(SourceSettings){.log_file = path}, &ops, &seen), 0, "new missing");
+        CHECK_INT(source_new(&s, "file", loop, &(SourceSettings){.log_file = path}, &ops, &seen), 0,
+                  "new missing");
         CHECK_INT(source_start(s, NULL, false, &why), 0, "start missing");
         CHECK_STR(source_problem(s), "not there yet", "the problem");
-        CHECK(seen.reports == 1 && strstr(seen.last_report, "does not exist (yet)"), "said: %s", seen.last_report);
+        CHECK(seen.reports == 1 && strstr(seen.last_report, "does not exist (yet)"), "said: %s",
+              seen.last_report);
         s = source_free(s);
 }
 
