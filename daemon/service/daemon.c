@@ -360,10 +360,19 @@ static void schedule_save(Daemon *d, double within)
 static void load_state(Daemon *d, State *st)
 {
         _cleanup_free_ char *why = NULL;
-        int r = state_load(d->cfg->state_file, st, &why);
+        StateLogInfo info;
+        int r = state_load_info(d->cfg->state_file, st, &why, &info);
 
         if (r == -ENOENT)
                 return;
+        /* What a crash left in the change log, and what of it was used */
+        if (r == 0 && info.skipped)
+                log_info("%s.log: not used: %s", d->cfg->state_file, info.skipped);
+        else if (r == 0 && info.ignored)
+                log_info("%s.log: %zu bytes of a batch cut short ignored (a crash while it was written)",
+                         d->cfg->state_file, info.ignored);
+        if (r == 0 && info.batches)
+                log_debug("%s.log: %zu batches of changes applied", d->cfg->state_file, info.batches);
         if (r == -EBADMSG) {
                 _cleanup_free_ char *aside = state_set_aside(d->cfg->state_file);
                 log_warn("%s: damaged (%s); starting without it%s%s", d->cfg->state_file, why,

@@ -510,11 +510,9 @@ static void recover_from_copy(Tail *t, TFile *f, uint32_t head_len, uint64_t hea
                 int fd = open(best->path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
                 if (fd >= 0) {
                         int saved = f->fd;
-                        uint64_t before = t->stats.bytes;
                         f->fd = fd;
                         while (file_read(t, f))
                                 ;
-                        t->stats.recovered += t->stats.bytes - before;
                         f->fd = saved;
                         close(fd);
                         log_info("%s: read the rest of the log from %s", t->path, best->path);

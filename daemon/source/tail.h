@@ -42,7 +42,6 @@ typedef struct TailStats {
         uint64_t cut;       /* over-long lines skipped */
         uint64_t rotations; /* a new file took the log's name */
         uint64_t truncations;
-        uint64_t recovered; /* bytes read from a rotated copy after a truncation or restart */
 } TailStats;
 
 typedef struct TailOps {

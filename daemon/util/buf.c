@@ -6,6 +6,7 @@
 #include "util/buf.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "util/alloc.h"

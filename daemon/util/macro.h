@@ -7,18 +7,14 @@
  * ELEMENTSOF, MIN/MAX.  Header only; nothing here allocates or fails.
  */
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #define _cleanup_(f) __attribute__((cleanup(f)))
 #define _cleanup_free_ _cleanup_(freep)
 #define _cleanup_close_ _cleanup_(closep)
-#define _cleanup_fclose_ _cleanup_(fclosep)
 #define _printf_(a, b) __attribute__((format(printf, a, b)))
 #define _noreturn_ __attribute__((noreturn))
-#define _unused_ __attribute__((unused))
-#define _likely_(x) __builtin_expect(!!(x), 1)
 #define _unlikely_(x) __builtin_expect(!!(x), 0)
 
 #define ELEMENTSOF(a) (sizeof(a) / sizeof((a)[0]))
@@ -50,9 +46,4 @@ static inline void closep(int *fd)
 {
         if (*fd >= 0)
                 close(*fd);
-}
-static inline void fclosep(FILE **f)
-{
-        if (*f)
-                fclose(*f);
 }
