@@ -36,10 +36,7 @@ void buf_append(Buf *b, const void *data, size_t len)
         b->data[b->len] = '\0';
 }
 
-void buf_puts(Buf *b, const char *s)
-{
-        buf_append(b, s, strlen(s));
-}
+void buf_puts(Buf *b, const char *s) { buf_append(b, s, strlen(s)); }
 
 void buf_vprintf(Buf *b, const char *fmt, va_list ap)
 {

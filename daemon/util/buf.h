@@ -25,8 +25,5 @@ void buf_printf(Buf *b, const char *fmt, ...) _printf_(2, 3);
 void buf_vprintf(Buf *b, const char *fmt, va_list ap) _printf_(2, 0) __attribute__((nonnull(2)));
 void buf_clear(Buf *b);
 void buf_free(Buf *b);
-static inline void buf_freep(Buf *b)
-{
-        buf_free(b);
-}
+static inline void buf_freep(Buf *b) { buf_free(b); }
 #define _cleanup_buf_ _cleanup_(buf_freep)

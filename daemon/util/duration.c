@@ -18,12 +18,8 @@ static const struct {
         const char *suffix;
         uint64_t ms;
 } duration_units[] = {
-        {"ms", 1},
-        {"s", 1000},
-        {"m", 60 * 1000},
-        {"h", 3600 * 1000},
-        {"d", 86400 * 1000ULL},
-        {"w", 7 * 86400 * 1000ULL},
+        {"ms", 1},          {"s", 1000},           {"m", 60 * 1000},
+        {"h", 3600 * 1000}, {"d", 86400 * 1000ULL}, {"w", 7 * 86400 * 1000ULL},
 };
 
 int parse_duration(const char *s, uint64_t *out_ms)

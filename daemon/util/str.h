@@ -22,10 +22,7 @@ static inline bool startswith(const char *s, const char *prefix)
 {
         return strncmp(s, prefix, strlen(prefix)) == 0;
 }
-static inline bool streq(const char *a, const char *b)
-{
-        return strcmp(a, b) == 0;
-}
+static inline bool streq(const char *a, const char *b) { return strcmp(a, b) == 0; }
 bool endswith(const char *s, const char *suffix);
 
 /* A decimal number up to max: -EINVAL for anything but digits, -ERANGE above max. */
@@ -48,8 +45,5 @@ size_t strv_length(char **v);
 /* A deep copy of the NULL-terminated v. */
 char **strv_copy(char **v);
 void strv_free(char **v);
-static inline void strv_freep(char ***v)
-{
-        strv_free(*v);
-}
+static inline void strv_freep(char ***v) { strv_free(*v); }
 #define _cleanup_strv_free_ _cleanup_(strv_freep)

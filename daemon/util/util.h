@@ -32,6 +32,7 @@
 #include "util/file.h"
 #include "util/hash.h"
 #include "util/macro.h"
+#include "util/panic.h"
 #include "util/pfsyntax.h"
 #include "util/str.h"
 
