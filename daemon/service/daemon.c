@@ -687,9 +687,8 @@ static size_t render_entries(void *ctx, const AdminKeys *admin, Buf *out)
                 (void)save_state(d);
         if (held)
                 log_debug("%zu new bans held back from the map until the state is saved", held);
-        log_debug("%s: rendered generation %" PRIu64 ": %zu of %zu bans as keys, %zu as networks, %zu lifted, "
-                  "%zu held back",
-                  mapwriter_path(slot->mw), d->gen_wanted, written, n, n_nets, n_lift, held);
+        log_debug("%s: rendered %zu of %zu bans as keys, %zu as networks, %zu lifted, %zu held back",
+                  mapwriter_path(slot->mw), written, n, n_nets, n_lift, held);
         /* Lifts above are part of this render, so take the generation last. */
         d->gen_rendering = d->gen_wanted;
         return written;
