@@ -14,6 +14,7 @@
 #include <errno.h>
 
 #include "backend/fleet.h"
+#include "source/source.h"
 #include "util/panic.h"
 
 typedef int (*KeyParser)(Config *c, const char *value, char **why);
@@ -365,17 +366,19 @@ static int p_start_at(Config *c, const char *v, char **why)
 
 static int p_log_source(Config *c, const char *v, char **why)
 {
-        if (streq(v, "auto"))
-                c->log_source = LOG_SOURCE_AUTO;
-        else if (streq(v, "file"))
-                c->log_source = LOG_SOURCE_FILE;
-        else if (streq(v, "journal"))
-                c->log_source = LOG_SOURCE_JOURNAL;
-        else {
-                *why = xasprintf("'%s' is not auto, file or journal", v);
-                return -EINVAL;
+        const LogSourceClass *cls = source_class(v);
+        const char *const *k = source_kinds();
+        Buf b = {0};
+
+        if (streq(v, "auto") || cls) {
+                c->log_source = cls ? cls->kind : "auto";
+                return 0;
         }
-        return 0;
+        buf_printf(&b, "'%s' is not auto", v);
+        for (size_t i = 0; k[i]; i++)
+                buf_printf(&b, "%s%s", k[i + 1] ? ", " : " or ", k[i]);
+        *why = b.data;
+        return -EINVAL;
 }
 
 /* A list of names made of [-._A-Za-z0-9]. */
@@ -640,9 +643,7 @@ void config_dump(const Config *c, Buf *out)
 {
         char d[32];
 
-        static const char *const sources[] = {"auto", "file", "journal"};
-
-        buf_printf(out, "log_source = %s\n", sources[c->log_source]);
+        buf_printf(out, "log_source = %s\n", c->log_source);
         buf_printf(out, "log_file = %s\n", c->log_file);
         buf_puts(out, "journal_users =");
         for (size_t i = 0; c->journal_users[i]; i++)

@@ -403,5 +403,34 @@ int main(void)
                         buf_free(&b);
                 }
         }
+        /* log_source: "auto" or a kind in the sources' registry */
+        {
+                static const struct {
+                        const char *value, *want, *error;
+                } cases[] = {
+                        {"auto", "auto", NULL},
+                        {"file", "file", NULL},
+                        {"journal", "journal", NULL},
+                        {"syslog", NULL, "log_source: 'syslog' is not auto, file or journal"},
+                        {"File", NULL, "log_source: 'File' is not auto, file or journal"},
+                };
+                c = config_new_default();
+                CHECK_STR(c->log_source, "auto", "default log_source");
+                config_free(c);
+                for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                        char text[128];
+                        snprintf(text, sizeof(text), "log_source = %s\n", cases[i].value);
+                        c = load(dir, text, &errors, &r);
+                        if (cases[i].want)
+                                CHECK(r == 0 && c && streq(c->log_source, cases[i].want), "log_source = %s: got %s",
+                                      cases[i].value, c ? c->log_source : "(rejected)");
+                        else
+                                CHECK(r < 0 && errors.n == 1 && strstr(errors.items[0], cases[i].error),
+                                      "log_source = %s: got %s", cases[i].value,
+                                      errors.n ? errors.items[0] : "(accepted)");
+                        config_free(c);
+                        diags_free(&errors);
+                }
+        }
         return check_done();
 }
