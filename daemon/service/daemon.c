@@ -45,6 +45,7 @@
 #include <inttypes.h>
 #include <signal.h>
 #include <sys/random.h>
+#include <sysexits.h>
 #include <time.h>
 
 #include "service/log.h"
@@ -352,10 +353,19 @@ static void schedule_save(Daemon *d, double within)
 static void load_state(Daemon *d, State *st)
 {
         _cleanup_free_ char *why = NULL;
-        int r = state_load(d->cfg->state_file, st, &why);
+        StateLogInfo info;
+        int r = state_load_info(d->cfg->state_file, st, &why, &info);
 
         if (r == -ENOENT)
                 return;
+        /* What a crash left in the change log, and what of it was used */
+        if (r == 0 && info.skipped)
+                log_info("%s.log: not used: %s", d->cfg->state_file, info.skipped);
+        else if (r == 0 && info.ignored)
+                log_info("%s.log: %zu bytes of a batch cut short ignored (a crash while it was written)",
+                         d->cfg->state_file, info.ignored);
+        if (r == 0 && info.batches)
+                log_debug("%s.log: %zu batches of changes applied", d->cfg->state_file, info.batches);
         if (r == -EBADMSG) {
                 _cleanup_free_ char *aside = state_set_aside(d->cfg->state_file);
                 log_warn("%s: damaged (%s); starting without it%s%s", d->cfg->state_file, why,
@@ -670,6 +680,8 @@ static size_t render_entries(void *ctx, const AdminKeys *admin, Buf *out)
                 (void)save_state(d);
         if (held)
                 log_debug("%zu new bans held back from the map until the state is saved", held);
+        log_debug("%s: rendered %zu of %zu bans as keys, %zu as networks, %zu lifted, %zu held back",
+                  mapwriter_path(slot->mw), written, n, n_nets, n_lift, held);
         /* Lifts above are part of this render, so take the generation last. */
         d->gen_rendering = d->gen_wanted;
         return written;
@@ -1217,6 +1229,8 @@ static void on_record(void *ctx, const LogRecord *rec)
                 return;
         if (m.own_reject) {
                 d->stats.own_rejects++;
+                log_debug("%s: rule %s saw our own rejection; not counted", addr_format(&m.addr, text),
+                          m.rule->name);
                 return;
         }
         if (in_session && addr_equal(&client, &m.addr)) {
@@ -1239,6 +1253,8 @@ static void on_record(void *ctx, const LogRecord *rec)
         cover = banset_covering(d->bans, &m.addr);
         if (cover && (ban_is_host(cover) || !d->auth_map)) {
                 d->stats.already_banned++;
+                log_debug("%s matched rule %s (%s:%u) but is already banned (/%u)", addr_format(&m.addr, text),
+                          m.rule->name, m.rule->file, m.rule->line, cover->plen);
                 return;
         }
         now = now_ms();
@@ -1409,7 +1425,7 @@ static int daemon_reload(Daemon *d, char **why)
         d->cfg = cfg;
         exempt_clear(&d->exempt);
         d->exempt = exempt;
-        log_setup(cfg->log_target);
+        log_setup(cfg->log_target, cfg->log_level);
         log_info("private address space: %s", daemon_private_policy(d));
         check_network_map(cfg);
         tracker_set_window(d->tracker, ruleset_max_find_time(d->rules));
@@ -1593,16 +1609,16 @@ int daemon_run(const DaemonOptions *opts)
         if (config_load_or_default(opts->config_path, &d.cfg, &errors) < 0) {
                 diags_print(stderr, &errors, "");
                 diags_free(&errors);
-                return 78; /* EX_CONFIG */
+                return EX_CONFIG;
         }
-        log_setup(d.cfg->log_target);
+        log_setup(d.cfg->log_target, d.cfg->log_level);
         d.names = names_new();
         (void)names_intern(d.names, "manual", &d.manual_rule);
         (void)names_intern(d.names, "ipv6-network", &d.net_rule);
         if (load_rules(&d, d.cfg, &d.rules, &errors) < 0) {
                 diags_print(stderr, &errors, "");
                 diags_free(&errors);
-                return fail(&d, 78);
+                return fail(&d, EX_CONFIG);
         }
         if (!ruleset_jit(d.rules))
                 log_warn("PCRE2 JIT is not available here; matching uses the slower interpreter");
@@ -1612,12 +1628,12 @@ int daemon_run(const DaemonOptions *opts)
 
         if (getrandom(d.hash_key, sizeof(d.hash_key), 0) != sizeof(d.hash_key)) {
                 log_err("getrandom: %m");
-                return fail(&d, 1);
+                return fail(&d, EX_OSERR);
         }
         d.loop = ev_default_loop(EVFLAG_AUTO);
         if (!d.loop) {
                 log_err("cannot create the event loop");
-                return fail(&d, 1);
+                return fail(&d, EX_OSERR);
         }
         d.started_ms = now_ms();
         d.notify = notify_new(d.loop);
@@ -1634,14 +1650,14 @@ int daemon_run(const DaemonOptions *opts)
         d.map = d.slots[0].mw;
         if (r < 0) {
                 log_err("%s: %s", d.cfg->map_path, strerror(-r));
-                return fail(&d, 1);
+                return fail(&d, EX_CANTCREAT);
         }
         if (d.cfg->auth_map_path) {
                 r = mapwriter_new(&d.auth_map, d.loop, d.cfg->auth_map_type, d.cfg->auth_map_path, d.cfg->postmap,
                                   d.cfg->postmap_timeout_ms, d.cfg->debounce_ms, &auth_ops, &d);
                 if (r < 0) {
                         log_err("%s: %s", d.cfg->auth_map_path, strerror(-r));
-                        return fail(&d, 1);
+                        return fail(&d, EX_CANTCREAT);
                 }
         }
         {
@@ -1660,14 +1676,14 @@ int daemon_run(const DaemonOptions *opts)
                                 log_err("%s: cannot follow: %s", d.cfg->log_file, strerror(-r));
                         else
                                 log_err("%s: cannot open it: %s", kind, strerror(-r));
-                        return fail(&d, 1);
+                        return fail(&d, EX_NOINPUT);
                 }
                 log_info("following %s (%s)", source_what(d.source), d.source_why);
         }
         r = control_new(&d.control, d.loop, d.cfg->control_socket, d.cfg->control_timeout_ms, &control_ops, &d);
         if (r < 0) {
                 log_err("%s: cannot create the control socket: %s", d.cfg->control_socket, strerror(-r));
-                return fail(&d, 1);
+                return fail(&d, EX_CANTCREAT);
         }
 
         signal(SIGPIPE, SIG_IGN);
@@ -1696,8 +1712,8 @@ int daemon_run(const DaemonOptions *opts)
         restore_bans(&d, &st, d.started_ms);
         retire_previous_map(&d, st.map);
         daemon_arm_due(&d);
-        if (daemon_fleet_start(&d) < 0)
-                return fail(&d, 1);
+        if ((r = daemon_fleet_start(&d)) < 0)
+                return fail(&d, r == -EINVAL ? EX_CONFIG : EX_UNAVAILABLE);
         (void)daemon_map_request(&d, true);
         {
                 _cleanup_free_ char *why = NULL;
@@ -1716,7 +1732,7 @@ int daemon_run(const DaemonOptions *opts)
         }
         state_clear(&st);
         if (r < 0)
-                return fail(&d, 1);
+                return fail(&d, EX_NOINPUT);
         /* Following the log: READY when the first map write ends, or soon anyway. */
         ev_stat_start(d.loop, &d.map_stat);
         ev_timer_start(d.loop, &d.ready_timer);

@@ -275,22 +275,3 @@ uint64_t addr_hash(const Addr *a, const uint8_t key[16])
         SIPROUND;
         return v0 ^ v1 ^ v2 ^ v3;
 }
-
-size_t addr_access_keys(const Addr *a, char keys[][ADDR_STRLEN], size_t max)
-{
-        char cur[ADDR_STRLEN];
-        char delim = addr_is_v4(a) ? '.' : ':';
-        size_t n = 0;
-
-        addr_format(a, cur);
-        for (;;) {
-                char *p;
-                if (cur[0] && n < max)
-                        memcpy(keys[n++], cur, ADDR_STRLEN);
-                p = strrchr(cur, delim);
-                if (!p)
-                        break;
-                *p = '\0';
-        }
-        return n;
-}

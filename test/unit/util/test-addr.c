@@ -4,6 +4,7 @@
 
 #include "util/addr.h"
 #include "check.h"
+#include "smtpd-keys.h"
 
 static const struct {
         const char *in;
@@ -128,10 +129,10 @@ int main(void)
 
         for (size_t i = 0; i < sizeof(key_cases) / sizeof(key_cases[0]); i++) {
                 Addr a;
-                char keys[ADDR_MAX_ACCESS_KEYS][ADDR_STRLEN];
+                char keys[SMTPD_MAX_ACCESS_KEYS][ADDR_STRLEN];
                 size_t n, want = 0;
                 addr_parse_str(key_cases[i].addr, &a);
-                n = addr_access_keys(&a, keys, ADDR_MAX_ACCESS_KEYS);
+                n = smtpd_access_keys(&a, keys, SMTPD_MAX_ACCESS_KEYS);
                 while (key_cases[i].keys[want])
                         want++;
                 CHECK_INT(n, want, key_cases[i].addr);
