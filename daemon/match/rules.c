@@ -302,7 +302,8 @@ Rule *ruleset_find(const RuleSet *rs, const char *name)
  * part in quotes, with '"' and '\' escaped, when it needs them.  A
  * back-reference cannot undo the escapes, so this callout compares: it
  * lets the match go on only where the group "echo", unquoted, is the
- * group "lp".  Returns 0 to go on, 1 to fail here (PCRE2 backtracks).
+ * group "lp", or is the same bytes (the client quoted it the same way).
+ * Returns 0 to go on, 1 to fail here (PCRE2 backtracks).
  */
 static int echo_callout(pcre2_callout_block *cb, void *data)
 {
@@ -321,8 +322,11 @@ static int echo_callout(pcre2_callout_block *cb, void *data)
         ll = ov[2 * m->lp_group + 1] - ov[2 * m->lp_group];
         e = subject + ov[2 * m->echo_group];
         el = ov[2 * m->echo_group + 1] - ov[2 * m->echo_group];
+        /* the same bytes: a local part that the client quoted itself, and smtpd too */
+        if (el == ll && memcmp(e, l, el) == 0)
+                return 0;
         if (el < 2 || e[0] != '"' || e[el - 1] != '"')
-                return el == ll && memcmp(e, l, el) == 0 ? 0 : 1;
+                return 1;
         for (size_t i = 1; i < el - 1; i++) {
                 if (e[i] == '\\' && i + 1 < el - 1)
                         i++;
