@@ -31,12 +31,25 @@
 
 #define TAG_CACHE_SIZE 128 /* slots; flushed when 3/4 full */
 #define TAG_MAX 64
+#define NONE UINT32_MAX
+
+/* The bytes of a leading word (see word_literal()). */
+static const bool word_byte[256] = {
+        ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1,
+        ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1, ['I'] = 1, ['J'] = 1,
+        ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1,
+        ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1, ['Y'] = 1, ['Z'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1,
+        ['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1,
+        ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1,
+        ['y'] = 1, ['z'] = 1,
+};
 
 typedef struct Pat {
         char *program;
         char *prefix; /* literal the message starts with, or NULL */
         size_t prefix_len;
         unsigned char first; /* prefix[0], compared before memcmp() */
+        uint32_t after_word; /* id of the literal right after a leading word (see word_literal()); NONE */
         uint32_t lits[8];    /* ids in Prefilter.lits, in the order they are checked */
         uint32_t n_lits;     /* how many are checked (see order_literals()) */
 } Pat;
@@ -240,6 +253,95 @@ bool prefilter_literals(const char *p, char **prefix_out, char ***lits_out)
         return true;
 }
 
+static bool is_word(unsigned char c) { return word_byte[c]; }
+
+/* Does the class p[i] == '[' up to p[end - 1] == ']' hold only ASCII letters and digits? */
+static bool word_class(const char *p, size_t i, size_t end)
+{
+        i++;
+        if (p[i] == '^' || p[i] == ']' || end < i + 2 || p[end - 1] != ']')
+                return false;
+        while (i < end - 1) {
+                unsigned char lo = (unsigned char)p[i], hi;
+                if (!is_word(lo))
+                        return false;
+                if (p[i + 1] != '-' || i + 2 >= end - 1) {
+                        i++;
+                        continue;
+                }
+                hi = (unsigned char)p[i + 2];
+                /* a range within the digits, the capitals or the small letters */
+                if (hi < lo || !is_word(hi) || (lo <= '9') != (hi <= '9') || (lo >= 'a') != (hi >= 'a'))
+                        return false;
+                i += 3;
+        }
+        return true;
+}
+
+/*
+ * Postfix's queue-id field: "^(?:NOQUEUE|[0-9A-Za-z]+): reject: ...".  If
+ * the pattern starts with a group each of whose alternatives matches only
+ * a non-empty run of ASCII letters and digits (a word, or a class of them
+ * with an optional '+'), and the group is followed by a literal whose
+ * first byte is not one of them, then every match has that literal right
+ * after the message's leading run of letters and digits, and nowhere
+ * else: one memcmp() at a known place instead of a search of the whole
+ * message.  Returns the literal (to free), or NULL if the pattern does not
+ * have that form.
+ */
+static char *word_literal(const char *p)
+{
+        size_t end, i = 4;
+        Buf lit = {0};
+
+        if (!startswith(p, "^(?:"))
+                return NULL;
+        end = pattern_skip_group(p, 1); /* the index after the group's ')' */
+        if (end < 6 || p[end - 1] != ')')
+                return NULL;
+        /* the alternatives, in p[4 .. end - 1) */
+        while (i < end - 1) {
+                size_t start = i;
+                if (p[i] == '[') {
+                        size_t ce = pattern_skip_class(p, i);
+                        if (ce > end - 1 || !word_class(p, i, ce))
+                                return NULL;
+                        i = ce;
+                        if (p[i] == '+')
+                                i++;
+                } else
+                        while (i < end - 1 && is_word((unsigned char)p[i]))
+                                i++;
+                if (i == start || (p[i] != '|' && i != end - 1))
+                        return NULL;
+                if (p[i] == '|')
+                        i++;
+                if (i == end - 1 && p[i - 1] == '|')
+                        return NULL; /* an empty last alternative */
+        }
+        /* the literal after the group: plain bytes and escaped punctuation */
+        for (i = end; p[i];) {
+                char c = p[i];
+                size_t n = 1;
+                if (c == '\\') {
+                        if (!p[i + 1] || isalnum((unsigned char)p[i + 1]))
+                                break;
+                        c = p[i + 1];
+                        n = 2;
+                } else if (strchr(".^$|()[]{}*+?", c))
+                        break;
+                if (p[i + n] && strchr("*+?{", p[i + n]))
+                        break; /* a quantified byte is not surely there; the run ends before it */
+                buf_append(&lit, &c, 1);
+                i += n;
+        }
+        if (lit.len < 2 || is_word((unsigned char)lit.data[0])) {
+                buf_free(&lit);
+                return NULL;
+        }
+        return lit.data;
+}
+
 /* --- literals ----------------------------------------------------------- */
 
 /*
@@ -341,11 +443,12 @@ void prefilter_add(Prefilter *pf, const char *program, const char *pattern)
 {
         _cleanup_free_ char *prefix = NULL;
         _cleanup_strv_free_ char **lits = NULL;
+        _cleanup_free_ char *after_word = NULL;
         Pat *m;
 
         GROW(pf->pats, pf->cap_pats, pf->n_pats + 1);
         m = &pf->pats[pf->n_pats++];
-        *m = (Pat){.program = xstrdup(program)};
+        *m = (Pat){.program = xstrdup(program), .after_word = NONE};
         if (prefilter_literals(pattern, &prefix, &lits)) {
                 size_t n = strv_length(lits);
                 if (prefix) {
@@ -355,8 +458,12 @@ void prefilter_add(Prefilter *pf, const char *program, const char *pattern)
                 }
                 if (n > 1)
                         qsort(lits, n, sizeof(char *), cmp_len_desc);
+                after_word = word_literal(pattern);
+                if (after_word)
+                        m->after_word = intern_literal(pf, after_word);
                 for (size_t i = 0; i < n && m->n_lits < ELEMENTSOF(m->lits); i++)
-                        m->lits[m->n_lits++] = intern_literal(pf, lits[i]);
+                        if (!after_word || !streq(lits[i], after_word)) /* checked in place instead */
+                                m->lits[m->n_lits++] = intern_literal(pf, lits[i]);
                 /* the order and the number checked are set once all are known */
         }
 }
@@ -453,6 +560,14 @@ static uint32_t tag_candidates(Prefilter *pf, const char *tag, size_t len, uint3
         return n;
 }
 
+/* What turns a pattern away first: the literal after its leading word, or its first literal. */
+static uint32_t gate(const Pat *m)
+{
+        if (m->after_word != NONE)
+                return m->after_word | 0x80000000u; /* not the same as the literal searched anywhere */
+        return m->n_lits ? m->lits[0] : NONE;
+}
+
 /* Fill e's plans for tag: the candidates by the message's first byte. */
 static void tag_entry_build(Prefilter *pf, TagEntry *e, const char *tag, size_t len)
 {
@@ -481,15 +596,40 @@ static void tag_entry_build(Prefilter *pf, TagEntry *e, const char *tag, size_t 
                         if (!m->prefix_len || (p > 0 && m->first == bytes[p - 1]))
                                 e->steps[k++].pat = pf->scratch[i];
                 }
-                /* runs of steps that share their first literal */
+                /* runs of steps that share their gate: the literal after the word, or else the first literal */
                 for (uint32_t i = k; i-- > begin;) {
                         const Pat *m = &pf->pats[e->steps[i].pat];
                         const Pat *nx = i + 1 < k ? &pf->pats[e->steps[i + 1].pat] : NULL;
-                        bool same = m->n_lits && nx && nx->n_lits && nx->lits[0] == m->lits[0];
+                        uint32_t g = gate(m);
+                        bool same = g != NONE && nx && gate(nx) == g;
                         e->steps[i].next = same ? e->steps[i + 1].next : i + 1 - begin;
                 }
         }
         e->plan_start[e->n_plans] = k;
+}
+
+/* a == b, n bytes (n < TAG_MAX), 8 at a time: a libc call per line cost more than the compare. */
+static inline bool tag_equal(const char *a, const char *b, size_t n)
+{
+        uint64_t x, y, d = 0;
+        size_t i = 0;
+
+        if (n < 8) {
+                for (; i < n; i++)
+                        d |= (uint64_t)(a[i] ^ b[i]);
+                return d == 0;
+        }
+        for (; i + 8 <= n; i += 8) {
+                memcpy(&x, a + i, 8);
+                memcpy(&y, b + i, 8);
+                d |= x ^ y;
+        }
+        if (i < n) {
+                memcpy(&x, a + n - 8, 8); /* the last 8 bytes, overlapping */
+                memcpy(&y, b + n - 8, 8);
+                d |= x ^ y;
+        }
+        return d == 0;
 }
 
 static const TagEntry *tag_lookup(Prefilter *pf, const char *tag, size_t len)
@@ -507,7 +647,7 @@ static const TagEntry *tag_lookup(Prefilter *pf, const char *tag, size_t len)
                 e = &pf->cache[(h + k) % TAG_CACHE_SIZE];
                 if (!e->used)
                         break;
-                if (e->len == len && memcmp(e->tag, tag, len) == 0)
+                if (e->len == len && tag_equal(e->tag, tag, len))
                         return e;
         }
         /* Miss.  A log has a handful of tags; if it has many, start over. */
@@ -557,7 +697,7 @@ void prefilter_start(Prefilter *pf, PrefilterScan *s, const char *tag, size_t ta
         const TagEntry *te = tag_lookup(pf, tag, tag_len);
         uint32_t plan;
 
-        *s = (PrefilterScan){.msg = msg, .len = len};
+        *s = (PrefilterScan){.msg = msg, .len = len, .word = SIZE_MAX};
         if (te->n_candidates == 0)
                 return;
         if (++pf->gen == 0) {
@@ -580,15 +720,40 @@ int prefilter_next(Prefilter *pf, PrefilterScan *s)
                 const Pat *m = &pf->pats[st->pat];
                 bool skip = false;
 
-                /* the first literal, shared by the run of steps up to st->next */
+                /* first what costs a compare in place: the prefix (its first byte chose the plan) ... */
+                if (m->prefix_len &&
+                    (s->len < m->prefix_len || memcmp(s->msg + 1, m->prefix + 1, m->prefix_len - 1) != 0)) {
+                        s->k++;
+                        continue;
+                }
+                /* ... then the gate shared by the run of steps up to st->next: the literal after the
+                   leading word, compared in place, or else the first literal, searched */
+                if (m->after_word != NONE) {
+                        const char *lit = pf->lits[m->after_word];
+                        size_t n = pf->lit_len[m->after_word];
+                        if (s->word == SIZE_MAX) {
+                                size_t w = 0;
+                                while (w < s->len && word_byte[(unsigned char)s->msg[w]])
+                                        w++;
+                                s->word = w;
+                        }
+                        if (s->word == 0 || s->len - s->word < n || s->msg[s->word] != lit[0] ||
+                            memcmp(s->msg + s->word + 1, lit + 1, n - 1) != 0) {
+                                s->k = st->next;
+                                continue;
+                        }
+                        s->k++;
+                        for (uint32_t l = 0; l < m->n_lits && !skip; l++)
+                                skip = !literal_present(pf, m->lits[l], s->msg, s->len);
+                        if (!skip)
+                                return (int)st->pat;
+                        continue;
+                }
                 if (m->n_lits && !literal_present(pf, m->lits[0], s->msg, s->len)) {
                         s->k = st->next;
                         continue;
                 }
                 s->k++;
-                if (m->prefix_len &&
-                    (s->len < m->prefix_len || memcmp(s->msg + 1, m->prefix + 1, m->prefix_len - 1) != 0))
-                        continue;
                 for (uint32_t l = 1; l < m->n_lits && !skip; l++)
                         skip = !literal_present(pf, m->lits[l], s->msg, s->len);
                 if (!skip)

@@ -35,6 +35,7 @@ typedef struct PrefilterScan {
         uint32_t k, n;
         const char *msg;
         size_t len;
+        size_t word; /* the length of the message's leading word; SIZE_MAX: not measured yet */
 } PrefilterScan;
 
 /* Begin the candidates of a record (tag, message); the texts must outlive the scan. */

@@ -44,6 +44,10 @@ static const struct {
         {"*", "^(?i)anything <ADDR>"},                                                      /* 4: no literals */
         {"postfix*/smtpd", "^lost connection after [A-Z]+ from x\\[<ADDR>\\]"},              /* 5 */
         {"postfix*/smtpd", "^(?:NOQUEUE|\\w+): reject: RCPT from [^[]*\\[<ADDR>\\]: 554 "}, /* 6: shares 0's literal */
+        /* 7: the queue-id form: ": lost connection after " is compared right after the leading word */
+        {"postfix*/smtpd", "^(?:NOQUEUE|[0-9A-Za-z]+): lost connection after [A-Z]+ from x\\[<ADDR>\\]"},
+        /* 8: not that form ([a-z]* can be empty): searched anywhere */
+        {"postfix*/smtpd", "^(?:[a-z]*|X): gone x\\[<ADDR>\\]"},
 };
 
 static const struct {
@@ -67,6 +71,15 @@ static const struct {
         /* the previous record's answers do not leak into this one */
         {"postfix/smtpd", "NOQUEUE: reject: RCPT from x[192.0.2.1]: 554 5.7.1", "0,4,6"},
         {"postfix/smtpd", "NOQUEUE: rejectx RCPT from x[192.0.2.1]: 554 5.7.1", "4"},
+        {"postfix/smtpd", "ABC123: lost connection after EHLO from x[192.0.2.1]", "4,7"},
+        {"postfix/smtpd", "NOQUEUE: lost connection after EHLO from x[192.0.2.1]", "4,7"},
+        {"postfix/smtpd", "ABC_1: lost connection after EHLO from x[192.0.2.1]", "4"},
+        {"postfix/smtpd", ": lost connection after EHLO from x[192.0.2.1]", "4"},
+        {"postfix/smtpd", "connect from y: lost connection after EHLO from x[192.0.2.1]", "4"},
+        {"postfix/smtpd", "ABC123: lost connection afte", "4"},
+        {"postfix/smtpd", ": gone x[192.0.2.1]", "4,8"},
+        {"postfix/smtpd", "abc: gone x[192.0.2.1]", "4,8"},
+        {"postfix/smtpd", "abc: went x[192.0.2.1]", "4"},
 };
 
 int main(void)
