@@ -192,12 +192,29 @@ static int frac_ms(const char *p, size_t n)
  * "Nov 30 10:00:01 " (day may be " 3", "03" or "3"); returns bytes used
  * or 0, and the time in *t (0 if the date is not valid).
  */
+/* The last RFC 3164 stamp and its time: many lines share their second. */
+static __thread char last[32];
+static __thread size_t last_n;
+static __thread int64_t last_t, last_hour = -1;
+
 static size_t skip_rfc3164_stamp(const char *p, size_t len, int64_t now_ms, int64_t *t)
 {
         size_t i = 0, f = 0, nf = 0;
         int mon, mday;
         int64_t ms;
 
+        /* the common case first, with two loads: the last line's stamp "Nov 30 10:00:01" and a space */
+        if (last_n == 15 && len >= 16 && p[15] == ' ' && now_ms / 3600000 == last_hour) {
+                uint64_t a, b, x, y;
+                memcpy(&a, p, 8);
+                memcpy(&b, p + 7, 8);
+                memcpy(&x, last, 8);
+                memcpy(&y, last + 7, 8);
+                if (a == x && b == y) {
+                        *t = last_t;
+                        return 16;
+                }
+        }
         if (len < 15 || !is_upper(p[0]) || !is_lower(p[1]) || !is_lower(p[2]) || p[3] != ' ')
                 return 0;
         i = 4;
@@ -229,9 +246,6 @@ static size_t skip_rfc3164_stamp(const char *p, size_t len, int64_t now_ms, int6
                 return 0;
         /* many lines share their second: the last stamp's time, if the text and the hour of now match */
         {
-                static __thread char last[32];
-                static __thread size_t last_n;
-                static __thread int64_t last_t, last_hour = -1;
                 if (i == last_n && now_ms / 3600000 == last_hour && memcmp(p, last, i) == 0) {
                         *t = last_t;
                         return i + 1;
@@ -457,12 +471,14 @@ int logline_parse_at(const char *line, size_t len, int64_t now_ms, LogLine *out)
         out->tag = tag;
         out->tag_len = (size_t)(p - tag);
         if (*p == '[') {
-                q = p + 1;
-                while (q < end && is_digit(*q))
-                        q++;
+                int32_t v = 0;
+                /* one pass for the digits and their value (as parse_pid(): 0 beyond 9 digits) */
+                for (q = p + 1; q < end && is_digit(*q); q++)
+                        if (q - p <= 9)
+                                v = v * 10 + (*q - '0');
                 if (q == p + 1 || q >= end || *q != ']')
                         return -EINVAL;
-                out->pid = parse_pid(p + 1, (size_t)(q - p - 1));
+                out->pid = q - p - 1 <= 9 ? v : 0;
                 p = q + 1;
         }
         if (p + 1 > end || *p != ':')
