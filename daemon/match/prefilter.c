@@ -519,28 +519,24 @@ void prefilter_finish(Prefilter *pf)
 
 /* --- the tag cache ------------------------------------------------------ */
 
-/* A tag hash that reads 8 bytes at a time: it runs on every line. */
+/*
+ * A tag hash from the length and the first and last 8 bytes: it runs on
+ * every record.  Tags are written by local programs, and a cache that
+ * collides only probes further (it has a fixed size), so this need not be
+ * keyed.
+ */
 static uint32_t tag_hash(const char *s, size_t n)
 {
-        uint64_t h = n * 0x9e3779b97f4a7c15ULL, w = 0;
-        size_t i = 0;
+        uint64_t a = 0, b = 0, h;
 
-        for (; i + 8 <= n; i += 8) {
-                memcpy(&w, s + i, 8);
-                h = (h ^ w) * 0xff51afd7ed558ccdULL;
-                h ^= h >> 32;
-        }
-        if (i < n) {
-                /* the last 8 bytes (overlapping), or the whole of a short tag */
-                w = 0;
-                if (n >= 8)
-                        memcpy(&w, s + n - 8, 8);
-                else
-                        for (size_t k = 0; k < n; k++)
-                                w = w << 8 | (unsigned char)s[k];
-                h = (h ^ w) * 0xff51afd7ed558ccdULL;
-                h ^= h >> 32;
-        }
+        if (n >= 8) {
+                memcpy(&a, s, 8);
+                memcpy(&b, s + n - 8, 8);
+        } else
+                for (size_t k = 0; k < n; k++)
+                        a = a << 8 | (unsigned char)s[k];
+        h = (a * 0x9e3779b97f4a7c15ULL) ^ (b * 0xff51afd7ed558ccdULL) ^ n;
+        h ^= h >> 29;
         return (uint32_t)h;
 }
 
@@ -697,7 +693,10 @@ void prefilter_start(Prefilter *pf, PrefilterScan *s, const char *tag, size_t ta
         const TagEntry *te = tag_lookup(pf, tag, tag_len);
         uint32_t plan;
 
-        *s = (PrefilterScan){.msg = msg, .len = len, .word = SIZE_MAX};
+        s->msg = msg;
+        s->len = len;
+        s->word = SIZE_MAX;
+        s->k = s->n = 0;
         if (te->n_candidates == 0)
                 return;
         if (++pf->gen == 0) {
@@ -708,7 +707,6 @@ void prefilter_start(Prefilter *pf, PrefilterScan *s, const char *tag, size_t ta
         plan = len ? te->plan_of[(unsigned char)msg[0]] : 0;
         s->steps = te->steps + te->plan_start[plan];
         s->n = te->plan_start[plan + 1] - te->plan_start[plan];
-        s->k = 0;
 }
 
 int prefilter_next(Prefilter *pf, PrefilterScan *s)
