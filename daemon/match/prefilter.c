@@ -628,16 +628,15 @@ static inline bool tag_equal(const char *a, const char *b, size_t n)
         return d == 0;
 }
 
+static const TagEntry *tag_insert(Prefilter *pf, const char *tag, size_t len, uint32_t h);
+
 static const TagEntry *tag_lookup(Prefilter *pf, const char *tag, size_t len)
 {
         uint32_t h;
         TagEntry *e;
 
-        if (len >= TAG_MAX) {
-                tag_entry_clear(&pf->uncached);
-                tag_entry_build(pf, &pf->uncached, tag, len);
-                return &pf->uncached;
-        }
+        if (len >= TAG_MAX)
+                return tag_insert(pf, tag, len, 0);
         h = tag_hash(tag, len);
         for (uint32_t k = 0; k < TAG_CACHE_SIZE; k++) {
                 e = &pf->cache[(h + k) % TAG_CACHE_SIZE];
@@ -646,7 +645,21 @@ static const TagEntry *tag_lookup(Prefilter *pf, const char *tag, size_t len)
                 if (e->len == len && tag_equal(e->tag, tag, len))
                         return e;
         }
-        /* Miss.  A log has a handful of tags; if it has many, start over. */
+        return tag_insert(pf, tag, len, h);
+}
+
+/* A tag not in the cache: rare, kept out of the hot path (its registers cost every record). */
+static __attribute__((noinline, cold)) const TagEntry *tag_insert(Prefilter *pf, const char *tag, size_t len,
+                                                                  uint32_t h)
+{
+        TagEntry *e;
+
+        if (len >= TAG_MAX) {
+                tag_entry_clear(&pf->uncached);
+                tag_entry_build(pf, &pf->uncached, tag, len);
+                return &pf->uncached;
+        }
+        /* A log has a handful of tags; if it has many, start over. */
         if (pf->cache_used >= TAG_CACHE_SIZE * 3 / 4) {
                 for (size_t i = 0; i < TAG_CACHE_SIZE; i++)
                         tag_entry_clear(&pf->cache[i]);
@@ -709,6 +722,18 @@ void prefilter_start(Prefilter *pf, PrefilterScan *s, const char *tag, size_t ta
         s->n = te->plan_start[plan + 1] - te->plan_start[plan];
 }
 
+/* a == b, n bytes: the first 8 in place (most compares fail there), the rest by memcmp(). */
+static inline bool same_bytes(const char *a, const char *b, size_t n)
+{
+        uint64_t x, y;
+
+        if (n < 8)
+                return memcmp(a, b, n) == 0;
+        memcpy(&x, a, 8);
+        memcpy(&y, b, 8);
+        return x == y && memcmp(a + 8, b + 8, n - 8) == 0;
+}
+
 int prefilter_next(Prefilter *pf, PrefilterScan *s)
 {
         const Step *steps = s->steps;
@@ -719,8 +744,7 @@ int prefilter_next(Prefilter *pf, PrefilterScan *s)
                 bool skip = false;
 
                 /* first what costs a compare in place: the prefix (its first byte chose the plan) ... */
-                if (m->prefix_len &&
-                    (s->len < m->prefix_len || memcmp(s->msg + 1, m->prefix + 1, m->prefix_len - 1) != 0)) {
+                if (m->prefix_len && (s->len < m->prefix_len || !same_bytes(s->msg, m->prefix, m->prefix_len))) {
                         s->k++;
                         continue;
                 }
@@ -735,8 +759,7 @@ int prefilter_next(Prefilter *pf, PrefilterScan *s)
                                         w++;
                                 s->word = w;
                         }
-                        if (s->word == 0 || s->len - s->word < n || s->msg[s->word] != lit[0] ||
-                            memcmp(s->msg + s->word + 1, lit + 1, n - 1) != 0) {
+                        if (s->word == 0 || s->len - s->word < n || !same_bytes(s->msg + s->word, lit, n)) {
                                 s->k = st->next;
                                 continue;
                         }
