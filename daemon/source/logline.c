@@ -68,6 +68,20 @@ static const char *tag_end(const char *p, const char *end)
                 p++;
         return p;
 }
+/* The first ' ' in [p, end), or NULL: the host is short, so its first 16 bytes are looked at in place. */
+static inline const char *find_space(const char *p, const char *end)
+{
+#ifdef __SSE2__
+        if (end - p >= 16) {
+                int m = _mm_movemask_epi8(
+                        _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)p), _mm_set1_epi8(' ')));
+                if (m)
+                        return p + __builtin_ctz((unsigned)m);
+                p += 16;
+        }
+#endif
+        return memchr(p, ' ', (size_t)(end - p));
+}
 static inline bool is_upper(char c) { return c >= 'A' && c <= 'Z'; }
 static inline bool is_lower(char c) { return c >= 'a' && c <= 'z'; }
 
@@ -473,7 +487,7 @@ int logline_parse_at(const char *line, size_t len, int64_t now_ms, LogLine *out)
         p += n;
 
         /* host */
-        host_end = memchr(p, ' ', (size_t)(end - p));
+        host_end = find_space(p, end);
         if (!host_end || host_end == p)
                 return -EINVAL;
         p = host_end + 1;
