@@ -64,7 +64,8 @@ typedef struct Pat {
  */
 typedef struct Step {
         uint32_t pat;
-        uint32_t next; /* the first later step (in its plan) with another first literal */
+        uint32_t next;    /* the first later step (in its plan) with another gate */
+        uint32_t past_aw; /* the first later step (in its plan) without a literal after the word */
 } Step;
 
 typedef struct TagEntry {
@@ -91,6 +92,7 @@ struct Prefilter {
         uint32_t byte_gen[256]; /* per anchor byte: record generation of byte_in */
         bool byte_in[256];      /* is the byte in the message at all? */
         uint32_t gen;
+        bool aw_first[256]; /* the first bytes of the literals after a word */
         TagEntry cache[TAG_CACHE_SIZE];
         size_t cache_used;
         TagEntry uncached; /* the plans of a tag too long to cache */
@@ -459,8 +461,10 @@ void prefilter_add(Prefilter *pf, const char *program, const char *pattern)
                 if (n > 1)
                         qsort(lits, n, sizeof(char *), cmp_len_desc);
                 after_word = word_literal(pattern);
-                if (after_word)
+                if (after_word) {
                         m->after_word = intern_literal(pf, after_word);
+                        pf->aw_first[(unsigned char)after_word[0]] = true;
+                }
                 for (size_t i = 0; i < n && m->n_lits < ELEMENTSOF(m->lits); i++)
                         if (!after_word || !streq(lits[i], after_word)) /* checked in place instead */
                                 m->lits[m->n_lits++] = intern_literal(pf, lits[i]);
@@ -599,6 +603,7 @@ static void tag_entry_build(Prefilter *pf, TagEntry *e, const char *tag, size_t 
                         uint32_t g = gate(m);
                         bool same = g != NONE && nx && gate(nx) == g;
                         e->steps[i].next = same ? e->steps[i + 1].next : i + 1 - begin;
+                        e->steps[i].past_aw = nx && nx->after_word != NONE ? e->steps[i + 1].past_aw : i + 1 - begin;
                 }
         }
         e->plan_start[e->n_plans] = k;
@@ -758,6 +763,11 @@ int prefilter_next(Prefilter *pf, PrefilterScan *s)
                                 while (w < s->len && word_byte[(unsigned char)s->msg[w]])
                                         w++;
                                 s->word = w;
+                        }
+                        /* no such literal starts with the byte after the word: skip them all at once */
+                        if (s->word == 0 || s->word >= s->len || !pf->aw_first[(unsigned char)s->msg[s->word]]) {
+                                s->k = st->past_aw;
+                                continue;
                         }
                         if (s->word == 0 || s->len - s->word < n || !same_bytes(s->msg + s->word, lit, n)) {
                                 s->k = st->next;
