@@ -58,7 +58,7 @@ typedef struct RuleSet RuleSet;
 /*
  * Load path, a rule file or a folder of *.rules files (read in name
  * order).  Problems that make the set unusable go to errors and fail the
- * load with -EINVAL; so do lint findings (see rules_lint()), except in a
+ * load with -EINVAL; so do lint findings (see lint_pattern()), except in a
  * rule with "lint = off", whose findings go to warnings, with a warning
  * for the rule itself at every load.
  */
