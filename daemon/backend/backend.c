@@ -105,7 +105,7 @@ static void close_one(BanBackend *b)
 }
 
 int backends_new(Backends **out, struct ev_loop *loop, const BackendConf *c, const BackendHooks *hooks,
-                 void *ctx, char **why)
+                 void *ctx, const BackendType **failed, char **why)
 {
         Backends *s = xcalloc(1, sizeof(Backends));
 
@@ -129,6 +129,8 @@ int backends_new(Backends **out, struct ev_loop *loop, const BackendConf *c, con
                 if (r < 0) {
                         if (!*why)
                                 *why = xasprintf("%s: %s", spec, strerror(-r));
+                        if (failed)
+                                *failed = t;
                         free(b);
                         backends_free(s);
                         return r;

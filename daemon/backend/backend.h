@@ -205,8 +205,9 @@ const BackendType *backend_type(const char *name);
 
 /* --- the set the service holds ------------------------------------------- */
 
+/* failed (if not NULL): the type that could not be set up, on an error. */
 int backends_new(Backends **out, struct ev_loop *loop, const BackendConf *c, const BackendHooks *hooks,
-                 void *ctx, char **why);
+                 void *ctx, const BackendType **failed, char **why);
 Backends *backends_free(Backends *s);
 /* Before a reload: may every backend take c?  0, or -errno and *why. */
 int backends_check(const Backends *s, const BackendConf *c, char **why);

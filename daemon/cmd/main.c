@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <sys/random.h>
+#include <sysexits.h>
 #include <time.h>
 
 #include "service/conf.h"
@@ -27,13 +28,10 @@
 #define VERSION "0"
 #endif
 
-#define EX_USAGE 64
-#define EX_CONFIG 78
-
 static void usage(FILE *f)
 {
         fprintf(f,
-                "Usage: autoblacklistd [-c FILE]                  run the daemon (in the foreground)\n"
+                "Usage: autoblacklistd [-c FILE] [-d]             run the daemon (in the foreground)\n"
                 "       autoblacklistd [-c FILE] [--rules PATH] --test LOGFILE|-  [--verbose | --replay]\n"
                 "       autoblacklistd [-c FILE] [--rules PATH] --test --journal [--since TIME] [--verbose]\n"
                 "       autoblacklistd [-c FILE] [--rules PATH] --check\n"
@@ -42,6 +40,7 @@ static void usage(FILE *f)
                 "clients in a Postfix access(5) map.\n"
                 "\n"
                 "  -c, --config FILE   configuration file (default %s)\n"
+                "  -d, --debug         log debug messages too, whatever log_level says\n"
                 "      --rules PATH    rule file or folder of *.rules, instead of the config's\n"
                 "      --test LOG      run the rules over LOG ('-' for stdin) and print\n"
                 "                      LINENO<TAB>ADDRESS<TAB>RULE for each line that counts;\n"
@@ -361,7 +360,7 @@ static int run_test(const Options *o)
                 else
                         fprintf(stderr, "%s: %s\n", o->test, strerror(-r));
                 source_free(src);
-                r = 66; /* EX_NOINPUT */
+                r = EX_NOINPUT;
                 goto done;
         }
         clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -427,15 +426,19 @@ int main(int argc, char **argv)
                 {"verbose", no_argument, NULL, 'v'},        {"version", no_argument, NULL, OPT_VERSION},
                 {"help", no_argument, NULL, 'h'},           {"journal", no_argument, NULL, OPT_JOURNAL},
                 {"since", required_argument, NULL, OPT_SINCE}, {"replay", no_argument, NULL, OPT_REPLAY},
+                {"debug", no_argument, NULL, 'd'},
                 {0},
         };
         Options o = {0};
         int c;
 
-        while ((c = getopt_long(argc, argv, "c:vh", longopts, NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, "c:dvh", longopts, NULL)) != -1) {
                 switch (c) {
                 case 'c':
                         o.config = optarg;
+                        break;
+                case 'd':
+                        log_force_debug();
                         break;
                 case OPT_RULES:
                         o.rules = optarg;

@@ -17,6 +17,7 @@
 #include "backend/fleet.h"
 #include "backend/mapfile.h"
 #include "source/source.h"
+#include "util/panic.h"
 
 typedef int (*KeyParser)(Config *c, const char *value, char **why);
 
@@ -398,6 +399,15 @@ static int p_log_target(Config *c, const char *v, char **why)
         return 0;
 }
 
+static int p_log_level(Config *c, const char *v, char **why)
+{
+        if (log_level_from_string(v, &c->log_level) < 0) {
+                *why = xasprintf("'%s' is not error, warning, notice, info or debug", v);
+                return -EINVAL;
+        }
+        return 0;
+}
+
 static const struct {
         const char *name;
         KeyParser parse;
@@ -436,6 +446,7 @@ static const struct {
         {"reject_text", p_reject_text, "Blocked by postfix-autoblacklist"},
         {"start_at", p_start_at, "end"},
         {"log_target", p_log_target, "auto"},
+        {"log_level", p_log_level, "info"},
 };
 
 Config *config_new_default(void)
@@ -444,10 +455,8 @@ Config *config_new_default(void)
 
         for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
                 char *why = NULL;
-                if (keys[i].parse(c, keys[i].def, &why) < 0) {
-                        fprintf(stderr, "built-in default of %s: %s\n", keys[i].name, why);
-                        abort();
-                }
+                if (keys[i].parse(c, keys[i].def, &why) < 0)
+                        panic("built-in default of %s: %s", keys[i].name, why);
         }
         return c;
 }
@@ -700,4 +709,5 @@ void config_dump(const Config *c, Buf *out)
         buf_printf(out, "reject_text = %s\n", c->reject_text);
         buf_printf(out, "start_at = %s\n", c->start_at == START_AT_END ? "end" : "beginning");
         buf_printf(out, "log_target = %s\n", log_target_to_string(c->log_target));
+        buf_printf(out, "log_level = %s\n", log_level_to_string(c->log_level));
 }

@@ -60,6 +60,7 @@ typedef struct Config {
         char *reject_text;
         StartAt start_at;
         LogTarget log_target;
+        int log_level; /* the lowest syslog priority logged: LOG_ERR .. LOG_DEBUG */
 } Config;
 
 /* The built-in default of every key. */

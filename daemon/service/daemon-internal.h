@@ -35,7 +35,6 @@ typedef struct Stats {
         uint64_t own_rejects;
         uint64_t logged_in; /* hits of a logged-in session, not counted */
         uint64_t too_late;  /* bans that would already have ended by their log time */
-        uint64_t spoofed_reported; /* journal entries refused, as last reported */
         char last_ban[CIDR_STRLEN];
         char last_ban_rule[65];
         int64_t last_ban_ms;

@@ -43,6 +43,7 @@
 #include <inttypes.h>
 #include <signal.h>
 #include <sys/random.h>
+#include <sysexits.h>
 #include <time.h>
 
 #include "backend/fleet.h"
@@ -351,10 +352,19 @@ static void schedule_save(Daemon *d, double within)
 static void load_state(Daemon *d, State *st)
 {
         _cleanup_free_ char *why = NULL;
-        int r = state_load(d->cfg->state_file, st, &why);
+        StateLogInfo info;
+        int r = state_load_info(d->cfg->state_file, st, &why, &info);
 
         if (r == -ENOENT)
                 return;
+        /* What a crash left in the change log, and what of it was used */
+        if (r == 0 && info.skipped)
+                log_info("%s.log: not used: %s", d->cfg->state_file, info.skipped);
+        else if (r == 0 && info.ignored)
+                log_info("%s.log: %zu bytes of a batch cut short ignored (a crash while it was written)",
+                         d->cfg->state_file, info.ignored);
+        if (r == 0 && info.batches)
+                log_debug("%s.log: %zu batches of changes applied", d->cfg->state_file, info.batches);
         if (r == -EBADMSG) {
                 _cleanup_free_ char *aside = state_set_aside(d->cfg->state_file);
                 log_warn("%s: damaged (%s); starting without it%s%s", d->cfg->state_file, why,
@@ -553,7 +563,7 @@ static void plan(void *ctx, BanBackend *b, BackendEmit emit, void *emit_ctx)
         _cleanup_free_ Ban **v = NULL;
         _cleanup_free_ Ban **lift = NULL;
         _cleanup_free_ const char **lift_why = NULL;
-        size_t n, n_lift = 0, held = 0;
+        size_t n, n_lift = 0, held = 0, emitted = 0;
 
         n = banset_list(d->bans, true, &v);
         /* The state holds every ban before the map does: if it cannot be
@@ -583,6 +593,7 @@ static void plan(void *ctx, BanBackend *b, BackendEmit emit, void *emit_ctx)
                         held++;
                         continue;
                 }
+                emitted++;
                 emit(emit_ctx, &(BackendBan){.addr = v[i]->addr,
                                              .plen = v[i]->plen,
                                              .key = key,
@@ -598,6 +609,8 @@ static void plan(void *ctx, BanBackend *b, BackendEmit emit, void *emit_ctx)
                 (void)save_state(d);
         if (held)
                 log_debug("%zu new bans held back from the map until the state is saved", held);
+        log_debug("%s: rendered %zu of %zu bans, %zu lifted, %zu held back", backend_name(b), emitted, n, n_lift,
+                  held);
 }
 
 /*
@@ -1051,6 +1064,8 @@ static void on_record(void *ctx, const LogRecord *rec)
                 return;
         if (m.own_reject) {
                 d->stats.own_rejects++;
+                log_debug("%s: rule %s saw our own rejection; not counted", addr_format(&m.addr, text),
+                          m.rule->name);
                 return;
         }
         if (in_session && addr_equal(&client, &m.addr)) {
@@ -1073,6 +1088,8 @@ static void on_record(void *ctx, const LogRecord *rec)
         cover = banset_covering(d->bans, &m.addr);
         if (cover && (ban_is_host(cover) || !backends_exact(d->backends))) {
                 d->stats.already_banned++;
+                log_debug("%s matched rule %s (%s:%u) but is already banned (/%u)", addr_format(&m.addr, text),
+                          m.rule->name, m.rule->file, m.rule->line, cover->plen);
                 return;
         }
         now = now_ms();
@@ -1210,7 +1227,7 @@ static int daemon_reload(Daemon *d, char **why)
         d->cfg = cfg;
         exempt_clear(&d->exempt);
         d->exempt = exempt;
-        log_setup(cfg->log_target);
+        log_setup(cfg->log_target, cfg->log_level);
         log_info("private address space: %s", daemon_private_policy(d));
         check_network_map(cfg);
         tracker_set_window(d->tracker, ruleset_max_find_time(d->rules));
@@ -1346,16 +1363,16 @@ int daemon_run(const DaemonOptions *opts)
         if (config_load_or_default(opts->config_path, &d.cfg, &errors) < 0) {
                 diags_print(stderr, &errors, "");
                 diags_free(&errors);
-                return 78; /* EX_CONFIG */
+                return EX_CONFIG;
         }
-        log_setup(d.cfg->log_target);
+        log_setup(d.cfg->log_target, d.cfg->log_level);
         d.names = names_new();
         (void)names_intern(d.names, "manual", &d.manual_rule);
         (void)names_intern(d.names, "ipv6-network", &d.net_rule);
         if (load_rules(&d, d.cfg, &d.rules, &errors) < 0) {
                 diags_print(stderr, &errors, "");
                 diags_free(&errors);
-                return fail(&d, 78);
+                return fail(&d, EX_CONFIG);
         }
         if (!ruleset_jit(d.rules))
                 log_warn("PCRE2 JIT is not available here; matching uses the slower interpreter");
@@ -1365,12 +1382,12 @@ int daemon_run(const DaemonOptions *opts)
 
         if (getrandom(d.hash_key, sizeof(d.hash_key), 0) != sizeof(d.hash_key)) {
                 log_err("getrandom: %m");
-                return fail(&d, 1);
+                return fail(&d, EX_OSERR);
         }
         d.loop = ev_default_loop(EVFLAG_AUTO);
         if (!d.loop) {
                 log_err("cannot create the event loop");
-                return fail(&d, 1);
+                return fail(&d, EX_OSERR);
         }
         d.started_ms = now_ms();
         d.notify = notify_new(d.loop);
@@ -1386,6 +1403,7 @@ int daemon_run(const DaemonOptions *opts)
                 char *specs[2] = {NULL, NULL};
                 char host[256] = "";
                 _cleanup_free_ char *why = NULL;
+                const BackendType *failed = NULL;
                 const char *name = d.cfg->fleet_name;
 
                 if (d.cfg->fleet && !name) {
@@ -1393,17 +1411,18 @@ int daemon_run(const DaemonOptions *opts)
                                 log_err("fleet: the host name '%s' cannot name this host in the fleet; set "
                                         "fleet_name",
                                         host);
-                                return fail(&d, 1);
+                                return fail(&d, EX_CONFIG);
                         }
                         name = host;
                 }
                 config_backends(d.cfg, name, &bc, specs);
-                r = backends_new(&d.backends, d.loop, &bc, &backend_hooks, &d, &why);
+                r = backends_new(&d.backends, d.loop, &bc, &backend_hooks, &d, &failed, &why);
                 free(specs[0]);
                 free(specs[1]);
                 if (r < 0) {
                         log_err("%s", why);
-                        return fail(&d, 1);
+                        /* a map that cannot be made, or a fleet that cannot be set up */
+                        return fail(&d, failed && (failed->flags & BACKEND_SHARED) ? EX_UNAVAILABLE : EX_CANTCREAT);
                 }
                 if (backends_shared(d.backends))
                         log_info("fleet: sharing bans as %s", name);
@@ -1424,14 +1443,14 @@ int daemon_run(const DaemonOptions *opts)
                                 log_err("%s: cannot follow: %s", d.cfg->log_file, strerror(-r));
                         else
                                 log_err("%s: cannot open it: %s", kind, strerror(-r));
-                        return fail(&d, 1);
+                        return fail(&d, EX_NOINPUT);
                 }
                 log_info("following %s (%s)", source_what(d.source), d.source_why);
         }
         r = control_new(&d.control, d.loop, d.cfg->control_socket, d.cfg->control_timeout_ms, &control_ops, &d);
         if (r < 0) {
                 log_err("%s: cannot create the control socket: %s", d.cfg->control_socket, strerror(-r));
-                return fail(&d, 1);
+                return fail(&d, EX_CANTCREAT);
         }
 
         signal(SIGPIPE, SIG_IGN);
@@ -1474,7 +1493,7 @@ int daemon_run(const DaemonOptions *opts)
         }
         state_clear(&st);
         if (r < 0)
-                return fail(&d, 1);
+                return fail(&d, EX_NOINPUT);
         /* Following the log: READY when the first map write ends, or soon anyway. */
         ev_timer_start(d.loop, &d.ready_timer);
         ev_run(d.loop, 0);

@@ -581,7 +581,6 @@ int state_save_snapshot(const char *path, const State *s, uint64_t *hash, size_t
         return r;
 }
 
-int state_save(const char *path, const State *s) { return state_save_snapshot(path, s, NULL, NULL); }
 
 int state_append(const char *path, uint64_t snap_hash, const State *batch, size_t *log_bytes)
 {

@@ -110,8 +110,7 @@ void state_apply_log(State *s, const char *text, size_t len, StateLogInfo *info)
  */
 int state_load(const char *path, State *out, char **why);
 int state_load_info(const char *path, State *out, char **why, StateLogInfo *info);
-/* A full snapshot; the old change log is removed.  *hash (may be NULL): its hash. */
-int state_save(const char *path, const State *s);
+/* A full snapshot; the old change log is removed.  *hash, *bytes (may be NULL): its hash and size. */
 int state_save_snapshot(const char *path, const State *s, uint64_t *hash, size_t *bytes);
 /*
  * Append batch to PATH.log, the log of the snapshot whose hash is

@@ -458,8 +458,6 @@ static void io_cb(struct ev_loop *loop, ev_io *w, int revents)
         (void)loop;
         (void)revents;
         r = sd_journal_process(jr->j);
-        if (r == SD_JOURNAL_INVALIDATE)
-                jr->stats.invalidations++;
         if (r == SD_JOURNAL_NOP)
                 return;
         journal_poll_now(jr);

@@ -149,7 +149,7 @@ static void test_set(const char *dir, struct ev_loop *loop)
         check_write(map, "203.0.113.7 OK\n203.0.113.8 REJECT\n2001:db8:aa OK\n");
         backend_conf_add(&c, "access", access);
         backend_conf_add(&c, "auth", auth);
-        CHECK_INT(backends_new(&set, loop, &c, &hooks, NULL, &why), 0, "a set without network map");
+        CHECK_INT(backends_new(&set, loop, &c, &hooks, NULL, NULL, &why), 0, "a set without network map");
         CHECK_INT(backends_count(set), 2, "access and auth");
         CHECK(backends_exact(set), "the auth map is looked up by exact address");
         CHECK(!backends_shared(set), "no fleet");
@@ -251,7 +251,7 @@ static void test_set(const char *dir, struct ev_loop *loop)
 
         /* With a network map: it holds the networks, the hosts stay in the access map. */
         backend_conf_add(&c, "cidr", nets);
-        CHECK_INT(backends_new(&set, loop, &c, &hooks, NULL, &why), 0, "a set with a network map");
+        CHECK_INT(backends_new(&set, loop, &c, &hooks, NULL, NULL, &why), 0, "a set with a network map");
         {
                 BanBackend *am = backends_find(set, BACKEND_PRIMARY),
                            *nm = backends_find(set, BACKEND_COMPANION);
@@ -300,7 +300,7 @@ static void test_set(const char *dir, struct ev_loop *loop)
         {
                 BackendConf bad = {.postmap = postmap, .reject_text = "Blocked"};
                 backend_conf_add(&bad, "access", "nosuch:/x/access");
-                CHECK(backends_new(&set, loop, &bad, &hooks, NULL, &why) < 0, "an unknown map type");
+                CHECK(backends_new(&set, loop, &bad, &hooks, NULL, NULL, &why) < 0, "an unknown map type");
                 CHECK(why && strstr(why, "nosuch:/x/access"), "why: %s", why ? why : "(none)");
         }
 }

@@ -452,7 +452,7 @@ int main(void)
                 State l = {0};
                 snprintf(path, sizeof(path), "%s/state", dir);
                 CHECK_INT(state_load(path, &l, &why), -ENOENT, "missing file");
-                CHECK_INT(state_save(path, &s), 0, "save");
+                CHECK_INT(state_save_snapshot(path, &s, NULL, NULL), 0, "save");
                 CHECK_INT(state_load(path, &l, &why), 0, "load");
                 CHECK_INT(l.n_bans, 3, "loaded bans");
                 state_clear(&l);
