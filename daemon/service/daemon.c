@@ -563,7 +563,7 @@ static void plan(void *ctx, BanBackend *b, BackendEmit emit, void *emit_ctx)
         _cleanup_free_ Ban **v = NULL;
         _cleanup_free_ Ban **lift = NULL;
         _cleanup_free_ const char **lift_why = NULL;
-        size_t n, n_lift = 0, held = 0, emitted = 0;
+        size_t n, n_lift = 0, held = 0, emitted = 0, n_nets = 0;
 
         n = banset_list(d->bans, true, &v);
         /* The state holds every ban before the map does: if it cannot be
@@ -594,6 +594,7 @@ static void plan(void *ctx, BanBackend *b, BackendEmit emit, void *emit_ctx)
                         continue;
                 }
                 emitted++;
+                n_nets += !key[0]; /* a backend without keys: the cidr: map */
                 emit(emit_ctx, &(BackendBan){.addr = v[i]->addr,
                                              .plen = v[i]->plen,
                                              .key = key,
@@ -609,8 +610,8 @@ static void plan(void *ctx, BanBackend *b, BackendEmit emit, void *emit_ctx)
                 (void)save_state(d);
         if (held)
                 log_debug("%zu new bans held back from the map until the state is saved", held);
-        log_debug("%s: rendered %zu of %zu bans, %zu lifted, %zu held back", backend_name(b), emitted, n, n_lift,
-                  held);
+        log_debug("%s: rendered %zu of %zu bans as keys, %zu as networks, %zu lifted, %zu held back",
+                  backend_name(b), emitted - n_nets, n, n_nets, n_lift, held);
 }
 
 /*
