@@ -111,10 +111,11 @@ static void old_done(AccessMap *m, int result)
                         return;
                 }
                 if (result < 0) /* the next start does not know the old map: say it */
-                        backend_note(m->b, LOG_ERR,
-                                     "%s: our block stays in this map, which is no longer access_map; remove it "
-                                     "by hand",
-                                     mapwriter_path(OLD(m)));
+                        backend_note(
+                                m->b, LOG_ERR,
+                                "%s: our block stays in this map, which is no longer access_map; remove it "
+                                "by hand",
+                                mapwriter_path(OLD(m)));
                 m->old_given_up = true;
                 backend_progress(m->b);
                 return;
@@ -123,8 +124,8 @@ static void old_done(AccessMap *m, int result)
                 return; /* the writer logged it and retries */
         if (mapwriter_busy(OLD(m)))
                 return; /* that write began before the move: the next one removes the block */
-        backend_note(m->b, LOG_NOTICE, "%s: our block is removed (access_map is now %s)", mapwriter_path(OLD(m)),
-                     m->path);
+        backend_note(m->b, LOG_NOTICE, "%s: our block is removed (access_map is now %s)",
+                     mapwriter_path(OLD(m)), m->path);
         ev_idle_start(m->loop, &m->reap); /* not from inside its own callback */
 }
 
@@ -228,16 +229,17 @@ static int am_configure(BanBackend *b, const char *spec, const BackendConf *c)
         if (split_spec(spec, &type, &path) < 0)
                 return -1; /* am_check() said so */
         if (same_place(m, type, path) || OLD(m)) {
-                mapwriter_configure(CUR(m), m->type, m->path, c->postmap, c->postmap_timeout_ms, c->debounce_ms);
+                mapwriter_configure(CUR(m), m->type, m->path, c->postmap, c->postmap_timeout_ms,
+                                    c->debounce_ms);
                 return 0;
         }
-        if (mapwriter_new(&moved, m->loop, type, path, c->postmap, c->postmap_timeout_ms, c->debounce_ms, &map_ops,
-                          &m->slots[m->cur ^ 1]) < 0)
+        if (mapwriter_new(&moved, m->loop, type, path, c->postmap, c->postmap_timeout_ms, c->debounce_ms,
+                          &map_ops, &m->slots[m->cur ^ 1]) < 0)
                 return -1;
         /* The old map loses our block (one write, retried until it works);
            the new one gets the bans. */
-        backend_note(b, LOG_NOTICE, "access_map: moving from %s:%s to %s:%s; our block leaves the old map", m->type,
-                     m->path, type, path);
+        backend_note(b, LOG_NOTICE, "access_map: moving from %s:%s to %s:%s; our block leaves the old map",
+                     m->type, m->path, type, path);
         m->old_given_up = false;
         m->slots[m->cur].retiring = true;
         mapwriter_configure(CUR(m), m->type, m->path, c->postmap, c->postmap_timeout_ms, c->debounce_ms);

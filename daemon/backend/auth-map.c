@@ -61,8 +61,8 @@ static int au_open(BanBackend *b, const char *spec, const BackendConf *c, struct
         int r = split_spec(spec, &m->type, &m->path);
 
         if (r == 0)
-                r = mapwriter_new(&m->mw, loop, m->type, m->path, c->postmap, c->postmap_timeout_ms, c->debounce_ms,
-                                  &ops, m);
+                r = mapwriter_new(&m->mw, loop, m->type, m->path, c->postmap, c->postmap_timeout_ms,
+                                  c->debounce_ms, &ops, m);
         if (r < 0) {
                 *why = xasprintf("%s: %s", m->path ? m->path : spec, strerror(-r));
                 free(m->type);

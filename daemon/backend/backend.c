@@ -104,8 +104,8 @@ static void close_one(BanBackend *b)
         free(b);
 }
 
-int backends_new(Backends **out, struct ev_loop *loop, const BackendConf *c, const BackendHooks *hooks, void *ctx,
-                 char **why)
+int backends_new(Backends **out, struct ev_loop *loop, const BackendConf *c, const BackendHooks *hooks,
+                 void *ctx, const BackendType **failed, char **why)
 {
         Backends *s = xcalloc(1, sizeof(Backends));
 
@@ -129,6 +129,8 @@ int backends_new(Backends **out, struct ev_loop *loop, const BackendConf *c, con
                 if (r < 0) {
                         if (!*why)
                                 *why = xasprintf("%s: %s", spec, strerror(-r));
+                        if (failed)
+                                *failed = t;
                         free(b);
                         backends_free(s);
                         return r;
@@ -202,8 +204,8 @@ bool backends_configure(Backends *s, const BackendConf *c)
                 } else if (!b || !spec) {
                         /* on or off: only at a start */
                         if (t->conf_key && s->hooks->note) {
-                                _cleanup_free_ char *m =
-                                        xasprintf("reload: a change of %s takes effect at the next start", t->conf_key);
+                                _cleanup_free_ char *m = xasprintf(
+                                        "reload: a change of %s takes effect at the next start", t->conf_key);
                                 s->hooks->note(s->ctx, b, LOG_WARNING, m);
                         }
                 } else if (t->configure) {
@@ -224,8 +226,14 @@ bool backends_configure(Backends *s, const BackendConf *c)
         return now;
 }
 
-size_t backends_count(const Backends *s) { return s->n; }
-BanBackend *backends_get(const Backends *s, size_t i) { return i < s->n ? s->v[i] : NULL; }
+size_t backends_count(const Backends *s)
+{
+        return s->n;
+}
+BanBackend *backends_get(const Backends *s, size_t i)
+{
+        return i < s->n ? s->v[i] : NULL;
+}
 
 BanBackend *backends_find(const Backends *s, unsigned flags)
 {
@@ -265,7 +273,8 @@ bool backends_can_hold(const Backends *s, const Addr *net, unsigned plen)
         return holder(s, net, plen, key, sizeof(key)) != NULL;
 }
 
-bool backends_holds(const Backends *s, const BanBackend *b, const Addr *net, unsigned plen, char *key, size_t size)
+bool backends_holds(const Backends *s, const BanBackend *b, const Addr *net, unsigned plen, char *key,
+                    size_t size)
 {
         if (b->type->flags & BACKEND_BLOCKS)
                 return holder(s, net, plen, key, size) == b;
@@ -311,8 +320,14 @@ const char *backends_exempts(const Backends *s, const Exempt *e, const Addr *net
         return why ? why : backends_admin_exempts(s, net, plen);
 }
 
-bool backends_exact(const Backends *s) { return backends_find(s, BACKEND_EXACT) != NULL; }
-bool backends_shared(const Backends *s) { return backends_find(s, BACKEND_SHARED) != NULL; }
+bool backends_exact(const Backends *s)
+{
+        return backends_find(s, BACKEND_EXACT) != NULL;
+}
+bool backends_shared(const Backends *s)
+{
+        return backends_find(s, BACKEND_SHARED) != NULL;
+}
 
 uint64_t backends_request(Backends *s, bool now)
 {
@@ -340,15 +355,18 @@ void backends_set_block(Backends *s, bool present)
                         s->v[i]->type->set_block(s->v[i], present);
 }
 
-void backend_ban(BanBackend *b, const Addr *a, uint8_t plen, const char *rule, int64_t expires_ms, uint32_t count)
+void backend_ban(BanBackend *b, const Addr *a, uint8_t plen, const char *rule, int64_t expires_ms,
+                 uint32_t count)
 {
-        BackendBan ban = {.addr = *a, .plen = plen, .key = "", .rule = rule, .expires_ms = expires_ms, .count = count};
+        BackendBan ban = {
+                .addr = *a, .plen = plen, .key = "", .rule = rule, .expires_ms = expires_ms, .count = count};
 
         if (b->type->ban)
                 b->type->ban(b, &ban);
 }
 
-void backends_ban(Backends *s, const Addr *a, uint8_t plen, const char *rule, int64_t expires_ms, uint32_t count)
+void backends_ban(Backends *s, const Addr *a, uint8_t plen, const char *rule, int64_t expires_ms,
+                  uint32_t count)
 {
         for (size_t i = 0; i < s->n; i++)
                 backend_ban(s->v[i], a, plen, rule, expires_ms, count);
@@ -391,7 +409,10 @@ char *backends_state_key(const Backends *s)
         return NULL;
 }
 
-static bool busy(const BanBackend *b) { return b->type->busy && b->type->busy(b); }
+static bool busy(const BanBackend *b)
+{
+        return b->type->busy && b->type->busy(b);
+}
 
 bool backends_stop(Backends *s)
 {
@@ -442,14 +463,20 @@ const char *backend_problem(const BanBackend *b)
         return b && b->type->problem ? b->type->problem(b) : "";
 }
 
-const char *backends_problem(const Backends *s) { return backend_problem(backends_find(s, BACKEND_PRIMARY)); }
+const char *backends_problem(const Backends *s)
+{
+        return backend_problem(backends_find(s, BACKEND_PRIMARY));
+}
 
 const char *backend_name(const BanBackend *b)
 {
         return b && b->type->name ? b->type->name(b) : b ? b->type->type : "";
 }
 
-const char *backends_primary_name(const Backends *s) { return backend_name(backends_find(s, BACKEND_PRIMARY)); }
+const char *backends_primary_name(const Backends *s)
+{
+        return backend_name(backends_find(s, BACKEND_PRIMARY));
+}
 
 char *backends_own_reject(const BackendConf *c)
 {
@@ -461,11 +488,26 @@ char *backends_own_reject(const BackendConf *c)
 
 /* --- for the types ----------------------------------------------------- */
 
-const BackendType *backend_type_of(const BanBackend *b) { return b->type; }
-void *backend_data(const BanBackend *b) { return b->data; }
-void backend_set_data(BanBackend *b, void *data) { b->data = data; }
-const BackendConf *backend_conf(const BanBackend *b) { return &b->set->conf; }
-bool backend_stopping(const BanBackend *b) { return b->set->stopping; }
+const BackendType *backend_type_of(const BanBackend *b)
+{
+        return b->type;
+}
+void *backend_data(const BanBackend *b)
+{
+        return b->data;
+}
+void backend_set_data(BanBackend *b, void *data)
+{
+        b->data = data;
+}
+const BackendConf *backend_conf(const BanBackend *b)
+{
+        return &b->set->conf;
+}
+bool backend_stopping(const BanBackend *b)
+{
+        return b->set->stopping;
+}
 
 typedef struct Render {
         BanBackend *b;

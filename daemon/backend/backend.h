@@ -53,7 +53,7 @@
 #include "util/addr.h"
 #include "util/util.h"
 
-#define BACKEND_PASS 1 /* key(): not a ban of this backend's kind (a host for the network map) */
+#define BACKEND_PASS      1 /* key(): not a ban of this backend's kind (a host for the network map) */
 #define BACKEND_UNCHANGED 1 /* a completion: the backend already said this (nothing rewritten) */
 #define BACKEND_SPECS_MAX 8
 
@@ -82,8 +82,8 @@ void backend_conf_add(BackendConf *c, const char *type, const char *spec);
 typedef struct BackendBan {
         Addr addr;
         uint8_t plen;
-        const char *key;  /* as this backend writes it (key()); "" for a backend without keys */
-        const char *rule; /* for the deltas (the fleet) */
+        const char *key;    /* as this backend writes it (key()); "" for a backend without keys */
+        const char *rule;   /* for the deltas (the fleet) */
         int64_t expires_ms; /* 0: never */
         uint32_t count;
 } BackendBan;
@@ -127,16 +127,18 @@ typedef struct BackendHooks {
 
 /* Figures for status that only the service knows. */
 typedef struct BackendCounts {
-        size_t remote_bans;     /* active bans that came from a shared backend */
-        uint64_t refused;       /* imports not imposed here */
+        size_t remote_bans; /* active bans that came from a shared backend */
+        uint64_t refused;   /* imports not imposed here */
 } BackendCounts;
 
 enum {
-        BACKEND_BLOCKS = 1 << 0,    /* a ban here shuts the client out (placement: see above) */
-        BACKEND_SNAPSHOT = 1 << 1,  /* publishes whole snapshots, with generations */
-        BACKEND_PRIMARY = 1 << 2,   /* readiness waits for its first write; it tells unchanged writes */
-        BACKEND_EXACT = 1 << 3,     /* looked up by the exact client address: a network ban elsewhere does not close it */
-        BACKEND_CARRIER = 1 << 4,   /* carries the stamp of the BACKEND_COMPANION backends (their change restarts smtpd) */
+        BACKEND_BLOCKS = 1 << 0,   /* a ban here shuts the client out (placement: see above) */
+        BACKEND_SNAPSHOT = 1 << 1, /* publishes whole snapshots, with generations */
+        BACKEND_PRIMARY = 1 << 2,  /* readiness waits for its first write; it tells unchanged writes */
+        /* looked up by the exact client address: a network ban elsewhere does not close it */
+        BACKEND_EXACT = 1 << 3,
+        /* carries the stamp of the BACKEND_COMPANION backends (their change restarts smtpd) */
+        BACKEND_CARRIER = 1 << 4,
         BACKEND_COMPANION = 1 << 5, /* written inside the carrier's render, stamped into it */
         BACKEND_SHARED = 1 << 6,    /* shared with other hosts: deltas (ban, unban, flush) and imports */
         BACKEND_LIVE = 1 << 7,      /* a reload may turn it on or off (close: it removes what it held) */
@@ -144,8 +146,8 @@ enum {
 
 /* One type of backend: its vtable.  Any operation may be NULL (not this type's job). */
 typedef struct BackendType {
-        const char *type; /* its name in the registry and in BackendConf.specs */
-        const char *what; /* for messages: "map", "auth map", "network map", "fleet" */
+        const char *type;     /* its name in the registry and in BackendConf.specs */
+        const char *what;     /* for messages: "map", "auth map", "network map", "fleet" */
         const char *conf_key; /* its setting, for messages: "auth_map"; NULL: the service tells */
         unsigned flags;
         /* Set b up from its spec (backend_conf_spec(c, type), not NULL); -errno and *why. */
@@ -155,7 +157,8 @@ typedef struct BackendType {
         void (*remove)(BanBackend *b);
         /* May a reload give it spec?  0, or -errno and *why (the reload is rejected). */
         int (*check)(const BanBackend *b, const char *spec, char **why);
-        /* A reload with this spec and conf: 0; 1: write at once (it moved); -1: the change needs a restart. */
+        /* A reload with this spec and conf: 0; 1: write at once (it moved); -1: the change needs a restart.
+         */
         int (*configure)(BanBackend *b, const char *spec, const BackendConf *c);
         /* net/plen as this backend's key: 0, BACKEND_PASS, or -EDOM (it cannot hold exactly that). */
         int (*key)(const BanBackend *b, const Addr *net, unsigned plen, char *key, size_t size);
@@ -164,7 +167,8 @@ typedef struct BackendType {
         /* Why the admin's own entries exempt net/plen (key: as the holder writes it, or NULL), or NULL. */
         const char *(*exempts)(BanBackend *b, const Addr *net, unsigned plen, const char *key);
         /* The entry line of ban (snapshot), into out; false if the admin's own entry decides. */
-        bool (*entry)(BanBackend *b, const BackendBan *ban, const void *admin, const BackendConf *c, Buf *out);
+        bool (*entry)(BanBackend *b, const BackendBan *ban, const void *admin, const BackendConf *c,
+                      Buf *out);
         /* Snapshots: write within the debounce delay, or at once. */
         void (*request)(BanBackend *b, bool now);
         /* With present false the next writes leave everything of ours out (a flush). */
@@ -181,7 +185,8 @@ typedef struct BackendType {
         int (*retire)(BanBackend *b, const char *state_key);
         /* Stopping: is nothing left besides its own write (a map it is retiring)? */
         bool (*settled)(const BanBackend *b);
-        /* The regex of the MTA's log line of a rejection of ours (it holds c->reject_text), to free; NULL: none. */
+        /* The regex of the MTA's log line of a rejection of ours (it holds c->reject_text), to free; NULL:
+         * none. */
         char *(*own_reject)(const BackendConf *c);
         /* Status lines, and the STATUS= clause ("; ..."). */
         void (*status)(BanBackend *b, const BackendCounts *counts, Buf *out);
@@ -200,8 +205,9 @@ const BackendType *backend_type(const char *name);
 
 /* --- the set the service holds ------------------------------------------- */
 
-int backends_new(Backends **out, struct ev_loop *loop, const BackendConf *c, const BackendHooks *hooks, void *ctx,
-                 char **why);
+/* failed (if not NULL): the type that could not be set up, on an error. */
+int backends_new(Backends **out, struct ev_loop *loop, const BackendConf *c, const BackendHooks *hooks,
+                 void *ctx, const BackendType **failed, char **why);
 Backends *backends_free(Backends *s);
 /* Before a reload: may every backend take c?  0, or -errno and *why. */
 int backends_check(const Backends *s, const BackendConf *c, char **why);
@@ -216,12 +222,14 @@ BanBackend *backends_get(const Backends *s, size_t i);
 /* The first backend with all these flags, or NULL. */
 BanBackend *backends_find(const Backends *s, unsigned flags);
 
-/* The key net/plen is held under ("" in a backend without keys: the cidr: map), or -EDOM if none can hold it. */
+/* The key net/plen is held under ("" in a backend without keys: the cidr: map), or -EDOM if none can hold it.
+ */
 int backends_key(const Backends *s, const Addr *net, unsigned plen, char *key, size_t size);
 /* Can a backend that shuts clients out hold exactly net/plen? */
 bool backends_can_hold(const Backends *s, const Addr *net, unsigned plen);
 /* Does b hold net/plen (its key into key)? */
-bool backends_holds(const Backends *s, const BanBackend *b, const Addr *net, unsigned plen, char *key, size_t size);
+bool backends_holds(const Backends *s, const BanBackend *b, const Addr *net, unsigned plen, char *key,
+                    size_t size);
 /*
  * Why net/plen is never banned: loopback and the lists of e (checked over
  * every network a lookup of its key reaches), then the admin's own
@@ -242,7 +250,8 @@ uint64_t backends_request(Backends *s, bool now);
 uint64_t backends_written(const Backends *s);
 void backends_set_block(Backends *s, bool present);
 /* Deltas to the shared backends. */
-void backends_ban(Backends *s, const Addr *a, uint8_t plen, const char *rule, int64_t expires_ms, uint32_t count);
+void backends_ban(Backends *s, const Addr *a, uint8_t plen, const char *rule, int64_t expires_ms,
+                  uint32_t count);
 void backends_unban(Backends *s, const Addr *a, uint8_t plen);
 void backends_flush_shared(Backends *s);
 void backends_expired(Backends *s);
@@ -260,7 +269,8 @@ void backends_status_short(const Backends *s, Buf *out);
 const char *backends_problem(const Backends *s);
 const char *backends_primary_name(const Backends *s);
 
-/* The own-rejection pattern for these settings (the first backend type that has one), to free; NULL if none. */
+/* The own-rejection pattern for these settings (the first backend type that has one), to free; NULL if none.
+ */
 char *backends_own_reject(const BackendConf *c);
 
 /* --- for the backend types ----------------------------------------------- */
@@ -281,6 +291,7 @@ void backend_import_done(BanBackend *b);
 void backend_resync(BanBackend *b);
 void backend_progress(BanBackend *b);
 /* Delta to one backend (the service's resync). */
-void backend_ban(BanBackend *b, const Addr *a, uint8_t plen, const char *rule, int64_t expires_ms, uint32_t count);
+void backend_ban(BanBackend *b, const Addr *a, uint8_t plen, const char *rule, int64_t expires_ms,
+                 uint32_t count);
 const char *backend_name(const BanBackend *b);
 const char *backend_problem(const BanBackend *b);

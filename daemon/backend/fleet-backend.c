@@ -129,7 +129,8 @@ static void fb_status(BanBackend *b, const BackendCounts *counts, Buf *out)
                            (long long)(fleet_queued(fl->f) ? fleet_queue_age_ms(fl->f) : s->lag_ms));
         else
                 buf_printf(out, "fleet: down for %s (%s), banning locally as %s; retrying\n",
-                           format_duration((uint64_t)(now_ms() - s->down_since_ms) / 1000 * 1000, dur, sizeof(dur)),
+                           format_duration((uint64_t)(now_ms() - s->down_since_ms) / 1000 * 1000, dur,
+                                           sizeof(dur)),
                            s->last_error, fleet_name(fl->f));
         buf_printf(out,
                    "fleet changes: %zu queued (oldest %lld ms), %llu pushed, %llu dropped; %zu remote bans, "
@@ -146,8 +147,8 @@ static void fb_status_short(BanBackend *b, Buf *out)
         const FleetStats *s = fleet_stats(fl->f);
 
         if (!s->connected)
-                buf_printf(out, "; fleet database down, banning locally, %zu changes queued: %s", fleet_queued(fl->f),
-                           s->last_error);
+                buf_printf(out, "; fleet database down, banning locally, %zu changes queued: %s",
+                           fleet_queued(fl->f), s->last_error);
 }
 
 static const char *fb_problem(const BanBackend *b)

@@ -54,7 +54,8 @@ static uint64_t write_map(BanBackend *b, NetworkMap *m, const char *path, const 
         m->last_error[0] = '\0';
         if (r < 0) {
                 snprintf(m->last_error, sizeof(m->last_error), "%s: %s", path, strerror(-r));
-                backend_note(b, LOG_ERR, "%s: cannot write the network map: %s; its %zu network bans are not in effect",
+                backend_note(b, LOG_ERR,
+                             "%s: cannot write the network map: %s; its %zu network bans are not in effect",
                              path, strerror(-r), n);
         }
         buf_free(&text);
@@ -80,7 +81,10 @@ static void empty_old(BanBackend *b, NetworkMap *m)
         backend_note(b, LOG_INFO, "%s: no longer the network map; emptied", m->path);
 }
 
-static void nm_remove(BanBackend *b) { empty_old(b, backend_data(b)); }
+static void nm_remove(BanBackend *b)
+{
+        empty_old(b, backend_data(b));
+}
 
 static void nm_close(BanBackend *b)
 {
@@ -129,8 +133,8 @@ static void nm_publish(BanBackend *b, const Buf *entries, size_t n, Buf *carrier
         NetworkMap *m = backend_data(b);
         uint64_t hash = write_map(b, m, m->path, entries, n);
 
-        buf_printf(carrier, "# %zu network %s in cidr:%s (%016" PRIx64 ")\n", n, n == 1 ? "ban" : "bans", m->path,
-                   hash);
+        buf_printf(carrier, "# %zu network %s in cidr:%s (%016" PRIx64 ")\n", n, n == 1 ? "ban" : "bans",
+                   m->path, hash);
 }
 
 static const char *nm_problem(const BanBackend *b)

@@ -16,13 +16,12 @@
 #include "service/daemon.h"
 #include "core/exempt.h"
 #include "core/health.h"
-#include "source/journal.h"
 #include "util/names.h"
 #include "service/notify.h"
 #include "core/policy.h"
 #include "match/rules.h"
 #include "core/session.h"
-#include "source/tail.h"
+#include "source/source.h"
 
 typedef struct Stats {
         uint64_t hits;
@@ -36,8 +35,6 @@ typedef struct Stats {
         uint64_t own_rejects;
         uint64_t logged_in; /* hits of a logged-in session, not counted */
         uint64_t too_late;  /* bans that would already have ended by their log time */
-        uint64_t unparsed;
-        uint64_t spoofed_reported; /* journal entries refused, as last reported */
         char last_ban[CIDR_STRLEN];
         char last_ban_rule[65];
         int64_t last_ban_ms;
@@ -61,9 +58,8 @@ typedef struct Daemon {
         Sessions *sessions; /* the logged-in smtpd sessions */
         Health health;      /* is the log still readable to us? */
         Backends *backends; /* where the bans go: the maps, the fleet (backend/backend.h) */
-        Tail *tail;       /* the file source, or ... */
-        Journal *journal; /* ... the journal source */
-        char *source_why; /* why this source */
+        LogSource *source; /* where the records come from */
+        char *source_why;  /* why this source */
         Control *control;
         Notify *notify;
         bool fleet_dirty;      /* imports changed the bans */
@@ -90,9 +86,7 @@ typedef struct Daemon {
         bool snap_ok;
         uint64_t snap_hash;
         size_t snap_bytes, log_bytes;
-        TailPos saved_pos[TAIL_MAX_POS];
-        size_t saved_n_pos;
-        char *saved_cursor;
+        char *saved_position; /* the source's position in the last save */
         double save_backoff_s;
         char save_error[128];
         ev_timer ready_timer; /* READY even if the first map write takes long */

@@ -23,7 +23,7 @@ static Addr A(const char *s)
 static const struct {
         const char *net;
 } plan_bans[] = {
-        {"192.0.2.7/32"},   {"203.0.113.8/32"}, {"2001:db8:1::5/128"},
+        {"192.0.2.7/32"},    {"203.0.113.8/32"},   {"2001:db8:1::5/128"},
         {"198.51.100.0/24"}, {"2001:db8:40::/64"},
 };
 static Backends *set;
@@ -98,15 +98,15 @@ static void test_keys(void)
                 {"access", "192.0.2.7/32", 0, "192.0.2.7"},
                 {"access", "192.0.2.0/24", 0, "192.0.2"},
                 {"access", "10.0.0.0/8", 0, "10"},
-                {"access", "192.0.2.0/28", -EDOM, NULL},        /* no octet boundary */
+                {"access", "192.0.2.0/28", -EDOM, NULL}, /* no octet boundary */
                 {"access", "2001:db8:1::5/128", 0, "2001:db8:1::5"},
                 {"access", "2001:db8:1:2::/64", 0, "2001:db8:1:2"},
-                {"access", "2001:db8:40::/64", -EDOM, NULL},   /* a zero group smtpd writes as "::" */
-                {"access", "127::/16", -EDOM, NULL},           /* "127" is also 127.0.0.0/8's key */
+                {"access", "2001:db8:40::/64", -EDOM, NULL}, /* a zero group smtpd writes as "::" */
+                {"access", "127::/16", -EDOM, NULL},         /* "127" is also 127.0.0.0/8's key */
                 {"auth", "192.0.2.7/32", 0, "192.0.2.7"},
                 {"auth", "2001:db8::9/128", 0, "2001:db8::9"},
-                {"auth", "192.0.2.0/24", BACKEND_PASS, NULL},   /* looked up by the exact address only */
-                {"cidr", "192.0.2.7/32", BACKEND_PASS, NULL},   /* hosts stay in the access map */
+                {"auth", "192.0.2.0/24", BACKEND_PASS, NULL}, /* looked up by the exact address only */
+                {"cidr", "192.0.2.7/32", BACKEND_PASS, NULL}, /* hosts stay in the access map */
                 {"cidr", "192.0.2.0/28", 0, ""},
                 {"cidr", "2001:db8:40::/64", 0, ""},
                 {"fleet", "2001:db8:40::/64", 0, ""},
@@ -136,7 +136,8 @@ static char *read_text(const char *path)
 
 static void test_set(const char *dir, struct ev_loop *loop)
 {
-        _cleanup_free_ char *access = xasprintf("hash:%s/access", dir), *auth = xasprintf("hash:%s/ehlo", dir);
+        _cleanup_free_ char *access = xasprintf("hash:%s/access", dir),
+                            *auth = xasprintf("hash:%s/ehlo", dir);
         _cleanup_free_ char *nets = xasprintf("%s/nets", dir), *map = xasprintf("%s/access", dir);
         char *postmap[] = {(char *)"postmap", NULL};
         BackendConf c = {.postmap = postmap, .postmap_timeout_ms = 10000, .reject_text = "Blocked"};
@@ -148,7 +149,7 @@ static void test_set(const char *dir, struct ev_loop *loop)
         check_write(map, "203.0.113.7 OK\n203.0.113.8 REJECT\n2001:db8:aa OK\n");
         backend_conf_add(&c, "access", access);
         backend_conf_add(&c, "auth", auth);
-        CHECK_INT(backends_new(&set, loop, &c, &hooks, NULL, &why), 0, "a set without network map");
+        CHECK_INT(backends_new(&set, loop, &c, &hooks, NULL, NULL, &why), 0, "a set without network map");
         CHECK_INT(backends_count(set), 2, "access and auth");
         CHECK(backends_exact(set), "the auth map is looked up by exact address");
         CHECK(!backends_shared(set), "no fleet");
@@ -194,11 +195,13 @@ static void test_set(const char *dir, struct ev_loop *loop)
                 Addr a = A("10.0.0.0");
                 CHECK_INT(backends_reach(set, &a, 8, reach), 2, "10/8: two networks");
                 cidr_parse("10::/16", &want);
-                CHECK(reach[1].plen == 16 && !reach[1].v4 && addr_equal(&reach[1].net, &want.net), "the other one is 10::/16");
+                CHECK(reach[1].plen == 16 && !reach[1].v4 && addr_equal(&reach[1].net, &want.net),
+                      "the other one is 10::/16");
                 a = A("192.0.2.0");
                 CHECK_INT(backends_reach(set, &a, 24, reach), 1, "192.0.2/24: itself");
                 a = A("203.0.113.7");
-                CHECK_STR(backends_admin_exempts(set, &a, 32), "accepted by the access map", "the admin's half");
+                CHECK_STR(backends_admin_exempts(set, &a, 32), "accepted by the access map",
+                          "the admin's half");
         }
         /* A render: the entries, without the admin's own keys; generations. */
         {
@@ -216,9 +219,10 @@ static void test_set(const char *dir, struct ev_loop *loop)
                 CHECK_STR(backend_name(am), map, "the access map's name");
                 n = backend_render(am, admin, &out);
                 CHECK_INT(n, 3, "access entries: 2 hosts and the /24 (the admin has 203.0.113.8)");
-                CHECK_STR(out.data,
-                          "192.0.2.7 REJECT Blocked\n2001:db8:1::5 REJECT Blocked\n198.51.100 REJECT Blocked\n",
-                          "access entries");
+                CHECK_STR(
+                        out.data,
+                        "192.0.2.7 REJECT Blocked\n2001:db8:1::5 REJECT Blocked\n198.51.100 REJECT Blocked\n",
+                        "access entries");
                 adminkeys_free(admin);
                 buf_clear(&out);
                 backend_done(am, 0, n);
@@ -247,9 +251,10 @@ static void test_set(const char *dir, struct ev_loop *loop)
 
         /* With a network map: it holds the networks, the hosts stay in the access map. */
         backend_conf_add(&c, "cidr", nets);
-        CHECK_INT(backends_new(&set, loop, &c, &hooks, NULL, &why), 0, "a set with a network map");
+        CHECK_INT(backends_new(&set, loop, &c, &hooks, NULL, NULL, &why), 0, "a set with a network map");
         {
-                BanBackend *am = backends_find(set, BACKEND_PRIMARY), *nm = backends_find(set, BACKEND_COMPANION);
+                BanBackend *am = backends_find(set, BACKEND_PRIMARY),
+                           *nm = backends_find(set, BACKEND_COMPANION);
                 char key[CIDR_STRLEN];
                 Addr net = A("2001:db8:40::"), host = A("192.0.2.7");
                 Buf out = {0};
@@ -295,7 +300,7 @@ static void test_set(const char *dir, struct ev_loop *loop)
         {
                 BackendConf bad = {.postmap = postmap, .reject_text = "Blocked"};
                 backend_conf_add(&bad, "access", "nosuch:/x/access");
-                CHECK(backends_new(&set, loop, &bad, &hooks, NULL, &why) < 0, "an unknown map type");
+                CHECK(backends_new(&set, loop, &bad, &hooks, NULL, NULL, &why) < 0, "an unknown map type");
                 CHECK(why && strstr(why, "nosuch:/x/access"), "why: %s", why ? why : "(none)");
         }
 }
