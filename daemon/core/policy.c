@@ -279,8 +279,10 @@ PolicyKind policy_judge(Policy *p, const PolicyHit *h, int64_t now, PolicyVerdic
            auth map is looked up by exact address): its hits still count,
            so that its own ban closes AUTH to it. */
         cover = banset_covering(p->bans, &h->addr);
-        if (cover && (ban_is_host(cover) || !p->set.count_under_net))
+        if (cover && (ban_is_host(cover) || !p->set.count_under_net)) {
+                v->cover = cover;
                 return v->kind = POLICY_ALREADY;
+        }
         v->kind = POLICY_HIT;
         /* the record's own time, where the source knows it (never the future) */
         v->at = h->time_ms > 0 && h->time_ms < now ? h->time_ms : now;

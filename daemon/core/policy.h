@@ -131,9 +131,10 @@ typedef struct PolicyBan {
 
 typedef struct PolicyVerdict {
         PolicyKind kind;
-        const char *why; /* EXEMPT */
-        int64_t at;      /* HIT: the hit's time (the record's, never later than now) */
-        unsigned count;  /* HIT: hits of the rule within find_time, this one included */
+        const char *why;  /* EXEMPT */
+        const Ban *cover; /* ALREADY: the ban that covers it */
+        int64_t at;       /* HIT: the hit's time (the record's, never later than now) */
+        unsigned count;   /* HIT: hits of the rule within find_time, this one included */
         unsigned max_hits;
         PolicyBan host; /* the host's ban */
         PolicyBan net;  /* its network's ban */

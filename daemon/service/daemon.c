@@ -553,7 +553,7 @@ static void plan(void *ctx, BanBackend *b, BackendEmit emit, void *emit_ctx)
         Daemon *d = ctx;
         _cleanup_free_ const Ban **lift = NULL;
         _cleanup_free_ const char **lift_why = NULL;
-        size_t n_lift = 0, cap_lift = 0, cap_why = 0, held = 0, emitted = 0, n_nets = 0;
+        size_t n, n_lift = 0, cap_lift = 0, cap_why = 0, held = 0, emitted = 0, n_nets = 0;
         PolicyPlan it;
         PolicyEntry e;
 
@@ -591,6 +591,7 @@ static void plan(void *ctx, BanBackend *b, BackendEmit emit, void *emit_ctx)
                                              .expires_ms = e.ban->expires_ms,
                                              .count = e.ban->count});
         }
+        n = it.n; /* the active bans */
         policy_plan_end(&it);
         for (size_t i = 0; i < n_lift; i++) {
                 _cleanup_free_ char *why = xasprintf("never banned (%s)", lift_why[i]);
@@ -601,7 +602,7 @@ static void plan(void *ctx, BanBackend *b, BackendEmit emit, void *emit_ctx)
         if (held)
                 log_debug("%zu new bans held back from the map until the state is saved", held);
         log_debug("%s: rendered %zu of %zu bans as keys, %zu as networks, %zu lifted, %zu held back",
-                  backend_name(b), emitted - n_nets, policy_active(d->policy), n_nets, n_lift, held);
+                  backend_name(b), emitted - n_nets, n, n_nets, n_lift, held);
 }
 
 /*

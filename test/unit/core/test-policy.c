@@ -140,6 +140,9 @@ static void hit(Rig *r, const Step *s, int64_t now, Buf *out)
         h.logged_in = streq(s->rule, "login");
         policy_judge(r->p, &h, now, &v);
         buf_puts(out, kinds[v.kind]);
+        if (v.kind == POLICY_ALREADY)
+                CHECK(v.cover && v.cover->active && v.cover == policy_covering(r->p, &h.addr),
+                      "%s: the cover", s->addr);
         if (v.kind == POLICY_EXEMPT)
                 buf_printf(out, " (%s)", v.why);
         if (v.kind != POLICY_HIT)
