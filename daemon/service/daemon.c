@@ -48,6 +48,7 @@
 
 #include "backend/fleet.h"
 #include "service/log.h"
+#include "service/postconf.h"
 #include "service/sources.h"
 #include "service/state.h"
 #include "util/util.h"
@@ -114,23 +115,16 @@ static void add_local_addresses(Exempt *e)
         freeifaddrs(ifa);
 }
 
-/* ignore_mynetworks: what "postconf -h mynetworks" says. */
-static void add_mynetworks(const Config *cfg, Exempt *e)
+/* ignore_mynetworks: what "postconf -h mynetworks" said (r, out). */
+static void add_mynetworks(const Config *cfg, Exempt *e, int r, const char *out)
 {
-        size_t n = strv_length(cfg->postconf);
-        _cleanup_free_ char **argv = xcalloc(n + 3, sizeof(char *));
-        _cleanup_free_ char *out = NULL;
         Diags skipped = {0};
-        int r;
+        size_t n;
 
-        for (size_t i = 0; i < n; i++)
-                argv[i] = cfg->postconf[i];
-        argv[n] = (char *)"-h";
-        argv[n + 1] = (char *)"mynetworks";
-        r = run_capture(argv, 1 << 20, 10000, &out);
         if (r < 0) {
+                _cleanup_free_ char *said = xstrdup(out ? out : "");
                 log_err("ignore_mynetworks: %s -h mynetworks failed: %s; mynetworks is not protected",
-                        cfg->postconf[0], r == -EIO && out ? strip(out) : strerror(-r));
+                        cfg->postconf[0], r == -EIO && out ? strip(said) : strerror(-r));
                 return;
         }
         n = exempt_add_mynetworks(e, out, "mynetworks", &skipped);
@@ -153,11 +147,11 @@ static char *postconf_out(const Config *cfg, const char *a1, const char *a2, int
         argv[n] = (char *)a1;
         argv[n + 1] = (char *)a2;
         *r = run_capture(argv, 1 << 20, 10000, &out);
-        if (*r < 0) {
+        if (*r < 0 && *r != -EIO) {
                 free(out);
                 return NULL;
         }
-        return out;
+        return out; /* on -EIO: what it said */
 }
 
 /*
@@ -166,22 +160,16 @@ static char *postconf_out(const Config *cfg, const char *a1, const char *a2, int
  * (postconf -n, restriction classes included) and in master.cf's -o
  * overrides (postconf -P).
  */
-static void check_network_map(const Config *cfg)
+static void network_map_verdict(const Config *cfg, int r, const char *main_cf, const char *master_cf)
 {
-        _cleanup_free_ char *needle = NULL, *main_cf = NULL, *master_cf = NULL;
-        int r;
+        _cleanup_free_ char *needle = xasprintf("cidr:%s", cfg->network_map);
 
-        if (!cfg->network_map)
-                return;
-        needle = xasprintf("cidr:%s", cfg->network_map);
-        main_cf = postconf_out(cfg, "-n", NULL, &r);
         if (!main_cf) {
                 log_warn("network_map: cannot read Postfix's settings with %s -n (%s); make sure "
                          "smtpd_client_restrictions has check_client_access %s after the access map",
                          cfg->postconf[0], strerror(-r), needle);
                 return;
         }
-        master_cf = postconf_out(cfg, "-P", NULL, &r);
         if (!strstr(main_cf, needle) && !(master_cf && strstr(master_cf, needle)))
                 log_warn("network_map: Postfix's settings do not name %s; network bans have no effect until "
                          "smtpd_client_restrictions has check_client_access %s after the access map (their "
@@ -189,16 +177,106 @@ static void check_network_map(const Config *cfg)
                          needle, needle);
 }
 
-/* Build the never-ban list for cfg into e. */
-static void build_exempt(const Config *cfg, Exempt *e)
+/* At the start (the loop does not run yet): ask postconf and wait. */
+static void check_network_map(const Config *cfg)
+{
+        _cleanup_free_ char *main_cf = NULL, *master_cf = NULL;
+        int r, r2;
+
+        if (!cfg->network_map)
+                return;
+        main_cf = postconf_out(cfg, "-n", NULL, &r);
+        if (r < 0)
+                main_cf = mfree(main_cf);
+        if (main_cf) {
+                master_cf = postconf_out(cfg, "-P", NULL, &r2);
+                if (r2 < 0)
+                        master_cf = mfree(master_cf);
+        }
+        network_map_verdict(cfg, r, main_cf, master_cf);
+}
+
+/* At a reload: the same, with postconf's answers on the loop. */
+typedef struct NetworkMapCheck {
+        Daemon *d;
+        int r;
+        char *main_cf;
+} NetworkMapCheck;
+
+static void network_map_master_cb(void *ctx, int r, const char *out)
+{
+        NetworkMapCheck *c = ctx;
+
+        if (r != -ECANCELED && c->d->cfg->network_map)
+                network_map_verdict(c->d->cfg, c->r, c->main_cf, r == 0 ? out : NULL);
+        free(c->main_cf);
+        free(c);
+}
+
+static void network_map_main_cb(void *ctx, int r, const char *out)
+{
+        NetworkMapCheck *c = ctx;
+
+        if (r == 0 && c->d->cfg->network_map) {
+                c->main_cf = xstrdup(out);
+                postconf_ask(c->d->postconf, c->d->cfg->postconf, "-P", NULL, network_map_master_cb, c);
+                return;
+        }
+        if (r != -ECANCELED && c->d->cfg->network_map)
+                network_map_verdict(c->d->cfg, r, NULL, NULL);
+        free(c);
+}
+
+static void check_network_map_async(Daemon *d)
+{
+        NetworkMapCheck *c;
+
+        if (!d->cfg->network_map)
+                return;
+        c = xcalloc(1, sizeof(NetworkMapCheck));
+        c->d = d;
+        postconf_ask(d->postconf, d->cfg->postconf, "-n", NULL, network_map_main_cb, c);
+}
+
+/* Build the never-ban list for cfg into e, with postconf's answer about mynetworks. */
+static void build_exempt_with(const Config *cfg, Exempt *e, int mynetworks_r, const char *mynetworks)
 {
         for (size_t i = 0; i < cfg->n_ignore; i++)
                 exempt_add(e, &cfg->ignore[i], "ignore list");
         add_local_addresses(e);
         if (cfg->ignore_mynetworks)
-                add_mynetworks(cfg, e);
+                add_mynetworks(cfg, e, mynetworks_r, mynetworks);
         if (!cfg->ban_private)
                 exempt_add_private(e);
+}
+
+/* Build the never-ban list for cfg into e (at the start: postconf is waited for). */
+static void build_exempt(const Config *cfg, Exempt *e)
+{
+        _cleanup_free_ char *out = NULL;
+        int r = 0;
+
+        if (cfg->ignore_mynetworks)
+                out = postconf_out(cfg, "-h", "mynetworks", &r);
+        build_exempt_with(cfg, e, r, out);
+}
+
+/*
+ * At a reload with ignore_mynetworks: the never-ban list of the new
+ * config replaces the old one once postconf has said what mynetworks
+ * is; until then the old one stays (no moment with mynetworks open).
+ */
+static void reload_mynetworks_cb(void *ctx, int r, const char *out)
+{
+        Daemon *d = ctx;
+        Exempt e = {0};
+
+        if (r == -ECANCELED)
+                return;
+        build_exempt_with(d->cfg, &e, r, out);
+        policy_set_exempt(d->policy, &e);
+        /* bans of addresses that mynetworks now covers are lifted by the render */
+        (void)daemon_map_request(d, false);
 }
 
 const char *daemon_private_policy(const Daemon *d)
@@ -1079,7 +1157,9 @@ static int daemon_reload(Daemon *d, char **why)
         cfg->fleet = d->cfg->fleet ? xstrdup(d->cfg->fleet) : NULL;
         free(cfg->fleet_name);
         cfg->fleet_name = d->cfg->fleet_name ? xstrdup(d->cfg->fleet_name) : NULL;
-        build_exempt(cfg, &exempt);
+        /* with ignore_mynetworks, postconf answers on the loop (reload_mynetworks_cb) */
+        if (!cfg->ignore_mynetworks)
+                build_exempt_with(cfg, &exempt, 0, NULL);
         {
                 /* what the source takes without a restart (the journal's users may have changed) */
                 SourceConfig sc;
@@ -1095,10 +1175,15 @@ static int daemon_reload(Daemon *d, char **why)
         d->rules = rules;
         config_free(d->cfg);
         d->cfg = cfg;
-        policy_set_exempt(d->policy, &exempt);
+        /* the questions of an earlier reload are for a config that is gone */
+        postconf_cancel(d->postconf);
+        if (cfg->ignore_mynetworks)
+                postconf_ask(d->postconf, cfg->postconf, "-h", "mynetworks", reload_mynetworks_cb, d);
+        else
+                policy_set_exempt(d->policy, &exempt);
         log_setup(cfg->log_target, cfg->log_level);
         log_info("private address space: %s", daemon_private_policy(d));
-        check_network_map(cfg);
+        check_network_map_async(d);
         {
                 PolicySettings ps;
                 policy_settings(d, cfg, d->rules, backends_exact(d->backends), &ps);
@@ -1203,6 +1288,7 @@ static void daemon_done(Daemon *d)
         d->notify = notify_free(d->notify);
         d->source = source_free(d->source);
         d->source_why = mfree(d->source_why);
+        d->postconf = postconf_free(d->postconf);
         free(d->flushes);
         free(d->saved_position);
         d->rules = ruleset_free(d->rules);
@@ -1260,6 +1346,7 @@ int daemon_run(const DaemonOptions *opts)
                 return fail(&d, EX_OSERR);
         }
         d.started_ms = now_ms();
+        d.postconf = postconf_new(d.loop);
         d.notify = notify_new(d.loop);
         d.sessions = sessions_new(SESSIONS_MAX_DEFAULT);
         {
