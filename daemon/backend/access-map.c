@@ -99,7 +99,13 @@ static void done(void *ctx, int result, size_t entries)
                 backend_done(slot->m->b, result == MAPWRITER_UNCHANGED ? BACKEND_UNCHANGED : result, entries);
 }
 
-static const MapWriterOps map_ops = {render, done};
+static void said(void *ctx, int priority, bool failed, const char *text)
+{
+        Slot *slot = ctx;
+        backend_writer_said(slot->m->b, priority, failed, text);
+}
+
+static const MapWriterOps map_ops = {render, done, said};
 
 static void old_done(AccessMap *m, int result)
 {

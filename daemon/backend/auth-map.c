@@ -40,7 +40,13 @@ static void done(void *ctx, int result, size_t entries)
         backend_done(m->b, result == MAPWRITER_UNCHANGED ? BACKEND_UNCHANGED : result, entries);
 }
 
-static const MapWriterOps ops = {render, done};
+static void said(void *ctx, int priority, bool failed, const char *text)
+{
+        AuthMap *m = ctx;
+        backend_writer_said(m->b, priority, failed, text);
+}
+
+static const MapWriterOps ops = {render, done, said};
 
 static int split_spec(const char *spec, char **type, char **path)
 {

@@ -573,6 +573,16 @@ void backend_progress(BanBackend *b)
                 b->set->hooks->progress(b->set->ctx, b);
 }
 
+void backend_writer_said(BanBackend *b, int priority, bool failed, const char *text)
+{
+        Backends *s = b->set;
+
+        if (failed && s->hooks->write_failed)
+                s->hooks->write_failed(s->ctx, b, text);
+        else if (s->hooks->note)
+                s->hooks->note(s->ctx, b, priority, text);
+}
+
 void backend_note(BanBackend *b, int priority, const char *fmt, ...)
 {
         Backends *s = b->set;

@@ -113,6 +113,11 @@ typedef struct BackendHooks {
         void (*done)(void *ctx, BanBackend *b, uint64_t gen, int result, size_t entries);
         /* Something to tell, at a syslog priority (the service logs it). */
         void (*note)(void *ctx, BanBackend *b, int priority, const char *text);
+        /*
+         * A write of b failed, and an episode of failures began or changed
+         * its cause (the retries in between are notes at LOG_DEBUG).
+         */
+        void (*write_failed)(void *ctx, BanBackend *b, const char *text);
         /* The admin's entries of b changed: bans they exempt now are to be lifted. */
         void (*admin_changed)(void *ctx, BanBackend *b);
         /* A shared backend heard another host's ban or unban: true if the bans changed. */
@@ -285,6 +290,8 @@ size_t backend_render(BanBackend *b, const void *admin, Buf *out);
 /* A write ended (result as BackendHooks.done has it). */
 void backend_done(BanBackend *b, int result, size_t entries);
 void backend_note(BanBackend *b, int priority, const char *fmt, ...) _printf_(3, 4);
+/* A map writer's message (MapWriterOps.log): failed goes to write_failed, the rest to note. */
+void backend_writer_said(BanBackend *b, int priority, bool failed, const char *text);
 void backend_admin_changed(BanBackend *b);
 bool backend_import(BanBackend *b, const BackendImport *ban);
 void backend_import_done(BanBackend *b);

@@ -26,7 +26,8 @@
  * edit wins: we read it again and redo the write, so no admin line is
  * lost.  postmap runs as a child watched by ev_child, in a process group
  * of its own that a timeout kills whole; its output is collected through
- * a pipe and logged.  The loop never waits.
+ * a pipe and handed to ops->log (library code: the service logs).  The
+ * loop never waits.
  *
  * Security: the map path and the postmap command come from the config
  * (trusted).  Files in the private folder are opened with O_NOFOLLOW,
@@ -44,9 +45,9 @@
 #include <libgen.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <stdarg.h>
 #include <sys/wait.h>
-
-#include "service/log.h"
+#include <syslog.h>
 
 #define RETRY_MIN_S 1.0
 #define RETRY_MAX_S 60.0
@@ -139,6 +140,22 @@ struct MapWriter {
 
 static void start_write(MapWriter *mw);
 static void arm(MapWriter *mw, State state, double after);
+
+/* Library code: each message goes to ops->log, and the service logs it. */
+static void say(MapWriter *mw, int priority, bool failed, const char *fmt, ...) _printf_(4, 5);
+static void say(MapWriter *mw, int priority, bool failed, const char *fmt, ...)
+{
+        _cleanup_free_ char *text = NULL;
+        va_list ap;
+
+        if (!mw->ops->log)
+                return;
+        va_start(ap, fmt);
+        if (vasprintf(&text, fmt, ap) < 0)
+                oom();
+        va_end(ap);
+        mw->ops->log(mw->ctx, priority, failed, text);
+}
 
 static FileId file_id(const char *path)
 {
@@ -269,7 +286,7 @@ static void cleanup_tmp(MapWriter *mw)
         dfd = open(mw->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         r = dfd < 0 ? -errno : remove_private_dir(dfd, basename(mw->tmpdir));
         if (r < 0)
-                log_warn("%s: cannot remove: %s", mw->tmpdir, strerror(-r));
+                say(mw, LOG_WARNING, false, "%s: cannot remove: %s", mw->tmpdir, strerror(-r));
         mw->tmpdir = mfree(mw->tmpdir);
         mw->tmp = mfree(mw->tmp);
         mw->tmp_db = mfree(mw->tmp_db);
@@ -313,8 +330,8 @@ static void sweep(MapWriter *mw)
         }
         closedir(dir);
         if (removed)
-                log_info("%s: removed %u temporary %s left by an interrupted write", mw->dir, removed,
-                         removed == 1 ? "entry" : "entries");
+                say(mw, LOG_INFO, false, "%s: removed %u temporary %s left by an interrupted write", mw->dir,
+                    removed, removed == 1 ? "entry" : "entries");
 }
 
 static void close_output(MapWriter *mw)
@@ -363,7 +380,8 @@ void mapwriter_configure(MapWriter *mw, const char *type, const char *path, char
                         mw->admin = adminkeys_free(mw->admin);
                         mw->admin_id = (FileId){0};
                 } else
-                        log_warn("%s: the new access_map takes effect after a restart", mw->path);
+                        say(mw, LOG_WARNING, false, "%s: the new access_map takes effect after a restart",
+                            mw->path);
         }
         strv_free(mw->postmap);
         mw->postmap = strv_copy(postmap_argv);
@@ -371,8 +389,9 @@ void mapwriter_configure(MapWriter *mw, const char *type, const char *path, char
         mw->debounce_s = (double)debounce_ms / 1000.0;
         /* A run of the old command (hung, perhaps) makes way for the new one. */
         if (mw->state == RUNNING && mw->pid > 0 && new_command && !mw->abandon) {
-                log_info("%s: stopping %s (pid %d): the postmap command changed; writing again with %s",
-                         mw->path, mw->running, (int)mw->pid, mw->postmap[0]);
+                say(mw, LOG_INFO, false,
+                    "%s: stopping %s (pid %d): the postmap command changed; writing again with %s", mw->path,
+                    mw->running, (int)mw->pid, mw->postmap[0]);
                 mw->abandon = true;
                 kill(-mw->pid, SIGKILL); /* child_cb starts the write again */
         }
@@ -449,14 +468,13 @@ static void fail(MapWriter *mw, Step step, int code, int r)
         mw->stats.failures++;
         mw->fail_count++;
         if (key != mw->fail_key)
-                log_event(
-                        LOG_EVENT_POSTMAP_FAILED, LOG_ERR, NULL,
-                        "%s: map not updated: %s; retrying with backoff (in %.0fs, then up to every %.0fs), "
-                        "logged again when the cause changes or the map is written",
-                        mw->path, mw->stats.last_error, mw->backoff_s, RETRY_MAX_S);
+                say(mw, LOG_ERR, true,
+                    "%s: map not updated: %s; retrying with backoff (in %.0fs, then up to every %.0fs), "
+                    "logged again when the cause changes or the map is written",
+                    mw->path, mw->stats.last_error, mw->backoff_s, RETRY_MAX_S);
         else
-                log_debug("%s: map not updated (attempt %llu): %s", mw->path,
-                          (unsigned long long)mw->fail_count, mw->stats.last_error);
+                say(mw, LOG_DEBUG, false, "%s: map not updated (attempt %llu): %s", mw->path,
+                    (unsigned long long)mw->fail_count, mw->stats.last_error);
         mw->fail_key = key;
         arm(mw, RETRY_WAIT, mw->backoff_s);
         mw->backoff_s = MIN(mw->backoff_s * 2, RETRY_MAX_S);
@@ -468,8 +486,8 @@ static void fail(MapWriter *mw, Step step, int code, int r)
 static void finish(MapWriter *mw, int r)
 {
         if (mw->fail_count)
-                log_info("%s: map written again after %llu failed %s", mw->path,
-                         (unsigned long long)mw->fail_count, mw->fail_count == 1 ? "attempt" : "attempts");
+                say(mw, LOG_INFO, false, "%s: map written again after %llu failed %s", mw->path,
+                    (unsigned long long)mw->fail_count, mw->fail_count == 1 ? "attempt" : "attempts");
         mw->fail_key = 0;
         mw->fail_count = 0;
         mw->state = IDLE;
@@ -602,10 +620,11 @@ static int set_perm(MapWriter *mw, const char *path, const Perm *p)
                 if (errno != EPERM)
                         return -errno;
                 if (!mw->owner_warned)
-                        log_warn("%s: cannot keep the owner %u:%u (%m): the map becomes %u:%u; "
-                                 "give the daemon CAP_CHOWN to keep it",
-                                 mw->path, (unsigned)p->uid, (unsigned)p->gid, (unsigned)st.st_uid,
-                                 (unsigned)st.st_gid);
+                        say(mw, LOG_WARNING, false,
+                            "%s: cannot keep the owner %u:%u (%m): the map becomes %u:%u; "
+                            "give the daemon CAP_CHOWN to keep it",
+                            mw->path, (unsigned)p->uid, (unsigned)p->gid, (unsigned)st.st_uid,
+                            (unsigned)st.st_gid);
                 mw->owner_warned = true;
         }
         if (fsync(fd) < 0)
@@ -689,7 +708,7 @@ static void child_cb(struct ev_loop *loop, ev_child *w, int revents)
                 return;
         }
         if (mw->out.len)
-                log_warn("%s: %s", mw->running, one_line(&mw->out));
+                say(mw, LOG_WARNING, false, "%s: %s", mw->running, one_line(&mw->out));
 
         /* Did the admin edit the map while postmap ran?  Then theirs wins. */
         now = file_id(mw->path);
@@ -700,7 +719,8 @@ static void child_cb(struct ev_loop *loop, ev_child *w, int revents)
                         fail(mw, STEP_BUSY, 0, -EBUSY);
                         return;
                 }
-                log_info("%s: changed while we wrote it; writing again from the new text", mw->path);
+                say(mw, LOG_INFO, false, "%s: changed while we wrote it; writing again from the new text",
+                    mw->path);
                 start_write(mw);
                 return;
         }

@@ -40,6 +40,12 @@ typedef struct MapWriterOps {
          * (the map already said this; postmap did not run) or -errno.
          */
         void (*done)(void *ctx, int result, size_t entries);
+        /*
+         * A message for the log, with its syslog priority; failed: a
+         * failure episode began or changed its cause (the rest of an
+         * episode comes at LOG_DEBUG).  May be NULL.
+         */
+        void (*log)(void *ctx, int priority, bool failed, const char *text);
 } MapWriterOps;
 
 typedef struct MapWriterStats {

@@ -779,6 +779,13 @@ static void backend_said(void *ctx, BanBackend *b, int priority, const char *tex
         log_event(LOG_EVENT_NONE, priority, NULL, "%s", text);
 }
 
+static void backend_write_failed(void *ctx, BanBackend *b, const char *text)
+{
+        (void)ctx;
+        (void)b;
+        log_event(LOG_EVENT_POSTMAP_FAILED, LOG_ERR, NULL, "%s", text);
+}
+
 /*
  * The admin's entries changed (their edit of the map, or our own write):
  * a ban that they accept now (ADDR OK) is lifted at once, so that the
@@ -818,6 +825,7 @@ static const BackendHooks backend_hooks = {
         .plan = plan,
         .done = backend_written,
         .note = backend_said,
+        .write_failed = backend_write_failed,
         .admin_changed = admin_changed,
         .imported = daemon_fleet_imported,
         .import_done = daemon_fleet_changed,
