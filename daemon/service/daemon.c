@@ -621,24 +621,37 @@ const char *daemon_never_ban(const Daemon *d, const Addr *net, unsigned plen)
 }
 
 /*
- * A backend renders its snapshot: the bans it holds (the policy's plan,
- * without a host that a network ban in the same backend covers), that may
- * be banned and that the state file holds.  A ban the never-ban check
- * refuses now (the ignore list, or the admin's OK since the ban) is lifted.
+ * On the loop, right before the fork that renders b: the state holds
+ * every ban before a map does (if it cannot be saved, the bans it does
+ * not hold wait).
  */
-static void plan(void *ctx, BanBackend *b, BackendEmit emit, void *emit_ctx)
+static void prepare(void *ctx, BanBackend *b)
 {
         Daemon *d = ctx;
-        _cleanup_free_ const Ban **lift = NULL;
-        _cleanup_free_ const char **lift_why = NULL;
-        size_t n, n_lift = 0, cap_lift = 0, cap_why = 0, held = 0, emitted = 0, n_nets = 0;
+
+        (void)b;
+        if (d->bans_dirty)
+                (void)save_state(d);
+}
+
+/* A ban to lift, as plan notes it for the loop: Addr, plen, why, NUL. */
+static void note_lift(Buf *notes, const Ban *ban, const char *why)
+{
+        uint8_t plen = ban->plen;
+
+        buf_append(notes, &ban->addr, sizeof(ban->addr));
+        buf_append(notes, &plen, 1);
+        buf_append(notes, why, strlen(why) + 1);
+}
+
+/* In the writer's child, on a snapshot of the daemon: lifts go back as notes. */
+static void plan(void *ctx, BanBackend *b, BackendEmit emit, void *emit_ctx, Buf *notes)
+{
+        Daemon *d = ctx;
+        size_t n, n_lift = 0, held = 0, emitted = 0, n_nets = 0;
         PolicyPlan it;
         PolicyEntry e;
 
-        /* The state holds every ban before the map does: if it cannot be
-           saved, the bans it does not hold wait. */
-        if (d->bans_dirty)
-                (void)save_state(d);
         policy_plan_start(d->policy, &it,
                           backend_type_of(b)->flags & BACKEND_EXACT ? POLICY_PLAN_HOSTS : POLICY_PLAN_ACCESS,
                           d->bans_dirty);
@@ -647,12 +660,10 @@ static void plan(void *ctx, BanBackend *b, BackendEmit emit, void *emit_ctx)
 
                 if (!backends_holds(d->backends, b, &e.ban->addr, e.ban->plen, key, sizeof(key)))
                         continue;
-                /* Added to the ignore list or set OK since the ban: lift it. */
+                /* Added to the ignore list or set OK since the ban: lift it (on the loop). */
                 if (e.exempt) {
-                        GROW(lift, cap_lift, n_lift + 1);
-                        GROW(lift_why, cap_why, n_lift + 1);
-                        lift_why[n_lift] = e.exempt;
-                        lift[n_lift++] = e.ban;
+                        note_lift(notes, e.ban, e.exempt);
+                        n_lift++;
                         continue;
                 }
                 /* The state holds every ban before a map does (the network map too). */
@@ -671,16 +682,41 @@ static void plan(void *ctx, BanBackend *b, BackendEmit emit, void *emit_ctx)
         }
         n = it.n; /* the active bans */
         policy_plan_end(&it);
-        for (size_t i = 0; i < n_lift; i++) {
-                _cleanup_free_ char *why = xasprintf("never banned (%s)", lift_why[i]);
-                daemon_lift(d, lift[i], why);
+        if (held)
+                log_debug("%zu new bans held back from the map until the state is saved", held);
+        log_debug("%s: rendered %zu of %zu bans as keys, %zu as networks, %zu to lift, %zu held back",
+                  backend_name(b), emitted - n_nets, n, n_nets, n_lift, held);
+}
+
+/* On the loop: lift what a render found exempt now (an admin's OK, a new ignore entry). */
+static void lift_noted(void *ctx, BanBackend *b, const char *data, size_t len)
+{
+        Daemon *d = ctx;
+        size_t n_lift = 0;
+
+        (void)b;
+        while (len > sizeof(Addr) + 1) {
+                Addr a;
+                uint8_t plen;
+                const char *why = data + sizeof(Addr) + 1;
+                const char *nul = memchr(why, '\0', len - sizeof(Addr) - 1);
+                const Ban *ban;
+
+                if (!nul)
+                        break;
+                memcpy(&a, data, sizeof(a));
+                plen = (uint8_t)data[sizeof(Addr)];
+                ban = policy_get(d->policy, &a, plen);
+                if (ban && ban->active) { /* not lifted meanwhile */
+                        _cleanup_free_ char *text = xasprintf("never banned (%s)", why);
+                        daemon_lift(d, ban, text);
+                        n_lift++;
+                }
+                len -= (size_t)(nul + 1 - data);
+                data = nul + 1;
         }
         if (n_lift)
                 (void)save_state(d);
-        if (held)
-                log_debug("%zu new bans held back from the map until the state is saved", held);
-        log_debug("%s: rendered %zu of %zu bans as keys, %zu as networks, %zu lifted, %zu held back",
-                  backend_name(b), emitted - n_nets, n, n_nets, n_lift, held);
 }
 
 /*
@@ -822,7 +858,9 @@ static void stop_progress(void *ctx, BanBackend *b)
 }
 
 static const BackendHooks backend_hooks = {
+        .prepare = prepare,
         .plan = plan,
+        .lift = lift_noted,
         .done = backend_written,
         .note = backend_said,
         .write_failed = backend_write_failed,
