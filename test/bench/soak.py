@@ -35,6 +35,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+import benchlib  # noqa: E402
 import harness  # noqa: E402
 
 KINDS = ("rename-create", "delaycompress", "rename-delete", "copytruncate", "delete-create", "symlink")
@@ -211,6 +212,8 @@ def main():
         print("soak: lines seen %d, lost %d, duplicated %d (daemon read %d lines, exit status %d)"
               % (seen, lost, already, lines, rc))
         ok = lost == 0 and already == 0 and lines == written and rc == 0
+        benchlib.result("rotation soak %.0f s at %d lines/s: lost, duplicated" % (args.seconds, args.rate),
+                        "%d, %d (%.0f lines/s written)" % (lost, already, written / elapsed), "0, 0")
         print("soak: %s" % ("OK" if ok else "FAILED"))
         if not ok:
             sys.stderr.write(env.stderr()[-4000:])
