@@ -46,16 +46,23 @@ def peak_rss(pid):
     return status_field(pid, "VmHWM") * 1024
 
 
-def context_switches(pid):
-    """Voluntary + involuntary context switches of every live thread of pid."""
-    total = 0
+def context_switches_split(pid):
+    """(voluntary, involuntary) context switches of every live thread of pid.
+    A voluntary one is a sleep (one per wake-up of an idle process); an
+    involuntary one a preemption while it ran (more of them on a busy machine)."""
+    vol = invol = 0
     for t in os.listdir("/proc/%d/task" % pid):
         try:
-            total += (status_field(pid, "voluntary_ctxt_switches", int(t))
-                      + status_field(pid, "nonvoluntary_ctxt_switches", int(t)))
+            vol += status_field(pid, "voluntary_ctxt_switches", int(t))
+            invol += status_field(pid, "nonvoluntary_ctxt_switches", int(t))
         except FileNotFoundError:
             pass  # the thread ended
-    return total
+    return vol, invol
+
+
+def context_switches(pid):
+    """Voluntary + involuntary context switches of every live thread of pid."""
+    return sum(context_switches_split(pid))
 
 
 def threads(pid):
