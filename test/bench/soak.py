@@ -19,6 +19,9 @@ the follower's, so the rotator holds the writer's lock across copy and
 truncate, as if the copy were instantaneous; lines the daemon had not read
 yet when the file was truncated are still only in the copy, and it must
 find them there.
+
+If lines are lost, it says which (the ranges missing from the map) and the
+rotation before each: where to look.
 """
 
 import argparse
@@ -59,6 +62,7 @@ def writer(log, lock_path, rate, seconds, count_path, ready):
     rng = random.Random(7)
     ready.set()
     t0 = time.monotonic()
+    timeline = ["start %d %.6f" % (0, t0)]
     next_t = t0
     while time.monotonic() - t0 < seconds:
         if reopen["asked"] != seen_asks and delay_ticks < 0:
@@ -67,6 +71,7 @@ def writer(log, lock_path, rate, seconds, count_path, ready):
         if delay_ticks == 0:
             f.close()
             f = open(log, "a")
+            timeline.append("reopen %d %.6f" % (n, time.monotonic()))
         if delay_ticks >= 0:
             delay_ticks -= 1
         stamp = time.strftime("%b %e %H:%M:%S")
@@ -83,6 +88,8 @@ def writer(log, lock_path, rate, seconds, count_path, ready):
         if pause > 0:
             time.sleep(pause)
     f.close()
+    with open(count_path + ".timeline", "w") as c:
+        c.write("\n".join(timeline) + "\n")
     with open(count_path, "w") as c:
         c.write(str(n))
 
@@ -98,6 +105,7 @@ def rotator(env, lock_path, writer_pid, seconds, every, stats_path):
     rotated = []                      # (time, path) of files to delete later
     t0 = time.monotonic()
     kinds = itertools.cycle(KINDS)
+    done = []
     time.sleep(every)
     while time.monotonic() - t0 < seconds - every / 2:
         kind = next(kinds)
@@ -138,6 +146,7 @@ def rotator(env, lock_path, writer_pid, seconds, every, stats_path):
             os.rename(tmp, log)                     # atomic repoint (or replace a regular file)
             os.kill(writer_pid, signal.SIGUSR1)
         counts[kind] += 1
+        done.append("%s %.6f" % (kind, time.monotonic()))
         # rotated files older than a few seconds are no longer needed by anyone
         now = time.monotonic()
         while rotated and now - rotated[0][0] > 6:
@@ -149,8 +158,43 @@ def rotator(env, lock_path, writer_pid, seconds, every, stats_path):
         if pause > 0:
             time.sleep(pause)
     lock.close()
+    with open(stats_path + ".timeline", "w") as f:
+        f.write("\n".join(done) + "\n")
     with open(stats_path, "w") as f:
         f.write(" ".join("%s=%d" % kv for kv in counts.items()))
+
+
+def explain_losses(env, written, rate, writer_timeline, rotator_timeline):
+    """Which lines are missing from the map, as ranges, each beside the
+    rotation before it: where to look."""
+    text = env.read_map() or ""
+    seen = set()
+    for line in text.splitlines():
+        if line.startswith("10."):
+            a, b, c = (int(x) for x in line.split(" ", 1)[0].split(".")[1:])
+            seen.add(a << 16 | b << 8 | c)
+    with open(writer_timeline) as f:
+        start = float(f.readline().split()[2])
+    with open(rotator_timeline) as f:
+        rotations = [(float(t) - start, kind) for kind, t in (line.split() for line in f if line.strip())]
+    ranges, i = [], 0
+    while i < written:
+        if i in seen:
+            i += 1
+            continue
+        j = i
+        while j < written and j not in seen:
+            j += 1
+        ranges.append((i, j))
+        i = j
+    print("soak: %d lines missing from the map, in %d ranges (at most 10 shown):" % (written - len(seen & set(range(written))),
+                                                                                   len(ranges)))
+    for a, b in ranges[:10]:
+        t = a / rate
+        before = [r for r in rotations if r[0] <= t]
+        rot = ("%.2f s after rotation %d (%s at %.2f s)" % (t - before[-1][0], len(before), before[-1][1], before[-1][0])
+               if before else "before the first rotation")
+        print("  lines %d-%d (%d), written from about %.2f s, %s" % (a, b - 1, b - a, t, rot))
 
 
 def main():
@@ -211,6 +255,8 @@ def main():
                                                                            rotations))
         print("soak: lines seen %d, lost %d, duplicated %d (daemon read %d lines, exit status %d)"
               % (seen, lost, already, lines, rc))
+        if lost > 0:
+            explain_losses(env, written, args.rate, count_path + ".timeline", stats_path + ".timeline")
         ok = lost == 0 and already == 0 and lines == written and rc == 0
         benchlib.result("rotation soak %.0f s at %d lines/s: lost, duplicated" % (args.seconds, args.rate),
                         "%d, %d (%.0f lines/s written)" % (lost, already, written / elapsed), "0, 0")
