@@ -121,6 +121,7 @@ class AuthMapCrashSafety(DaemonTest):
             ends.append(time.monotonic() - t)
             time.sleep(0.1)
         window = (0.8 * sorted(starts)[2], 1.1 * sorted(ends)[2])
+        first = window
         wait_until(lambda: len(auth_keys()) == self.BANS + 5, timeout=30, what="the calibration bans")
         keys = auth_keys()
         rng = random.Random(int(os.environ.get("ABL_CRASH_SEED", "1")))
@@ -155,6 +156,12 @@ class AuthMapCrashSafety(DaemonTest):
             phases[phase] = phases.get(phase, 0) + 1
             leftovers = temp_entries(env.dir, base)
             left += bool(leftovers)
+            # keep the kills on the write as its time drifts (load, a sanitizer
+            # build): earlier after a kill past its end, later after one before its start
+            if text_new and db_new:
+                window = (window[0] * 0.9, window[1] * 0.9)
+            elif not text_new and not leftovers:
+                window = (window[0] * 1.1, window[1] * 1.1)
 
             # restart: the state loads, every ban is back in both maps, the
             # pair agrees, and what the kill left is removed
@@ -191,9 +198,9 @@ class AuthMapCrashSafety(DaemonTest):
         took = time.monotonic() - t0
         env.stop()
         self.assertEqual(temp_entries(env.dir, base), [], "temporary files beside the auth map at the end")
-        print("%d kills %.0f-%.0f ms after a ban, in %.1fs (%.2fs each); auth map: %s; temporary files were "
+        print("%d kills %.0f-%.0f ms after a ban at first (%.0f-%.0f ms at the end), in %.1fs (%.2fs each); auth map: %s; temporary files were "
               "left by %d kills (removed at the next start); %d bans were not yet in the state at the kill"
-              % (self.KILLS, window[0] * 1000, window[1] * 1000, took, took / self.KILLS,
+              % (self.KILLS, first[0] * 1000, first[1] * 1000, window[0] * 1000, window[1] * 1000, took, took / self.KILLS,
                  ", ".join("%s: %d" % kv for kv in sorted(phases.items())), left, lost))
 
 
