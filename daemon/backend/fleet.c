@@ -144,7 +144,6 @@ struct Fleet {
         PGconn *conn;
         LinkState state;
         bool busy;         /* LINK_UP: a push or a heartbeat is in flight */
-        bool need_schema;  /* the probe found no schema */
         bool changed;      /* imports changed the bans since ops->changed() */
         bool purge_wanted; /* delete the expired rows with the next query */
         bool resync_wanted;
@@ -157,7 +156,7 @@ struct Fleet {
         size_t inflight; /* queued changes in the query in flight */
         Op *q;
         size_t q_head, q_n, q_cap;
-        size_t caught_up, refused_bulk;
+        size_t caught_up;
         ev_io io;
         int io_fd, io_events;
         ev_timer retry, watchdog, heartbeat;
@@ -555,7 +554,7 @@ static void catch_up(Fleet *f)
         uint64_t from = f->stats.last_gen > FLEET_CATCHUP_OVERLAP ? f->stats.last_gen - FLEET_CATCHUP_OVERLAP : 0;
 
         f->state = LINK_CATCHUP;
-        f->caught_up = f->refused_bulk = 0;
+        f->caught_up = 0;
         sql = xasprintf("SELECT autoblacklist_payload(b) FROM bans b WHERE generation > %" PRIu64
                         " AND (expires_at IS NULL OR expires_at > now()) ORDER BY generation",
                         from);

@@ -696,7 +696,6 @@ static void child_cb(struct ev_loop *loop, ev_child *w, int revents)
         now = file_id(mw->path);
         if (!same_file(&now, &mw->read_id)) {
                 cleanup_tmp(mw);
-                mw->stats.redone++;
                 if (++mw->redo > MAX_REDO) {
                         set_error(mw, "the map keeps changing under us");
                         fail(mw, STEP_BUSY, 0, -EBUSY);

@@ -45,7 +45,6 @@ typedef struct MapWriterOps {
 typedef struct MapWriterStats {
         uint64_t writes;   /* maps put in place */
         uint64_t failures; /* postmap or I/O failures */
-        uint64_t redone;   /* writes started again because the admin edited the map */
         uint64_t skipped;  /* writes skipped because nothing changed */
         int64_t last_write_ms;
         char last_error[256];

@@ -2,8 +2,10 @@
 /*
  * autoblacklistctl: talk to the running autoblacklistd over its control
  * socket.  It sends one command line and prints the answer; the exit
- * status is 0 if the daemon said OK, 1 if it answered with an error, and
- * 2 if it could not be reached.
+ * status is 0 if the daemon said OK, 1 if it answered with an error,
+ * EX_USAGE for a bad command line, EX_CONFIG if the configuration that
+ * names the socket cannot be read, and EX_UNAVAILABLE if the daemon could
+ * not be reached or gave no answer (<sysexits.h>).
  *
  * The daemon may refuse a connection (too many clients, a user it does
  * not serve) by answering at once and closing, before it reads a byte:
@@ -16,6 +18,7 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/un.h>
+#include <sysexits.h>
 
 #include "service/conf.h"
 #include "service/control.h"
@@ -129,51 +132,51 @@ int main(int argc, char **argv)
                         return 0;
                 default:
                         usage(stderr);
-                        return 2;
+                        return EX_USAGE;
                 }
         }
         if (optind >= argc) {
                 usage(stderr);
-                return 2;
+                return EX_USAGE;
         }
         if (streq(argv[optind], "flush") && !flush_args(argc - optind - 1, argv + optind + 1)) {
                 fprintf(stderr, "autoblacklistctl: flush lifts every ban and removes the daemon's block from "
                                 "the map; run 'autoblacklistctl flush --yes' to do it (add --fleet to lift "
                                 "them on every host of the fleet)\n");
-                return 2;
+                return EX_USAGE;
         }
         for (int i = optind; i < argc; i++) {
                 if (strpbrk(argv[i], " \t\n")) {
                         fprintf(stderr, "autoblacklistctl: '%s': arguments hold no spaces\n", argv[i]);
-                        return 2;
+                        return EX_USAGE;
                 }
                 buf_printf(&cmd, "%s%s", i > optind ? " " : "", argv[i]);
         }
         buf_puts(&cmd, "\n");
         if (cmd.len > CONTROL_LINE_MAX) {
                 fprintf(stderr, "autoblacklistctl: the command is too long\n");
-                return 2;
+                return EX_USAGE;
         }
 
         path = socket_path(sock, config);
         if (!path)
-                return 2;
+                return EX_CONFIG;
         if (strlen(path) >= sizeof(sa.sun_path)) {
                 fprintf(stderr, "autoblacklistctl: %s: path too long\n", path);
-                return 2;
+                return EX_USAGE;
         }
         strcpy(sa.sun_path, path);
         fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
                 fprintf(stderr, "autoblacklistctl: %s: %s (is autoblacklistd running?)\n", path, strerror(errno));
-                return 2;
+                return EX_UNAVAILABLE;
         }
         /* flush waits for a map write: allow for a large map */
         (void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
         r = send_all(fd, cmd.data, cmd.len);
         if (r < 0 && r != -EPIPE && r != -ECONNRESET) {
                 fprintf(stderr, "autoblacklistctl: %s: %s\n", path, strerror(-r));
-                return 2;
+                return EX_UNAVAILABLE;
         }
         for (;;) {
                 char chunk[65536];
@@ -184,7 +187,7 @@ int main(int argc, char **argv)
                         break; /* the daemon closed after its answer, without reading ours */
                 if (n < 0) {
                         fprintf(stderr, "autoblacklistctl: %s: %s\n", path, strerror(errno));
-                        return 2;
+                        return EX_UNAVAILABLE;
                 }
                 if (n == 0)
                         break;
@@ -193,7 +196,7 @@ int main(int argc, char **argv)
         close(fd);
         if (!reply.data || !(nl = memchr(reply.data, '\n', reply.len))) {
                 fprintf(stderr, "autoblacklistctl: %s: no answer\n", path);
-                return 2;
+                return EX_UNAVAILABLE;
         }
         if (startswith(reply.data, "OK\n")) {
                 fwrite(nl + 1, 1, reply.len - (size_t)(nl + 1 - reply.data), stdout);
@@ -203,5 +206,5 @@ int main(int argc, char **argv)
                 const char *msg = startswith(reply.data, "ERROR: ") ? reply.data + 7 : reply.data;
                 fprintf(stderr, "autoblacklistctl: %.*s\n", (int)(nl - msg), msg);
         }
-        return 1;
+        return EXIT_FAILURE; /* the daemon answered: no */
 }

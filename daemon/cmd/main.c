@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <sys/random.h>
+#include <sysexits.h>
 #include <time.h>
 
 #include "service/conf.h"
@@ -15,27 +16,22 @@
 #include "core/exempt.h"
 #include "util/htab.h"
 #include "source/journal.h"
-#include "util/linebuf.h"
 #include "service/log.h"
-#include "source/logline.h"
 #include "util/names.h"
 #include "service/replay.h"
 #include "match/rules.h"
 #include "core/session.h"
-#include "source/source.h"
+#include "service/sources.h"
 #include "util/util.h"
 
 #ifndef VERSION
 #define VERSION "0"
 #endif
 
-#define EX_USAGE 64
-#define EX_CONFIG 78
-
 static void usage(FILE *f)
 {
         fprintf(f,
-                "Usage: autoblacklistd [-c FILE]                  run the daemon (in the foreground)\n"
+                "Usage: autoblacklistd [-c FILE] [-d]             run the daemon (in the foreground)\n"
                 "       autoblacklistd [-c FILE] [--rules PATH] --test LOGFILE|-  [--verbose | --replay]\n"
                 "       autoblacklistd [-c FILE] [--rules PATH] --test --journal [--since TIME] [--verbose]\n"
                 "       autoblacklistd [-c FILE] [--rules PATH] --check\n"
@@ -44,6 +40,7 @@ static void usage(FILE *f)
                 "clients in a Postfix access(5) map.\n"
                 "\n"
                 "  -c, --config FILE   configuration file (default %s)\n"
+                "  -d, --debug         log debug messages too, whatever log_level says\n"
                 "      --rules PATH    rule file or folder of *.rules, instead of the config's\n"
                 "      --test LOG      run the rules over LOG ('-' for stdin) and print\n"
                 "                      LINENO<TAB>ADDRESS<TAB>RULE for each line that counts;\n"
@@ -99,8 +96,6 @@ static int run_check(const Options *o)
         return r < 0 ? EX_CONFIG : 0;
 }
 
-#define LINES_PER_CLOCK 4096
-
 typedef struct TestRun {
         RuleSet *rs;
         Replay *replay; /* --replay: the policy, not the lines */
@@ -110,7 +105,6 @@ typedef struct TestRun {
         FILE *out;
         bool verbose;
         uint64_t lineno;
-        int64_t now_ms; /* the clock for yearless stamps, read once per LINES_PER_CLOCK lines */
         uint64_t matched, exempted, own, unparsed, logged_in;
         Addr *addrs; /* distinct addresses counted */
         size_t n_addrs, cap_addrs;
@@ -212,52 +206,50 @@ static void test_record(TestRun *t, const LogRecord *rec, const char *line, size
         }
 }
 
-static void test_line(void *ctx, const char *line, size_t len)
+/* A record of the source; --verbose prints the line, or "TAG: MESSAGE" of a journal entry. */
+static void test_record_tagged(TestRun *t, const LogRecord *rec)
 {
-        TestRun *t = ctx;
-        LogLine ll;
-
-        /* One clock read per line was a tenth of --test's time (perf); the
-           clock only places a yearless stamp in its year. */
-        if (t->lineno++ % LINES_PER_CLOCK == 0)
-                t->now_ms = now_ms();
-        if (logline_parse_at(line, len, t->now_ms, &ll) < 0) {
-                t->unparsed++;
-                return;
-        }
-        test_record(t,
-                    &(LogRecord){.time_ms = ll.time_ms, .tag = ll.tag, .tag_len = ll.tag_len, .msg = ll.msg,
-                                 .msg_len = ll.msg_len, .pid = ll.pid},
-                    line, len);
-}
-
-/* --test --journal: an entry is a record; --verbose prints "TAG: MESSAGE". */
-static void test_journal_record(void *ctx, const LogRecord *rec)
-{
-        TestRun *t = ctx;
         _cleanup_buf_ Buf b = {0};
 
-        t->lineno++;
-        if (!t->verbose) {
-                test_record(t, rec, NULL, 0);
-                return;
-        }
         buf_append(&b, rec->tag, rec->tag_len);
         buf_puts(&b, ": ");
         buf_append(&b, rec->msg, rec->msg_len);
         test_record(t, rec, b.data, b.len);
 }
 
-static void test_journal_spoofed(void *ctx, const JournalFields *f, const char *why)
+static void test_source_record(void *ctx, const LogRecord *rec)
 {
         TestRun *t = ctx;
 
-        if (t->verbose)
-                fprintf(stderr, "refused: %s (_UID=%s _COMM=%s _PID=%s): %s\n", f->identifier, f->uid ? f->uid : "?",
-                        f->comm ? f->comm : "?", f->pid ? f->pid : "?", why);
+        t->lineno++;
+        if (t->verbose && !rec->line)
+                test_record_tagged(t, rec);
+        else
+                test_record(t, rec, rec->line, rec->line_len);
 }
 
-static const JournalOps test_journal_ops = {test_journal_record, test_journal_spoofed, NULL};
+static void test_unparsed(void *ctx, const char *line, size_t len)
+{
+        TestRun *t = ctx;
+
+        (void)line;
+        (void)len;
+        t->lineno++;
+        t->unparsed++;
+}
+
+/* What the source says (a refused journal entry): with --verbose. */
+static void test_report(void *ctx, int prio, SourceEvent ev, const char *text)
+{
+        TestRun *t = ctx;
+
+        (void)prio;
+        (void)ev;
+        if (t->verbose)
+                fprintf(stderr, "%s\n", text);
+}
+
+static const LogSourceOps test_source_ops = {test_source_record, test_unparsed, test_report, NULL};
 
 /*
  * --since: "boot" (the default), a duration back from now ("2h", "7d"),
@@ -308,11 +300,14 @@ static int run_test(const Options *o)
         Diags errors = {0}, warnings = {0};
         Names *names = names_new();
         TestRun t = {.out = stdout, .verbose = o->verbose};
-        LineBuf lb;
         struct timespec t0, t1;
-        static char buf[1 << 20]; /* big reads: fewer system calls on a large log */
-        JournalStats js = {0};
-        _cleanup_close_ int fd = -1;
+        const char *kind = o->journal ? "journal" : "file";
+        LogSource *src = NULL;
+        SourceConfig sc;
+        Diags notes = {0};
+        _cleanup_free_ char *why = NULL;
+        _cleanup_buf_ Buf summary = {0};
+        uint64_t cut;
         double secs;
         int r;
 
@@ -340,90 +335,61 @@ static int run_test(const Options *o)
         if (getrandom(t.key, sizeof(t.key), 0) != sizeof(t.key))
                 memcpy(t.key, "autoblacklist-ts", 16);
 
+        /* The same source as the daemon's, without a loop: one read of all there is. */
+        sources_config(cfg, kind, &sc, &notes);
         if (o->journal) {
-                JournalTrust trust;
-                Diags notes = {0};
-                Journal *j = NULL;
-                uint64_t since;
-
-                if (parse_since(o->since, &since) < 0) {
+                if (parse_since(o->since, &sc.set.since_us) < 0) {
                         fprintf(stderr, "--since %s: not 'boot', a duration (2h, 7d) or YYYY-MM-DD[ HH:MM[:SS]]\n",
                                 o->since);
+                        sources_config_clear(&sc);
+                        diags_free(&notes);
                         r = EX_USAGE;
                         goto done;
                 }
-                source_journal_trust(cfg, &trust, &notes);
-                diags_print(stderr, &notes, "note: ");
-                diags_free(&notes);
-                r = journal_new(&j, NULL, &trust, &test_journal_ops, &t);
-                journal_trust_clear(&trust);
-                if (r < 0) {
+        } else
+                sc.set.log_file = o->test;
+        diags_print(stderr, &notes, "note: ");
+        diags_free(&notes);
+        r = source_new(&src, kind, NULL, &sc.set, &test_source_ops, &t);
+        sources_config_clear(&sc);
+        if (r == 0)
+                r = source_start(src, NULL, true, &why);
+        if (r < 0) {
+                if (o->journal)
                         fprintf(stderr, "journal: cannot open the system journal: %s\n", strerror(-r));
-                        r = 66; /* EX_NOINPUT */
-                        goto done;
-                }
-                clock_gettime(CLOCK_MONOTONIC, &t0);
-                r = journal_start(j, NULL, since);
-                if (r == 0)
-                        r = journal_read_all(j);
-                clock_gettime(CLOCK_MONOTONIC, &t1);
-                if (r < 0)
-                        fprintf(stderr, "journal: %s\n", strerror(-r));
-                js = *journal_stats(j);
-                journal_free(j);
-                linebuf_init(&lb, 16);
-                goto report;
+                else
+                        fprintf(stderr, "%s: %s\n", o->test, strerror(-r));
+                source_free(src);
+                r = EX_NOINPUT;
+                goto done;
         }
-        if (streq(o->test, "-"))
-                fd = dup(STDIN_FILENO);
-        else
-                fd = open(o->test, O_RDONLY | O_CLOEXEC);
-        if (fd < 0) {
-                fprintf(stderr, "%s: %s\n", o->test, strerror(errno));
-                replay_free(t.replay);
-                ruleset_free(t.rs);
-                sessions_free(t.sessions);
-                names_free(names);
-                exempt_clear(&t.exempt);
-                adminkeys_free(t.admin);
-                return 66; /* EX_NOINPUT */
-        }
-        linebuf_init(&lb, 65536);
         clock_gettime(CLOCK_MONOTONIC, &t0);
-        for (;;) {
-                ssize_t n = read(fd, buf, sizeof(buf));
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0)
-                        break;
-                linebuf_feed(&lb, buf, (size_t)n, test_line, &t);
-        }
-        if (lb.len > 0) /* a last line without its newline */
-                test_line(&t, lb.buf, lb.len);
+        r = source_read_all(src);
         clock_gettime(CLOCK_MONOTONIC, &t1);
-report:
+        if (r < 0)
+                fprintf(stderr, "%s: %s\n", source_label(src), strerror(-r));
+        source_summary(src, &summary);
+        cut = source_counts(src)->cut;
+        src = source_free(src);
         secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
         if (t.replay)
                 replay_summary(t.replay, stdout);
         fflush(stdout);
 
-        if (o->journal)
-                fprintf(stderr, "\nJournal: %llu entries read, %llu of mail programs, %llu refused (their "
-                                "sender is not Postfix or Dovecot)\n",
-                        (unsigned long long)js.entries, (unsigned long long)js.records,
-                        (unsigned long long)js.spoofed);
+        /* what the source read: "N lines (...)", "N journal entries (N of mail programs, N refused ...)" */
+        fprintf(stderr, "\nRead: %s\n", summary.data);
         if (t.replay) {
                 fprintf(stderr, "Lines: %llu read, %llu without a syslog header, %llu cut (too long)\n",
-                        (unsigned long long)t.lineno, (unsigned long long)t.unparsed, (unsigned long long)lb.cut);
+                        (unsigned long long)t.lineno, (unsigned long long)t.unparsed, (unsigned long long)cut);
                 fprintf(stderr, "Time: %.3f s, %.0f lines/s\n", secs, secs > 0 ? (double)t.lineno / secs : 0.0);
                 goto finish;
         }
-        fprintf(stderr, "%sLines: %llu read, %llu counted, %llu never banned (loopback, ignore list, OK in "
+        fprintf(stderr, "Lines: %llu read, %llu counted, %llu never banned (loopback, ignore list, OK in "
                         "the map), %llu of logged-in sessions, %llu own rejections, %llu without a syslog header, "
                         "%llu cut (too long)\n",
-                o->journal ? "" : "\n", (unsigned long long)t.lineno, (unsigned long long)t.matched,
-                (unsigned long long)t.exempted, (unsigned long long)t.logged_in, (unsigned long long)t.own,
-                (unsigned long long)t.unparsed, (unsigned long long)lb.cut);
+                (unsigned long long)t.lineno, (unsigned long long)t.matched, (unsigned long long)t.exempted,
+                (unsigned long long)t.logged_in, (unsigned long long)t.own, (unsigned long long)t.unparsed,
+                (unsigned long long)cut);
         fprintf(stderr, "Addresses: %zu distinct among the counted lines\n", t.n_addrs);
         fprintf(stderr, "Rules:\n   #) [lines matched] rule (where)\n");
         for (size_t i = 0; i < ruleset_count(t.rs); i++) {
@@ -437,7 +403,6 @@ report:
         fprintf(stderr, "Time: %.3f s, %.0f lines/s%s\n", secs, secs > 0 ? (double)t.lineno / secs : 0.0,
                 ruleset_jit(t.rs) ? "" : " (no JIT)");
 finish:
-        linebuf_free(&lb);
         r = 0;
 done:
         free(t.addrs);
@@ -461,15 +426,19 @@ int main(int argc, char **argv)
                 {"verbose", no_argument, NULL, 'v'},        {"version", no_argument, NULL, OPT_VERSION},
                 {"help", no_argument, NULL, 'h'},           {"journal", no_argument, NULL, OPT_JOURNAL},
                 {"since", required_argument, NULL, OPT_SINCE}, {"replay", no_argument, NULL, OPT_REPLAY},
+                {"debug", no_argument, NULL, 'd'},
                 {0},
         };
         Options o = {0};
         int c;
 
-        while ((c = getopt_long(argc, argv, "c:vh", longopts, NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, "c:dvh", longopts, NULL)) != -1) {
                 switch (c) {
                 case 'c':
                         o.config = optarg;
+                        break;
+                case 'd':
+                        log_force_debug();
                         break;
                 case OPT_RULES:
                         o.rules = optarg;

@@ -176,4 +176,3 @@ bool sessions_note(Sessions *s, const LogRecord *rec, Addr *client)
 
 size_t sessions_count(const Sessions *s) { return s->count; }
 uint64_t sessions_evictions(const Sessions *s) { return s->evictions; }
-size_t sessions_memory(const Sessions *s) { return sizeof(*s) + s->max * sizeof(Entry) + htab_memory(&s->index); }

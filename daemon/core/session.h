@@ -44,4 +44,3 @@ static inline bool sessions_exempt(Sessions *s, const LogRecord *rec, const Addr
 }
 size_t sessions_count(const Sessions *s);
 uint64_t sessions_evictions(const Sessions *s);
-size_t sessions_memory(const Sessions *s);

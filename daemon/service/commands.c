@@ -102,24 +102,8 @@ static ControlResult cmd_status(Daemon *d, Buf *out)
         tracked = tracker_count(d->tracker);
         buf_printf(out, "uptime: %s\n",
                    format_duration((uint64_t)(now_ms() - d->started_ms) / 1000 * 1000, up, sizeof(up)));
-        if (d->journal) {
-                const JournalStats *js = journal_stats(d->journal);
-                buf_printf(out, "source: journal (%s)\n", d->source_why);
-                buf_printf(out, "journal: %llu entries read, %llu of mail programs, %llu refused as spoofed%s%s, "
-                                "%llu lost (dropped by journald's rate limit)\n",
-                           (unsigned long long)js->entries, (unsigned long long)js->records,
-                           (unsigned long long)js->spoofed, js->spoofed ? ", the last " : "", js->last_spoofed,
-                           (unsigned long long)js->suppressed);
-        } else {
-                const TailStats *ts = tail_stats(d->tail);
-                buf_printf(out, "source: file (%s)\n", d->source_why);
-                buf_printf(out, "log: %s (%s)\n", d->cfg->log_file, tail_problem(d->tail) ? tail_problem(d->tail) : "open");
-                buf_printf(out, "lines read: %llu (%llu bytes, %llu cut, %llu rotations, %llu truncations, %llu "
-                                "without a syslog header)\n",
-                           (unsigned long long)ts->lines, (unsigned long long)ts->bytes, (unsigned long long)ts->cut,
-                           (unsigned long long)ts->rotations, (unsigned long long)ts->truncations,
-                           (unsigned long long)d->stats.unparsed);
-        }
+        buf_printf(out, "source: %s (%s)\n", source_kind(d->source), d->source_why);
+        source_status(d->source, out);
         buf_printf(out, "hits: %llu (and %llu already banned, %llu never banned, %llu own rejections)\n",
                    (unsigned long long)d->stats.hits, (unsigned long long)d->stats.already_banned,
                    (unsigned long long)d->stats.exempt, (unsigned long long)d->stats.own_rejects);

@@ -14,6 +14,8 @@
 #include <errno.h>
 
 #include "backend/fleet.h"
+#include "source/source.h"
+#include "util/panic.h"
 
 typedef int (*KeyParser)(Config *c, const char *value, char **why);
 
@@ -364,17 +366,19 @@ static int p_start_at(Config *c, const char *v, char **why)
 
 static int p_log_source(Config *c, const char *v, char **why)
 {
-        if (streq(v, "auto"))
-                c->log_source = LOG_SOURCE_AUTO;
-        else if (streq(v, "file"))
-                c->log_source = LOG_SOURCE_FILE;
-        else if (streq(v, "journal"))
-                c->log_source = LOG_SOURCE_JOURNAL;
-        else {
-                *why = xasprintf("'%s' is not auto, file or journal", v);
-                return -EINVAL;
+        const LogSourceClass *cls = source_class(v);
+        const char *const *k = source_kinds();
+        Buf b = {0};
+
+        if (streq(v, "auto") || cls) {
+                c->log_source = cls ? cls->kind : "auto";
+                return 0;
         }
-        return 0;
+        buf_printf(&b, "'%s' is not auto", v);
+        for (size_t i = 0; k[i]; i++)
+                buf_printf(&b, "%s%s", k[i + 1] ? ", " : " or ", k[i]);
+        *why = b.data;
+        return -EINVAL;
 }
 
 /* A list of names made of [-._A-Za-z0-9]. */
@@ -406,6 +410,15 @@ static int p_log_target(Config *c, const char *v, char **why)
 {
         if (log_target_from_string(v, &c->log_target) < 0) {
                 *why = xasprintf("'%s' is not auto, journal or stderr", v);
+                return -EINVAL;
+        }
+        return 0;
+}
+
+static int p_log_level(Config *c, const char *v, char **why)
+{
+        if (log_level_from_string(v, &c->log_level) < 0) {
+                *why = xasprintf("'%s' is not error, warning, notice, info or debug", v);
                 return -EINVAL;
         }
         return 0;
@@ -449,6 +462,7 @@ static const struct {
         {"reject_text", p_reject_text, "Blocked by postfix-autoblacklist"},
         {"start_at", p_start_at, "end"},
         {"log_target", p_log_target, "auto"},
+        {"log_level", p_log_level, "info"},
 };
 
 Config *config_new_default(void)
@@ -457,10 +471,8 @@ Config *config_new_default(void)
 
         for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
                 char *why = NULL;
-                if (keys[i].parse(c, keys[i].def, &why) < 0) {
-                        fprintf(stderr, "built-in default of %s: %s\n", keys[i].name, why);
-                        abort();
-                }
+                if (keys[i].parse(c, keys[i].def, &why) < 0)
+                        panic("built-in default of %s: %s", keys[i].name, why);
         }
         return c;
 }
@@ -631,9 +643,7 @@ void config_dump(const Config *c, Buf *out)
 {
         char d[32];
 
-        static const char *const sources[] = {"auto", "file", "journal"};
-
-        buf_printf(out, "log_source = %s\n", sources[c->log_source]);
+        buf_printf(out, "log_source = %s\n", c->log_source);
         buf_printf(out, "log_file = %s\n", c->log_file);
         buf_puts(out, "journal_users =");
         for (size_t i = 0; c->journal_users[i]; i++)
@@ -690,4 +700,5 @@ void config_dump(const Config *c, Buf *out)
         buf_printf(out, "reject_text = %s\n", c->reject_text);
         buf_printf(out, "start_at = %s\n", c->start_at == START_AT_END ? "end" : "beginning");
         buf_printf(out, "log_target = %s\n", log_target_to_string(c->log_target));
+        buf_printf(out, "log_level = %s\n", log_level_to_string(c->log_level));
 }

@@ -14,7 +14,6 @@
 #include "service/log.h"
 #include "util/names.h"
 #include "match/rules.h"
-#include "source/source.h"
 #include "util/util.h"
 
 typedef enum StartAt {
@@ -24,7 +23,7 @@ typedef enum StartAt {
 
 typedef struct Config {
         char *path; /* the file read, or NULL for built-in defaults */
-        LogSourceKind log_source;
+        const char *log_source; /* "auto", or a source's kind ("file", "journal"): static text */
         char *log_file;
         bool log_file_set; /* given in the file, not the default */
         char **journal_users;       /* besides root, whose journal entries count */
@@ -61,6 +60,7 @@ typedef struct Config {
         char *reject_text;
         StartAt start_at;
         LogTarget log_target;
+        int log_level; /* the lowest syslog priority logged: LOG_ERR .. LOG_DEBUG */
 } Config;
 
 /* The built-in default of every key. */

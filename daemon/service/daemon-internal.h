@@ -16,13 +16,12 @@
 #include "core/exempt.h"
 #include "backend/fleet.h"
 #include "core/health.h"
-#include "source/journal.h"
 #include "backend/mapwriter.h"
 #include "util/names.h"
 #include "service/notify.h"
 #include "match/rules.h"
 #include "core/session.h"
-#include "source/tail.h"
+#include "source/source.h"
 #include "core/tracker.h"
 
 typedef struct Stats {
@@ -37,8 +36,6 @@ typedef struct Stats {
         uint64_t own_rejects;
         uint64_t logged_in; /* hits of a logged-in session, not counted */
         uint64_t too_late;  /* bans that would already have ended by their log time */
-        uint64_t unparsed;
-        uint64_t spoofed_reported; /* journal entries refused, as last reported */
         char last_ban[CIDR_STRLEN];
         char last_ban_rule[65];
         int64_t last_ban_ms;
@@ -76,9 +73,8 @@ typedef struct Daemon {
         MapSlot slots[2]; /* the current writer and one that is retiring */
         unsigned cur;
         ev_idle reap;     /* frees a retired writer outside its own callback */
-        Tail *tail;       /* the file source, or ... */
-        Journal *journal; /* ... the journal source */
-        char *source_why; /* why this source */
+        LogSource *source; /* where the records come from */
+        char *source_why;  /* why this source */
         Control *control;
         Notify *notify;
         Exempt exempt;
@@ -113,9 +109,7 @@ typedef struct Daemon {
         bool snap_ok;
         uint64_t snap_hash;
         size_t snap_bytes, log_bytes;
-        TailPos saved_pos[TAIL_MAX_POS];
-        size_t saved_n_pos;
-        char *saved_cursor;
+        char *saved_position; /* the source's position in the last save */
         double save_backoff_s;
         char save_error[128];
         Addr *net_noted; /* networks whose "not banned as a network" was said */

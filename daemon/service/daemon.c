@@ -45,11 +45,11 @@
 #include <inttypes.h>
 #include <signal.h>
 #include <sys/random.h>
+#include <sysexits.h>
 #include <time.h>
 
 #include "service/log.h"
-#include "source/logline.h"
-#include "source/source.h"
+#include "service/sources.h"
 #include "service/state.h"
 #include "util/util.h"
 
@@ -257,12 +257,9 @@ static int save_state(Daemon *d)
         bool full = !d->snap_ok || d->log_bytes > MAX(d->snap_bytes, SAVE_LOG_MIN);
         int r;
 
-        if (d->journal)
-                st.journal_cursor = journal_cursor(d->journal);
-        else {
-                st.log_file = d->cfg->log_file;
-                st.n_pos = tail_positions(d->tail, st.pos, TAIL_MAX_POS);
-        }
+        st.position = source_position(d->source);
+        if (st.position)
+                st.source = xstrdup(source_kind(d->source));
         /* which map holds our block: a start with another access_map cleans it */
         st.map = xasprintf("%s:%s", d->cfg->map_type, d->cfg->map_path);
         if (full) {
@@ -277,8 +274,8 @@ static int save_state(Daemon *d)
                 }
         } else {
                 n_c = banset_take_changes(d->bans, &c);
-                if (!n_c && d->saved_n_pos == st.n_pos && !memcmp(d->saved_pos, st.pos, sizeof(st.pos)) &&
-                    (d->saved_cursor && st.journal_cursor ? streq(d->saved_cursor, st.journal_cursor) : d->saved_cursor == st.journal_cursor)) {
+                if (!n_c && (d->saved_position && st.position ? streq(d->saved_position, st.position)
+                                                               : d->saved_position == st.position)) {
                         r = 0; /* nothing new */
                         goto saved;
                 }
@@ -313,10 +310,8 @@ saved:
                 for (size_t i = 0; i < n_c; i++)
                         if (c[i].ban)
                                 c[i].ban->in_state = c[i].ban->active;
-        memcpy(d->saved_pos, st.pos, sizeof(st.pos));
-        d->saved_n_pos = st.n_pos;
-        free(d->saved_cursor);
-        d->saved_cursor = st.journal_cursor ? xstrdup(st.journal_cursor) : NULL;
+        free(d->saved_position);
+        d->saved_position = st.position ? xstrdup(st.position) : NULL;
         d->bans_dirty = false;
         if (d->save_failing) {
                 d->save_failing = false;
@@ -327,7 +322,6 @@ saved:
                         (void)daemon_map_request(d, false);
         }
 out:
-        st.log_file = NULL;
         state_clear(&st);
         return r;
 }
@@ -359,10 +353,19 @@ static void schedule_save(Daemon *d, double within)
 static void load_state(Daemon *d, State *st)
 {
         _cleanup_free_ char *why = NULL;
-        int r = state_load(d->cfg->state_file, st, &why);
+        StateLogInfo info;
+        int r = state_load_info(d->cfg->state_file, st, &why, &info);
 
         if (r == -ENOENT)
                 return;
+        /* What a crash left in the change log, and what of it was used */
+        if (r == 0 && info.skipped)
+                log_info("%s.log: not used: %s", d->cfg->state_file, info.skipped);
+        else if (r == 0 && info.ignored)
+                log_info("%s.log: %zu bytes of a batch cut short ignored (a crash while it was written)",
+                         d->cfg->state_file, info.ignored);
+        if (r == 0 && info.batches)
+                log_debug("%s.log: %zu batches of changes applied", d->cfg->state_file, info.batches);
         if (r == -EBADMSG) {
                 _cleanup_free_ char *aside = state_set_aside(d->cfg->state_file);
                 log_warn("%s: damaged (%s); starting without it%s%s", d->cfg->state_file, why,
@@ -460,8 +463,8 @@ static char *status_line(Daemon *d)
                 buf_printf(&b, "; map not updated, retrying: %s", mapwriter_stats(d->map)->last_error);
         if (d->auth_map && mapwriter_stats(d->auth_map)->last_error[0])
                 buf_printf(&b, "; auth map not updated, retrying: %s", mapwriter_stats(d->auth_map)->last_error);
-        if (d->tail && tail_problem(d->tail))
-                buf_printf(&b, "; log %s: %s", d->cfg->log_file, tail_problem(d->tail));
+        if (source_problem(d->source))
+                buf_printf(&b, "; log %s: %s", source_label(d->source), source_problem(d->source));
         if (d->save_failing)
                 buf_printf(&b, "; state not saved, new bans held back, retrying: %s", d->save_error);
         {
@@ -677,6 +680,8 @@ static size_t render_entries(void *ctx, const AdminKeys *admin, Buf *out)
                 (void)save_state(d);
         if (held)
                 log_debug("%zu new bans held back from the map until the state is saved", held);
+        log_debug("%s: rendered %zu of %zu bans as keys, %zu as networks, %zu lifted, %zu held back",
+                  mapwriter_path(slot->mw), written, n, n_nets, n_lift, held);
         /* Lifts above are part of this render, so take the generation last. */
         d->gen_rendering = d->gen_wanted;
         return written;
@@ -720,9 +725,8 @@ static void become_ready(Daemon *d, bool waited)
         d->ready = true;
         ev_timer_stop(d->loop, &d->ready_timer);
         log_event(LOG_EVENT_START, LOG_INFO, NULL, "ready: %s %s%s%s, %zu rules, %zu bans%s%s%s%s",
-                  d->tail && tail_problem(d->tail) ? "waiting for" : "following",
-                  d->journal ? "the journal" : d->cfg->log_file, d->tail && tail_problem(d->tail) ? ": " : "",
-                  d->tail && tail_problem(d->tail) ? tail_problem(d->tail) : "", ruleset_count(d->rules),
+                  source_problem(d->source) ? "waiting for" : "following", source_what(d->source),
+                  source_problem(d->source) ? ": " : "", source_problem(d->source) ?: "", ruleset_count(d->rules),
                   banset_active(d->bans),
                   err[0] ? "; the map cannot be written yet (" : "", err,
                   err[0] ? "): bans are kept in memory and written when it can be" : "",
@@ -1175,15 +1179,15 @@ static void health_changed(Daemon *d, HealthChange c)
                 return;
         case HEALTH_UNPARSED_START:
         case HEALTH_SILENT_START:
-                log_warn("%s: %s", d->journal ? "journal" : d->cfg->log_file,
+                log_warn("%s: %s", source_label(d->source),
                          health_problem(&d->health, h, sizeof(h)));
                 break;
         case HEALTH_UNPARSED_END:
                 log_notice("%s: the log lines have a readable syslog header again",
-                           d->journal ? "journal" : d->cfg->log_file);
+                           source_label(d->source));
                 break;
         case HEALTH_SILENT_END:
-                log_notice("%s: a rule matches again", d->journal ? "journal" : d->cfg->log_file);
+                log_notice("%s: a rule matches again", source_label(d->source));
                 break;
         }
         if (d->ready) {
@@ -1225,6 +1229,8 @@ static void on_record(void *ctx, const LogRecord *rec)
                 return;
         if (m.own_reject) {
                 d->stats.own_rejects++;
+                log_debug("%s: rule %s saw our own rejection; not counted", addr_format(&m.addr, text),
+                          m.rule->name);
                 return;
         }
         if (in_session && addr_equal(&client, &m.addr)) {
@@ -1247,6 +1253,8 @@ static void on_record(void *ctx, const LogRecord *rec)
         cover = banset_covering(d->bans, &m.addr);
         if (cover && (ban_is_host(cover) || !d->auth_map)) {
                 d->stats.already_banned++;
+                log_debug("%s matched rule %s (%s:%u) but is already banned (/%u)", addr_format(&m.addr, text),
+                          m.rule->name, m.rule->file, m.rule->line, cover->plen);
                 return;
         }
         now = now_ms();
@@ -1266,27 +1274,20 @@ static void on_record(void *ctx, const LogRecord *rec)
                 (void)maybe_ban_prefix(d, &m.addr, m.rule, at);
 }
 
-/* The file source: a line with a syslog header is a record. */
-static void on_line(void *ctx, const char *line, size_t len)
+/* A line without a syslog header (the file source): the log's health hears of it. */
+static void on_unparsed(void *ctx, const char *line, size_t len)
 {
         Daemon *d = ctx;
-        LogLine ll;
 
-        /* the loop's time, not a clock read per line: it only dates yearless stamps */
-        if (logline_parse_at(line, len, (int64_t)(ev_now(d->loop) * 1000.0), &ll) < 0) {
-                d->stats.unparsed++;
-                health_changed(d, health_unparsed(&d->health));
-                if (!d->save_due)
-                        schedule_save(d, SAVE_POSITION_S);
-                return;
-        }
-        on_record(d, &(LogRecord){.time_ms = ll.time_ms, .tag = ll.tag, .tag_len = ll.tag_len, .msg = ll.msg,
-                                  .msg_len = ll.msg_len, .pid = ll.pid});
+        (void)line;
+        (void)len;
+        health_changed(d, health_unparsed(&d->health));
+        if (!d->save_due)
+                schedule_save(d, SAVE_POSITION_S);
 }
 
-
 /* The log became unreadable, missing, ... or fine again: systemctl status shows it. */
-static void on_tail_problem(void *ctx)
+static void on_source_changed(void *ctx)
 {
         Daemon *d = ctx;
         _cleanup_free_ char *status = NULL;
@@ -1297,26 +1298,21 @@ static void on_tail_problem(void *ctx)
         notify_status(d->notify, status);
 }
 
-static const TailOps tail_ops = {on_line, on_tail_problem};
-
-/* The journal source: a refused entry, reported at most once per burst (the flood limiter). */
-static void on_spoofed(void *ctx, const JournalFields *f, const char *why)
+/* What the source says, logged (refused journal entries: at most a few per burst, the flood limiter). */
+static void on_source_report(void *ctx, int prio, SourceEvent ev, const char *text)
 {
+        static const LogEvent events[] = {
+                [SOURCE_EVENT_NONE] = LOG_EVENT_NONE,
+                [SOURCE_EVENT_ROTATE] = LOG_EVENT_ROTATE,
+                [SOURCE_EVENT_SKIPPED] = LOG_EVENT_SKIPPED,
+                [SOURCE_EVENT_SPOOFED] = LOG_EVENT_SPOOFED,
+        };
+
         (void)ctx;
-        log_event(LOG_EVENT_SPOOFED, LOG_WARNING, NULL,
-                  "journal: refused an entry of %s (_UID=%s _COMM=%s _PID=%s): %s; it is not counted",
-                  f->identifier, f->uid ? f->uid : "?", f->comm ? f->comm : "?", f->pid ? f->pid : "?", why);
+        log_event(ev < ELEMENTSOF(events) ? events[ev] : LOG_EVENT_NONE, prio, NULL, "%s", text);
 }
 
-static void on_suppressed(void *ctx, uint64_t n, const char *text)
-{
-        (void)ctx;
-        log_warn("journal: journald dropped %llu messages of a mail program (\"%s\"): lost input; raise "
-                 "RateLimitBurst (see README)",
-                 (unsigned long long)n, text);
-}
-
-static const JournalOps journal_ops = {on_record, on_spoofed, on_suppressed};
+static const LogSourceOps source_ops = {on_record, on_unparsed, on_source_report, on_source_changed};
 
 /* --- reload, stop ------------------------------------------------------- */
 
@@ -1372,7 +1368,7 @@ static int daemon_reload(Daemon *d, char **why)
                 }
         }
         if (!streq(cfg->log_file, d->cfg->log_file) || !streq(cfg->state_file, d->cfg->state_file) ||
-            !streq(cfg->control_socket, d->cfg->control_socket) || cfg->log_source != d->cfg->log_source ||
+            !streq(cfg->control_socket, d->cfg->control_socket) || !streq(cfg->log_source, d->cfg->log_source) ||
             !streq(cfg->fleet ?: "", d->cfg->fleet ?: "") || !streq(cfg->fleet_name ?: "", d->cfg->fleet_name ?: ""))
                 log_warn("reload: log_source, log_file, state_file, control_socket and fleet changes take effect "
                          "at the next start");
@@ -1390,15 +1386,16 @@ static int daemon_reload(Daemon *d, char **why)
         free(cfg->fleet_name);
         cfg->fleet_name = d->cfg->fleet_name ? xstrdup(d->cfg->fleet_name) : NULL;
         build_exempt(cfg, &exempt);
-        if (d->journal) {
-                JournalTrust trust;
+        {
+                /* what the source takes without a restart (the journal's users may have changed) */
+                SourceConfig sc;
                 Diags notes = {0};
-                source_journal_trust(cfg, &trust, &notes);
+                sources_config(cfg, source_kind(d->source), &sc, &notes);
                 for (size_t i = 0; i < notes.n; i++)
                         log_notice("reload: %s", notes.items[i]);
                 diags_free(&notes);
-                journal_set_trust(d->journal, &trust);
-                journal_trust_clear(&trust);
+                source_configure(d->source, &sc.set);
+                sources_config_clear(&sc);
         }
         if (moved) {
                 /* The old map loses our block (one write, retried until it
@@ -1428,7 +1425,7 @@ static int daemon_reload(Daemon *d, char **why)
         d->cfg = cfg;
         exempt_clear(&d->exempt);
         d->exempt = exempt;
-        log_setup(cfg->log_target);
+        log_setup(cfg->log_target, cfg->log_level);
         log_info("private address space: %s", daemon_private_policy(d));
         check_network_map(cfg);
         tracker_set_window(d->tracker, ruleset_max_find_time(d->rules));
@@ -1463,10 +1460,7 @@ int daemon_reload_notify(Daemon *d, char **why)
         notify_reloading(d->notify);
         r = daemon_reload(d, why);
         /* and look at the log again now: an admin may have fixed it */
-        if (d->tail)
-                tail_poll_now(d->tail);
-        else if (d->journal)
-                journal_poll_now(d->journal);
+        source_poll(d->source);
         /* READY=1 also when the reload was rejected: the old config runs on */
         notify_ready(d->notify, NULL);
         return r;
@@ -1500,10 +1494,7 @@ static void sigterm_cb(struct ev_loop *loop, ev_signal *w, int revents)
         notify_stopping(d->notify);
         log_event(LOG_EVENT_STOP, LOG_INFO, NULL, "stopping");
         /* Read what is left, then let a pending map write finish. */
-        if (d->tail)
-                tail_poll_now(d->tail);
-        if (d->journal)
-                journal_poll_now(d->journal);
+        source_poll(d->source);
         if (mapwriter_busy(d->map))
                 mapwriter_request_now(d->map);
         else
@@ -1583,15 +1574,14 @@ static void daemon_done(Daemon *d)
         d->control = control_free(d->control);
         d->fleet = fleet_free(d->fleet);
         d->notify = notify_free(d->notify);
-        d->tail = tail_free(d->tail);
-        d->journal = journal_free(d->journal);
+        d->source = source_free(d->source);
         d->source_why = mfree(d->source_why);
         d->slots[0].mw = mapwriter_free(d->slots[0].mw);
         d->slots[1].mw = mapwriter_free(d->slots[1].mw);
         d->map = NULL;
         d->auth_map = mapwriter_free(d->auth_map);
         free(d->flushes);
-        free(d->saved_cursor);
+        free(d->saved_position);
         free(d->net_noted);
         d->rules = ruleset_free(d->rules);
         d->tracker = tracker_free(d->tracker);
@@ -1614,22 +1604,21 @@ int daemon_run(const DaemonOptions *opts)
         Daemon d = {.opts = opts};
         Diags errors = {0};
         State st = {0};
-        bool same_log;
         int r;
 
         if (config_load_or_default(opts->config_path, &d.cfg, &errors) < 0) {
                 diags_print(stderr, &errors, "");
                 diags_free(&errors);
-                return 78; /* EX_CONFIG */
+                return EX_CONFIG;
         }
-        log_setup(d.cfg->log_target);
+        log_setup(d.cfg->log_target, d.cfg->log_level);
         d.names = names_new();
         (void)names_intern(d.names, "manual", &d.manual_rule);
         (void)names_intern(d.names, "ipv6-network", &d.net_rule);
         if (load_rules(&d, d.cfg, &d.rules, &errors) < 0) {
                 diags_print(stderr, &errors, "");
                 diags_free(&errors);
-                return fail(&d, 78);
+                return fail(&d, EX_CONFIG);
         }
         if (!ruleset_jit(d.rules))
                 log_warn("PCRE2 JIT is not available here; matching uses the slower interpreter");
@@ -1639,12 +1628,12 @@ int daemon_run(const DaemonOptions *opts)
 
         if (getrandom(d.hash_key, sizeof(d.hash_key), 0) != sizeof(d.hash_key)) {
                 log_err("getrandom: %m");
-                return fail(&d, 1);
+                return fail(&d, EX_OSERR);
         }
         d.loop = ev_default_loop(EVFLAG_AUTO);
         if (!d.loop) {
                 log_err("cannot create the event loop");
-                return fail(&d, 1);
+                return fail(&d, EX_OSERR);
         }
         d.started_ms = now_ms();
         d.notify = notify_new(d.loop);
@@ -1661,42 +1650,40 @@ int daemon_run(const DaemonOptions *opts)
         d.map = d.slots[0].mw;
         if (r < 0) {
                 log_err("%s: %s", d.cfg->map_path, strerror(-r));
-                return fail(&d, 1);
+                return fail(&d, EX_CANTCREAT);
         }
         if (d.cfg->auth_map_path) {
                 r = mapwriter_new(&d.auth_map, d.loop, d.cfg->auth_map_type, d.cfg->auth_map_path, d.cfg->postmap,
                                   d.cfg->postmap_timeout_ms, d.cfg->debounce_ms, &auth_ops, &d);
                 if (r < 0) {
                         log_err("%s: %s", d.cfg->auth_map_path, strerror(-r));
-                        return fail(&d, 1);
+                        return fail(&d, EX_CANTCREAT);
                 }
         }
-        if (source_choose(d.cfg, &d.source_why) == LOG_SOURCE_JOURNAL) {
-                JournalTrust trust;
+        {
+                const char *kind = sources_choose(d.cfg, &d.source_why);
+                SourceConfig sc;
                 Diags notes = {0};
-                source_journal_trust(d.cfg, &trust, &notes);
+
+                sources_config(d.cfg, kind, &sc, &notes);
                 for (size_t i = 0; i < notes.n; i++)
                         log_notice("%s", notes.items[i]);
                 diags_free(&notes);
-                r = journal_new(&d.journal, d.loop, &trust, &journal_ops, &d);
-                journal_trust_clear(&trust);
+                r = source_new(&d.source, kind, d.loop, &sc.set, &source_ops, &d);
+                sources_config_clear(&sc);
                 if (r < 0) {
-                        log_err("journal: cannot open the system journal: %s", strerror(-r));
-                        return fail(&d, 1);
+                        if (streq(kind, "file"))
+                                log_err("%s: cannot follow: %s", d.cfg->log_file, strerror(-r));
+                        else
+                                log_err("%s: cannot open it: %s", kind, strerror(-r));
+                        return fail(&d, EX_NOINPUT);
                 }
-                log_info("reading the systemd journal (%s)", d.source_why);
-        } else {
-                r = tail_new(&d.tail, d.loop, d.cfg->log_file, &tail_ops, &d);
-                if (r < 0) {
-                        log_err("%s: cannot follow: %s", d.cfg->log_file, strerror(-r));
-                        return fail(&d, 1);
-                }
-                log_info("following %s (%s)", d.cfg->log_file, d.source_why);
+                log_info("following %s (%s)", source_what(d.source), d.source_why);
         }
         r = control_new(&d.control, d.loop, d.cfg->control_socket, d.cfg->control_timeout_ms, &control_ops, &d);
         if (r < 0) {
                 log_err("%s: cannot create the control socket: %s", d.cfg->control_socket, strerror(-r));
-                return fail(&d, 1);
+                return fail(&d, EX_CANTCREAT);
         }
 
         signal(SIGPIPE, SIG_IGN);
@@ -1725,28 +1712,27 @@ int daemon_run(const DaemonOptions *opts)
         restore_bans(&d, &st, d.started_ms);
         retire_previous_map(&d, st.map);
         daemon_arm_due(&d);
-        if (daemon_fleet_start(&d) < 0)
-                return fail(&d, 1);
+        if ((r = daemon_fleet_start(&d)) < 0)
+                return fail(&d, r == -EINVAL ? EX_CONFIG : EX_UNAVAILABLE);
         (void)daemon_map_request(&d, true);
-        if (d.journal) {
-                if (!st.journal_cursor && st.n_pos)
-                        log_info("%s: the saved position is for %s, not the journal; starting as configured",
-                                 d.cfg->state_file, st.log_file ? st.log_file : "a log file");
-                r = journal_start(d.journal, st.journal_cursor,
-                                  d.cfg->start_at == START_AT_BEGINNING ? journal_boot_start_us() : 0);
+        {
+                _cleanup_free_ char *why = NULL;
+                const char *pos = st.position;
+
+                if (st.source && !streq(st.source, source_kind(d.source))) {
+                        log_info("%s: the saved position is for the %s source; starting as configured",
+                                 d.cfg->state_file, st.source);
+                        pos = NULL;
+                }
+                r = source_start(d.source, pos, d.cfg->start_at == START_AT_BEGINNING, &why);
+                if (why)
+                        log_info("%s: %s; starting as configured", d.cfg->state_file, why);
                 if (r < 0)
-                        log_err("journal: cannot start reading: %s", strerror(-r));
-        } else {
-                same_log = st.log_file && streq(st.log_file, d.cfg->log_file);
-                if ((st.n_pos || st.journal_cursor) && !same_log)
-                        log_info("%s: the saved position is for %s; starting as configured", d.cfg->state_file,
-                                 st.log_file ? st.log_file : "another log");
-                r = tail_start(d.tail, same_log ? st.pos : NULL, same_log ? st.n_pos : 0,
-                               d.cfg->start_at == START_AT_BEGINNING);
+                        log_err("%s: cannot start reading: %s", source_label(d.source), strerror(-r));
         }
         state_clear(&st);
         if (r < 0)
-                return fail(&d, 1);
+                return fail(&d, EX_NOINPUT);
         /* Following the log: READY when the first map write ends, or soon anyway. */
         ev_stat_start(d.loop, &d.map_stat);
         ev_timer_start(d.loop, &d.ready_timer);
@@ -1755,25 +1741,13 @@ int daemon_run(const DaemonOptions *opts)
         d.snap_ok = false; /* a stopped daemon leaves one whole file, without a log */
         if (save_state(&d) < 0)
                 log_err("%s: the bans since the last good save are lost at this stop", d.cfg->state_file);
-        if (d.journal) {
-                const JournalStats *js = journal_stats(d.journal);
+        {
+                _cleanup_buf_ Buf b = {0};
+                source_summary(d.source, &b);
                 log_event(LOG_EVENT_STOP, LOG_INFO, NULL,
-                          "stopped: %llu journal entries (%llu of mail programs, %llu refused as spoofed, %llu "
-                          "dropped by journald), %llu hits, %llu bans, %llu already banned, %llu never banned",
-                          (unsigned long long)js->entries, (unsigned long long)js->records,
-                          (unsigned long long)js->spoofed, (unsigned long long)js->suppressed,
+                          "stopped: %s, %llu hits, %llu bans, %llu already banned, %llu never banned", b.data,
                           (unsigned long long)d.stats.hits, (unsigned long long)d.stats.bans,
                           (unsigned long long)d.stats.already_banned, (unsigned long long)d.stats.exempt);
-        } else {
-                const TailStats *ts = tail_stats(d.tail);
-                log_event(LOG_EVENT_STOP, LOG_INFO, NULL,
-                          "stopped: %llu lines (%llu bytes, %llu cut, %llu rotations, %llu truncations), "
-                          "%llu hits, %llu bans, %llu already banned, %llu never banned",
-                          (unsigned long long)ts->lines, (unsigned long long)ts->bytes,
-                          (unsigned long long)ts->cut, (unsigned long long)ts->rotations,
-                          (unsigned long long)ts->truncations, (unsigned long long)d.stats.hits,
-                          (unsigned long long)d.stats.bans, (unsigned long long)d.stats.already_banned,
-                          (unsigned long long)d.stats.exempt);
         }
         daemon_done(&d);
         ev_loop_destroy(d.loop);

@@ -23,8 +23,11 @@
 #include <sys/uio.h>
 #include <systemd/sd-journal.h>
 
+#include "util/panic.h"
+
 static LogTarget log_target = LOG_TARGET_STDERR;
-static int log_max_prio = LOG_INFO;
+int log_max_prio = LOG_INFO;
+static bool log_debug_forced; /* -d */
 
 static const struct {
         const char *name;
@@ -110,15 +113,45 @@ static bool stderr_is_journal(void)
         return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
 }
 
-void log_setup(LogTarget target)
+static const char *const level_names[] = {
+        [LOG_ERR] = "error", [LOG_WARNING] = "warning", [LOG_NOTICE] = "notice",
+        [LOG_INFO] = "info", [LOG_DEBUG] = "debug",
+};
+
+int log_level_from_string(const char *s, int *out)
+{
+        for (int i = LOG_ERR; i <= LOG_DEBUG; i++)
+                if (streq(s, level_names[i])) {
+                        *out = i;
+                        return 0;
+                }
+        return -EINVAL;
+}
+
+const char *log_level_to_string(int prio)
+{
+        return prio >= LOG_ERR && prio <= LOG_DEBUG ? level_names[prio] : "?";
+}
+
+static void log_panic(const char *msg);
+
+void log_setup(LogTarget target, int max_prio)
 {
         if (target == LOG_TARGET_AUTO)
                 target = stderr_is_journal() ? LOG_TARGET_JOURNAL : LOG_TARGET_STDERR;
         log_target = target;
+        log_set_max_priority(max_prio);
+        panic_set_hook(log_panic);
 }
 
 LogTarget log_get_target(void) { return log_target; }
-void log_set_max_priority(int prio) { log_max_prio = prio; }
+void log_set_max_priority(int prio) { log_max_prio = log_debug_forced ? LOG_DEBUG : prio; }
+
+void log_force_debug(void)
+{
+        log_debug_forced = true;
+        log_max_prio = LOG_DEBUG;
+}
 
 /* Token bucket: may a message of this kind go out now? */
 static bool ratelimit_pass(LogEvent ev, int prio, uint64_t *suppressed)
@@ -158,8 +191,9 @@ static const char *prio_prefix(int prio)
         switch (prio) {
         case LOG_EMERG:
         case LOG_ALERT:
-        case LOG_CRIT:
                 return "fatal: ";
+        case LOG_CRIT:
+                return "panic: "; /* only log_panic() uses it */
         case LOG_ERR:
                 return "error: ";
         case LOG_WARNING:
@@ -214,7 +248,10 @@ static void emit(LogEvent ev, int prio, const LogFields *f, const char *msg)
         fflush(stderr);
 }
 
-void log_event(LogEvent ev, int prio, const LogFields *f, const char *fmt, ...)
+/* A panic's message: never rate-limited; util/panic aborts when this returns. */
+static void log_panic(const char *msg) { emit(LOG_EVENT_NONE, LOG_CRIT, NULL, msg); }
+
+void log_event_emit(LogEvent ev, int prio, const LogFields *f, const char *fmt, ...)
 {
         int saved_errno = errno;
         uint64_t suppressed = 0;
@@ -223,8 +260,7 @@ void log_event(LogEvent ev, int prio, const LogFields *f, const char *fmt, ...)
 
         if (prio > log_max_prio)
                 return;
-        if ((unsigned)ev >= _LOG_EVENT_MAX)
-                ev = LOG_EVENT_NONE;
+        ASSERT((unsigned)ev < _LOG_EVENT_MAX);
         if (!ratelimit_pass(ev, prio, &suppressed))
                 return;
         if (suppressed) {

@@ -19,14 +19,44 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "source/file.h"
 #include "util/htab.h"
 
 #define MAGIC "postfix-autoblacklist-state"
 
+/*
+ * The records of older files, kept while a file or batch is read and
+ * then turned into the source and position they stand for: "log" and
+ * "position" the file source's (file.h's position string), "journal"
+ * the journal source's cursor.
+ */
+typedef struct Legacy {
+        char *log;
+        char *cursor;
+        TailPos pos[TAIL_MAX_POS];
+        size_t n_pos;
+} Legacy;
+
+static void legacy_finish(Legacy *lg, State *s)
+{
+        if (!s->source && lg->cursor) {
+                s->source = xstrdup("journal");
+                s->position = lg->cursor;
+                lg->cursor = NULL;
+        } else if (!s->source && (lg->log || lg->n_pos)) {
+                s->source = xstrdup("file");
+                /* positions without a log line: the log is unknown, so they fit no log */
+                s->position = file_position_format(lg->log ? lg->log : "/unknown", lg->pos, lg->n_pos);
+        }
+        free(lg->log);
+        free(lg->cursor);
+        *lg = (Legacy){0};
+}
+
 void state_clear(State *s)
 {
-        free(s->log_file);
-        free(s->journal_cursor);
+        free(s->source);
+        free(s->position);
         free(s->map);
         free(s->bans);
         free(s->gone);
@@ -51,23 +81,12 @@ static size_t render_records(const State *s, Buf *out)
 {
         size_t records = 0;
 
-        if (s->log_file) {
-                buf_printf(out, "log %s\n", s->log_file);
-                records++;
-        }
-        if (s->journal_cursor) {
-                buf_printf(out, "journal %s\n", s->journal_cursor);
+        if (s->source && s->position) {
+                buf_printf(out, "source %s %s\n", s->source, s->position);
                 records++;
         }
         if (s->map) {
                 buf_printf(out, "map %s\n", s->map);
-                records++;
-        }
-        for (size_t i = 0; i < s->n_pos; i++) {
-                const TailPos *p = &s->pos[i];
-                /* "skip": the offset is inside an over-long line, whose rest is not a line */
-                buf_printf(out, "position %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu32 " %016" PRIx64 "%s\n",
-                           p->dev, p->ino, p->offset, p->head_len, p->head_hash, p->skip_line ? " skip" : "");
                 records++;
         }
         for (size_t i = 0; i < s->n_bans; i++) {
@@ -187,24 +206,37 @@ static int parse_ban(char **w, size_t n, State *s)
  * One record line (not the header, not the end line) into s.  in_log: a
  * change log's batch, where "forget" is allowed.  -1 with *why on error.
  */
-static int parse_record(char *line, unsigned lineno, State *s, bool in_log, char **why)
+static int parse_record(char *line, unsigned lineno, State *s, Legacy *lg, bool in_log, char **why)
 {
         char *w[13];
         size_t n;
 
+        if (startswith(line, "source ")) {
+                /* KIND, then the position: the rest of the line, the source's own text */
+                const char *k = line + 7, *sp = strchr(k, ' ');
+                size_t kl = sp ? (size_t)(sp - k) : 0;
+                if (!sp || kl == 0 || strspn(k, "abcdefghijklmnopqrstuvwxyz0123456789_-") != kl || !sp[1] ||
+                    s->source) {
+                        *why = xasprintf("line %u: bad source record", lineno);
+                        return -1;
+                }
+                s->source = xstrndup(k, kl);
+                s->position = xstrdup(sp + 1);
+                return 0;
+        }
         if (startswith(line, "log ")) {
-                free(s->log_file);
-                s->log_file = xstrdup(line + 4);
+                free(lg->log);
+                lg->log = xstrdup(line + 4);
                 return 0;
         }
         if (startswith(line, "journal ")) {
                 /* a cursor is printable ASCII without spaces */
                 const char *c = line + 8;
-                if (!*c || c[strcspn(c, " \t")] || s->journal_cursor) {
+                if (!*c || c[strcspn(c, " \t")] || lg->cursor) {
                         *why = xasprintf("line %u: bad journal record", lineno);
                         return -1;
                 }
-                s->journal_cursor = xstrdup(c);
+                lg->cursor = xstrdup(c);
                 return 0;
         }
         if (startswith(line, "map ")) {
@@ -216,11 +248,11 @@ static int parse_record(char *line, unsigned lineno, State *s, bool in_log, char
         if (n >= 1 && streq(w[0], "position")) {
                 TailPos *p;
                 uint64_t hl;
-                if (s->n_pos == TAIL_MAX_POS) {
+                if (lg->n_pos == TAIL_MAX_POS) {
                         *why = xasprintf("line %u: too many positions", lineno);
                         return -1;
                 }
-                p = &s->pos[s->n_pos];
+                p = &lg->pos[lg->n_pos];
                 if ((n != 6 && (n != 7 || !streq(w[6], "skip"))) || !num_u64(w[1], &p->dev) ||
                     !num_u64(w[2], &p->ino) || !num_u64(w[3], &p->offset) || !num_u64(w[4], &hl) ||
                     hl > TAIL_HEAD_LEN || !num_hex(w[5], &p->head_hash)) {
@@ -229,7 +261,7 @@ static int parse_record(char *line, unsigned lineno, State *s, bool in_log, char
                 }
                 p->head_len = (uint32_t)hl;
                 p->skip_line = n == 7;
-                s->n_pos++;
+                lg->n_pos++;
                 return 0;
         }
         if (n >= 1 && streq(w[0], "ban")) {
@@ -261,6 +293,7 @@ int state_parse(const char *text, size_t len, State *out, char **why)
         size_t records = 0;
         bool ended = false;
         State s = {0};
+        Legacy lg = {0};
         const char *end_line = NULL;
 
         *why = NULL;
@@ -313,7 +346,7 @@ int state_parse(const char *text, size_t len, State *out, char **why)
                         ended = true;
                         continue;
                 }
-                if (parse_record(line, lineno, &s, false, why) < 0)
+                if (parse_record(line, lineno, &s, &lg, false, why) < 0)
                         goto bad;
                 records++;
         }
@@ -325,9 +358,11 @@ int state_parse(const char *text, size_t len, State *out, char **why)
                 *why = xstrdup("no end line: the file is truncated");
                 goto bad;
         }
+        legacy_finish(&lg, &s);
         *out = s;
         return 0;
 bad:
+        legacy_finish(&lg, &s);
         state_clear(&s);
         return -EBADMSG;
 }
@@ -383,24 +418,17 @@ static void drop_ban(State *s, HTab *t, uint32_t i)
 /* Fold one parsed batch into s. */
 static void apply_batch(State *s, HTab *t, State *b)
 {
-        if (b->log_file) {
-                free(s->log_file);
-                s->log_file = b->log_file;
-                b->log_file = NULL;
-        }
-        if (b->journal_cursor) {
-                free(s->journal_cursor);
-                s->journal_cursor = b->journal_cursor;
-                b->journal_cursor = NULL;
+        if (b->source) {
+                free(s->source);
+                free(s->position);
+                s->source = b->source;
+                s->position = b->position;
+                b->source = b->position = NULL;
         }
         if (b->map) {
                 free(s->map);
                 s->map = b->map;
                 b->map = NULL;
-        }
-        if (b->n_pos) {
-                memcpy(s->pos, b->pos, sizeof(s->pos));
-                s->n_pos = b->n_pos;
         }
         for (size_t i = 0; i < b->n_bans; i++) {
                 struct StateKey k = {b->bans[i].addr, b->bans[i].plen};
@@ -423,6 +451,7 @@ void state_apply_log(State *s, const char *text, size_t len, StateLogInfo *info)
 {
         const char *p = text, *end = text + len, *batch_start;
         State b = {0};
+        Legacy lg = {0};
         HTab t;
         size_t records = 0;
         unsigned lineno = 1;
@@ -472,6 +501,7 @@ void state_apply_log(State *s, const char *text, size_t len, StateLogInfo *info)
                         if (split_words(line, " ", w, 3) != 3 || !num_u64(w[1], &count) || !num_hex(w[2], &hash) ||
                             count != records || hash != fnv1a(batch_start, (size_t)(p - batch_start)))
                                 break; /* a damaged batch: nothing after it is trusted */
+                        legacy_finish(&lg, &b);
                         apply_batch(s, &t, &b);
                         state_clear(&b);
                         records = 0;
@@ -479,7 +509,7 @@ void state_apply_log(State *s, const char *text, size_t len, StateLogInfo *info)
                         p = batch_start = e + 1;
                         continue;
                 }
-                if (parse_record(line, lineno, &b, true, &why) < 0) {
+                if (parse_record(line, lineno, &b, &lg, true, &why) < 0) {
                         free(why);
                         break;
                 }
@@ -487,6 +517,7 @@ void state_apply_log(State *s, const char *text, size_t len, StateLogInfo *info)
                 p = e + 1;
         }
         info->ignored = (size_t)(end - batch_start);
+        legacy_finish(&lg, &b);
         state_clear(&b);
         htab_free(&t);
 }
@@ -550,7 +581,6 @@ int state_save_snapshot(const char *path, const State *s, uint64_t *hash, size_t
         return r;
 }
 
-int state_save(const char *path, const State *s) { return state_save_snapshot(path, s, NULL, NULL); }
 
 int state_append(const char *path, uint64_t snap_hash, const State *batch, size_t *log_bytes)
 {

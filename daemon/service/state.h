@@ -8,12 +8,16 @@
  * truncated or damaged file is recognised instead of half-read:
  *
  *   postfix-autoblacklist-state 1
- *   log /var/log/mail.log
+ *   source KIND POSITION          (the log source's own position string)
  *   map hash:/etc/postfix/access
- *   journal CURSOR                (the journal source's position, instead)
- *   position DEV INO OFFSET HEAD_LEN HEAD_HASH [skip]
  *   ban ADDR/PLEN RULE ACTIVE MANUAL COUNT HITS FIRST_MS LAST_MS BANNED_MS EXPIRES_MS [from=HOST]
  *   end RECORDS HASH
+ *
+ * The position is opaque here: the source made it (source_position())
+ * and reads it back.  Older files kept the file source's position as
+ * "log PATH" and "position DEV INO OFFSET HEAD_LEN HEAD_HASH [skip]"
+ * lines, and the journal's as "journal CURSOR": they are still read, as
+ * the position of a "file" or "journal" source.
  *
  * A ban imported from another host of the fleet ends with from=HOST (an
  * older state file has no such bans, and reads as before).
@@ -29,7 +33,7 @@
  * dropped) closed by a line that counts and hashes them:
  *
  *   postfix-autoblacklist-log 1 SNAPSHOT_HASH
- *   position ... / journal ...    (the positions now, if the batch has any)
+ *   source ...                    (the position now, if it changed)
  *   ban ...
  *   forget ADDR/PLEN
  *   commit RECORDS HASH
@@ -46,7 +50,6 @@
 #include <stdint.h>
 
 #include "util/addr.h"
-#include "source/tail.h"
 #include "util/util.h"
 
 #define STATE_VERSION 1
@@ -64,11 +67,9 @@ typedef struct StateBan {
 } StateBan;
 
 typedef struct State {
-        char *log_file; /* the log the positions belong to */
-        char *journal_cursor; /* the journal source: after this entry */
+        char *source;   /* the kind of source the position is of ("file"), or NULL */
+        char *position; /* its position (one line), or NULL */
         char *map;      /* TYPE:PATH of the map that holds our block, or NULL */
-        TailPos pos[TAIL_MAX_POS];
-        size_t n_pos;
         StateBan *bans;
         size_t n_bans, cap_bans;
         /* In a change log's batch only: records dropped. */
@@ -109,8 +110,7 @@ void state_apply_log(State *s, const char *text, size_t len, StateLogInfo *info)
  */
 int state_load(const char *path, State *out, char **why);
 int state_load_info(const char *path, State *out, char **why, StateLogInfo *info);
-/* A full snapshot; the old change log is removed.  *hash (may be NULL): its hash. */
-int state_save(const char *path, const State *s);
+/* A full snapshot; the old change log is removed.  *hash, *bytes (may be NULL): its hash and size. */
 int state_save_snapshot(const char *path, const State *s, uint64_t *hash, size_t *bytes);
 /*
  * Append batch to PATH.log, the log of the snapshot whose hash is

@@ -16,6 +16,10 @@
  * asked for, since sd_journal_get_cursor allocates); on restart the entry
  * at the saved cursor is skipped, so nothing is read twice.
  *
+ * At its end, the journal as a LogSource (journal_source_class): its
+ * position is the cursor; refused entries and journald's drops are
+ * reported for the service to log.
+ *
  * Security: the message text is never trusted to say who wrote it; only
  * journald's own fields (_UID, _COMM, _EXE) are, in journal_trust().
  */
@@ -23,12 +27,14 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <syslog.h>
 #include <stdlib.h>
 #include <string.h>
 #include <systemd/sd-journal.h>
 #include <systemd/sd-messages.h>
 #include <time.h>
 
+#include "source/source.h"
 #include "util/util.h"
 
 #define BATCH 4096 /* entries per loop turn while catching up */
@@ -452,8 +458,6 @@ static void io_cb(struct ev_loop *loop, ev_io *w, int revents)
         (void)loop;
         (void)revents;
         r = sd_journal_process(jr->j);
-        if (r == SD_JOURNAL_INVALIDATE)
-                jr->stats.invalidations++;
         if (r == SD_JOURNAL_NOP)
                 return;
         journal_poll_now(jr);
@@ -584,3 +588,128 @@ uint64_t journal_boot_start_us(void)
         clock_gettime(CLOCK_BOOTTIME, &bt);
         return (uint64_t)(rt.tv_sec - bt.tv_sec) * 1000000u + (uint64_t)((rt.tv_nsec - bt.tv_nsec) / 1000);
 }
+
+/* --- the journal as a LogSource ----------------------------------------- */
+
+typedef struct JournalSource {
+        LogSource base;
+        Journal *j;
+        uint64_t since_us;
+} JournalSource;
+
+static void js_record(void *ctx, const LogRecord *rec)
+{
+        JournalSource *js = ctx;
+
+        js->base.counts.records++;
+        js->base.ops->record(js->base.ctx, rec);
+}
+
+/* A refused entry: the service's flood limiter keeps a burst of them to a few lines. */
+static void js_spoofed(void *ctx, const JournalFields *f, const char *why)
+{
+        source_report(ctx, LOG_WARNING, SOURCE_EVENT_SPOOFED,
+                      "journal: refused an entry of %s (_UID=%s _COMM=%s _PID=%s): %s; it is not counted",
+                      f->identifier, f->uid ? f->uid : "?", f->comm ? f->comm : "?", f->pid ? f->pid : "?", why);
+}
+
+static void js_suppressed(void *ctx, uint64_t n, const char *text)
+{
+        source_report(ctx, LOG_WARNING, SOURCE_EVENT_NONE,
+                      "journal: journald dropped %llu messages of a mail program (\"%s\"): lost input; raise "
+                      "RateLimitBurst (see README)",
+                      (unsigned long long)n, text);
+}
+
+static const JournalOps js_ops = {js_record, js_spoofed, js_suppressed};
+
+static int js_new(LogSource **out, struct ev_loop *loop, const SourceSettings *set, const LogSourceOps *ops,
+                  void *ctx)
+{
+        JournalSource *js;
+        int r;
+
+        (void)ops;
+        (void)ctx;
+        if (!set->trust)
+                return -EINVAL;
+        js = xcalloc(1, sizeof(JournalSource));
+        js->since_us = set->since_us;
+        js->base.label = "journal";
+        js->base.what = "the journal";
+        r = journal_new(&js->j, loop, set->trust, &js_ops, js);
+        if (r < 0) {
+                free(js);
+                return r;
+        }
+        *out = &js->base;
+        return 0;
+}
+
+static void js_free(LogSource *s)
+{
+        JournalSource *js = (JournalSource *)s;
+
+        journal_free(js->j);
+        free(js);
+}
+
+static int js_start(LogSource *s, const char *position, bool from_beginning, char **why)
+{
+        JournalSource *js = (JournalSource *)s;
+
+        (void)why; /* a cursor that is no longer in the journal: sd_journal seeks the nearest entry */
+        return journal_start(js->j, position,
+                             position || !from_beginning ? 0 : js->since_us ? js->since_us : journal_boot_start_us());
+}
+
+static void js_poll(LogSource *s) { journal_poll_now(((JournalSource *)s)->j); }
+static int js_read_all(LogSource *s) { return journal_read_all(((JournalSource *)s)->j); }
+static char *js_position(LogSource *s) { return journal_cursor(((JournalSource *)s)->j); }
+
+static const char *js_problem(const LogSource *s)
+{
+        (void)s;
+        return NULL;
+}
+
+static void js_status(const LogSource *s, Buf *out)
+{
+        const JournalStats *st = journal_stats(((const JournalSource *)s)->j);
+
+        buf_printf(out, "journal: %llu entries read, %llu of mail programs, %llu refused as spoofed%s%s, "
+                        "%llu lost (dropped by journald's rate limit)\n",
+                   (unsigned long long)st->entries, (unsigned long long)st->records,
+                   (unsigned long long)st->spoofed, st->spoofed ? ", the last " : "", st->last_spoofed,
+                   (unsigned long long)st->suppressed);
+}
+
+static void js_summary(const LogSource *s, Buf *out)
+{
+        const JournalStats *st = journal_stats(((const JournalSource *)s)->j);
+
+        buf_printf(out, "%llu journal entries (%llu of mail programs, %llu refused as spoofed, %llu dropped by "
+                        "journald)",
+                   (unsigned long long)st->entries, (unsigned long long)st->records,
+                   (unsigned long long)st->spoofed, (unsigned long long)st->suppressed);
+}
+
+static void js_configure(LogSource *s, const SourceSettings *set)
+{
+        if (set->trust)
+                journal_set_trust(((JournalSource *)s)->j, set->trust);
+}
+
+const LogSourceClass journal_source_class = {
+        .kind = "journal",
+        .create = js_new,
+        .start = js_start,
+        .poll = js_poll,
+        .read_all = js_read_all,
+        .position = js_position,
+        .problem = js_problem,
+        .status = js_status,
+        .summary = js_summary,
+        .configure = js_configure,
+        .free = js_free,
+};

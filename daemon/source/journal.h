@@ -62,7 +62,6 @@ typedef struct JournalStats {
         uint64_t records;    /* trusted entries handed on */
         uint64_t spoofed;    /* refused by the trust check */
         uint64_t suppressed; /* mail messages journald said it dropped (rate limit) */
-        uint64_t invalidations;
         char last_spoofed[160]; /* _UID/_COMM/_PID of the last refused entry */
 } JournalStats;
 

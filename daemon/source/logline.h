@@ -23,14 +23,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef struct LogLine {
-        const char *tag;
-        size_t tag_len;
-        const char *msg;
-        size_t msg_len;
-        int64_t time_ms; /* Unix ms; 0: the header has no usable time */
-        int32_t pid;     /* from "tag[pid]" or the PROCID; 0: none */
-} LogLine;
+#include "core/record.h"
+
+/* A parsed line is a record: the file source hands it on as it is, no copy.
+   (line, line_len are the caller's to set.) */
+typedef LogRecord LogLine;
 
 /* 0, or -EINVAL if the line has no recognisable header.  Times are read
    relative to now_ms (the year of an RFC 3164 stamp). */

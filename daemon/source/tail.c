@@ -31,7 +31,8 @@
  * that cannot be read (EACCES: its saved position is kept, and it is
  * resumed there once it can be read), a folder that is gone (the nearest
  * existing ancestor is watched until it is back), a directory in the
- * log's place.  tail_problem() says which, for STATUS and `status`.
+ * log's place.  tail_problem() says which, for STATUS and `status`; what
+ * the admin should hear goes to ops->report (this module never logs).
  * Inotify does not see everything (a permission change of a parent
  * folder, a parent renamed): while something is wrong a timer retries,
  * backing off to RETRY_MAX_S; a daemon whose log is fine has no timer.
@@ -55,7 +56,9 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "service/log.h"
+#include <stdarg.h>
+#include <syslog.h>
+
 #include "util/util.h"
 
 #define GRACE_S 2.0
@@ -148,6 +151,21 @@ static void more_cb(struct ev_loop *loop, ev_idle *w, int revents);
 static void grace_cb(struct ev_loop *loop, ev_timer *w, int revents);
 static void retry_cb(struct ev_loop *loop, ev_timer *w, int revents);
 static void wake(Tail *t);
+
+/* Tell the owner (who logs it): a library module never logs itself. */
+static void say(Tail *t, int prio, SourceEvent ev, const char *fmt, ...) _printf_(4, 5);
+static void say(Tail *t, int prio, SourceEvent ev, const char *fmt, ...)
+{
+        char text[PATH_MAX * 2 + 256];
+        va_list ap;
+
+        if (!t->ops->report)
+                return;
+        va_start(ap, fmt);
+        vsnprintf(text, sizeof(text), fmt, ap);
+        va_end(ap);
+        t->ops->report(t->ctx, prio, ev, text);
+}
 
 int tail_new(Tail **out, struct ev_loop *loop, const char *path, const TailOps *ops, void *ctx)
 {
@@ -274,7 +292,7 @@ static bool file_read(Tail *t, TFile *f)
                 if (n < 0) {
                         if (errno == EINTR)
                                 continue;
-                        log_warn("%s: read: %m", t->path);
+                        say(t, LOG_WARNING, SOURCE_EVENT_NONE, "%s: read: %m", t->path);
                         return false;
                 }
                 if (n == 0)
@@ -285,9 +303,9 @@ static bool file_read(Tail *t, TFile *f)
                 linebuf_feed(&f->lb, t->buf, (size_t)n, line_fn, f);
         }
         if (f->lb.cut) {
-                log_event(LOG_EVENT_SKIPPED, LOG_WARNING, NULL, "%s: skipped %llu line%s longer than %d bytes",
-                          t->path, (unsigned long long)f->lb.cut, f->lb.cut == 1 ? "" : "s", TAIL_MAX_LINE);
-                t->stats.cut += f->lb.cut;
+                t->stats.cut += f->lb.cut; /* counted before it is said: the owner may read it then */
+                say(t, LOG_WARNING, SOURCE_EVENT_SKIPPED, "%s: skipped %llu line%s longer than %d bytes", t->path,
+                    (unsigned long long)f->lb.cut, f->lb.cut == 1 ? "" : "s", TAIL_MAX_LINE);
                 f->lb.cut = 0;
         }
         update_head(f);
@@ -388,7 +406,7 @@ static void push_old(Tail *t, TFile *f)
         f->old = true;
         if (t->n_old == MAX_OLD) {
                 (void)file_read(t, t->old[0]);
-                log_warn("%s: more than %d rotated files still open; closing the oldest", t->path, MAX_OLD);
+                say(t, LOG_WARNING, SOURCE_EVENT_NONE, "%s: more than %d rotated files still open; closing the oldest", t->path, MAX_OLD);
                 remove_old(t, 0);
         }
         t->old[t->n_old++] = f;
@@ -510,14 +528,12 @@ static void recover_from_copy(Tail *t, TFile *f, uint32_t head_len, uint64_t hea
                 int fd = open(best->path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
                 if (fd >= 0) {
                         int saved = f->fd;
-                        uint64_t before = t->stats.bytes;
                         f->fd = fd;
                         while (file_read(t, f))
                                 ;
-                        t->stats.recovered += t->stats.bytes - before;
                         f->fd = saved;
                         close(fd);
-                        log_info("%s: read the rest of the log from %s", t->path, best->path);
+                        say(t, LOG_INFO, SOURCE_EVENT_NONE, "%s: read the rest of the log from %s", t->path, best->path);
                 }
         }
         siblings_free(s, n);
@@ -539,7 +555,7 @@ static void reread_from_start(Tail *t, TFile *f, uint32_t head_len, uint64_t hea
 
 static void handle_truncation(Tail *t, TFile *f)
 {
-        log_event(LOG_EVENT_ROTATE, LOG_INFO, NULL, "%s: truncated (copytruncate?); reading it again from the start",
+        say(t, LOG_INFO, SOURCE_EVENT_ROTATE, "%s: truncated (copytruncate?); reading it again from the start",
                   t->path);
         reread_from_start(t, f, f->head_len, fnv1a(f->head, f->head_len));
 }
@@ -771,7 +787,7 @@ static void check_path(Tail *t)
         }
         f = take_old(t, st.st_dev, st.st_ino);
         if (f)
-                log_event(LOG_EVENT_ROTATE, LOG_INFO, NULL,
+                say(t, LOG_INFO, SOURCE_EVENT_ROTATE,
                           "%s: a file we read before is back under this name; going on at offset %llu", t->path,
                           (unsigned long long)f->off);
         else {
@@ -788,7 +804,7 @@ static void check_path(Tail *t)
                         return;
                 }
                 if (resume_closed(t, f))
-                        log_event(LOG_EVENT_ROTATE, LOG_INFO, NULL,
+                        say(t, LOG_INFO, SOURCE_EVENT_ROTATE,
                                   "%s: a file we read before is back under this name; going on at offset %llu",
                                   t->path, (unsigned long long)f->off);
                 else if (t->start_at_end && (uint64_t)f->dev == t->start_dev && (uint64_t)f->ino == t->start_ino)
@@ -797,7 +813,7 @@ static void check_path(Tail *t)
         t->start_at_end = false;
         if (t->cur) {
                 t->stats.rotations++;
-                log_event(LOG_EVENT_ROTATE, LOG_INFO, NULL, "%s: rotated; following the new file", t->path);
+                say(t, LOG_INFO, SOURCE_EVENT_ROTATE, "%s: rotated; following the new file", t->path);
                 push_old(t, t->cur);
         }
         t->cur = f;
@@ -872,7 +888,7 @@ static int resume_file(Tail *t, const TailPos *p, bool *is_current, TFile **out)
 
 static void warn_gone(Tail *t, const TailPos *p)
 {
-        log_warn("%s: the file we stopped in (inode %llu) is gone (compressed or deleted?); lines written to it "
+        say(t, LOG_WARNING, SOURCE_EVENT_NONE, "%s: the file we stopped in (inode %llu) is gone (compressed or deleted?); lines written to it "
                  "after we stopped are not read",
                  t->path, (unsigned long long)p->ino);
 }
@@ -898,7 +914,7 @@ static void resume_pending(Tail *t)
                         err = r;
                         continue;
                 }
-                log_info("%s: can read the file we stopped in (inode %llu) now; going on at offset %llu", t->path,
+                say(t, LOG_INFO, SOURCE_EVENT_NONE, "%s: can read the file we stopped in (inode %llu) now; going on at offset %llu", t->path,
                          (unsigned long long)p.ino, (unsigned long long)f->off);
                 if (is_current) {
                         if (t->cur)
@@ -959,14 +975,14 @@ static void update_problem(Tail *t)
                 /* A rename rotation passes through "moved away" for an instant:
                    "rotated" says enough then. */
                 if (kind == 0 && t->problem_kind != 5)
-                        log_info("%s: %s", t->path,
+                        say(t, LOG_INFO, SOURCE_EVENT_NONE, "%s: %s", t->path,
                                  t->problem_kind == 3 ? "appeared; following it" : "following it again");
                 else if (kind == 3)
-                        log_warn("%s: does not exist (yet); waiting for it", t->path);
+                        say(t, LOG_WARNING, SOURCE_EVENT_NONE, "%s: does not exist (yet); waiting for it", t->path);
                 else if (kind == 4)
-                        log_info("%s: %s", t->path, text);
+                        say(t, LOG_INFO, SOURCE_EVENT_NONE, "%s: %s", t->path, text);
                 else if (kind != 0 && kind != 5)
-                        log_warn("%s: %s", t->path, text);
+                        say(t, LOG_WARNING, SOURCE_EVENT_NONE, "%s: %s", t->path, text);
                 t->problem_kind = kind;
                 t->problem_err = err;
                 t->retry_s = RETRY_MIN_S;
@@ -1006,7 +1022,7 @@ static void adopt_moved(Tail *t)
                     st.st_mtim.tv_sec < t->started_at || pending_has(t, st.st_ino) || file_open(t, name, &f) < 0)
                         continue;
                 if (!resume_closed(t, f))
-                        log_event(LOG_EVENT_ROTATE, LOG_INFO, NULL,
+                        say(t, LOG_INFO, SOURCE_EVENT_ROTATE,
                                   "%s: reading %s, which had the log's name while we were busy", t->path, name);
                 t->stats.rotations++;
                 push_old(t, f);
@@ -1162,7 +1178,7 @@ static void open_rotated_since(Tail *t, const TFile *prev)
                             (have_cur && cur.st_ino == s[i].st.st_ino))
                                 continue;
                         if (file_open(t, s[i].path, &f) == 0) {
-                                log_info("%s: reading %s, rotated while we were stopped", t->path, s[i].path);
+                                say(t, LOG_INFO, SOURCE_EVENT_NONE, "%s: reading %s, rotated while we were stopped", t->path, s[i].path);
                                 push_old(t, f);
                         }
                 }

@@ -21,6 +21,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "source/source.h"
 #include "util/linebuf.h"
 
 #define TAIL_MAX_LINE 65536
@@ -42,13 +43,14 @@ typedef struct TailStats {
         uint64_t cut;       /* over-long lines skipped */
         uint64_t rotations; /* a new file took the log's name */
         uint64_t truncations;
-        uint64_t recovered; /* bytes read from a rotated copy after a truncation or restart */
 } TailStats;
 
 typedef struct TailOps {
         void (*line)(void *ctx, const char *line, size_t len);
         /* tail_problem() changed (optional) */
         void (*problem)(void *ctx);
+        /* what the admin should hear (optional): prio is a syslog priority */
+        void (*report)(void *ctx, int prio, SourceEvent ev, const char *text);
 } TailOps;
 
 typedef struct Tail Tail;

@@ -19,11 +19,52 @@ static const uint8_t v4mapped_prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 
 
 bool addr_is_v4(const Addr *a) { return memcmp(a->b, v4mapped_prefix, 12) == 0; }
 
+/*
+ * Dotted-quad IPv4 as glibc's inet_pton(AF_INET) reads it (four decimal
+ * octets up to 255, no leading zeros), without the copy to a C string:
+ * it runs for every matched line.
+ */
+static bool parse_v4(const char *s, size_t len, uint8_t out[4])
+{
+        unsigned v = 0, octets = 0;
+        bool digit = false;
+
+        for (size_t i = 0; i < len; i++) {
+                char c = s[i];
+                if (c >= '0' && c <= '9') {
+                        if (digit && v == 0)
+                                return false; /* a leading zero */
+                        v = v * 10 + (unsigned)(c - '0');
+                        if (v > 255)
+                                return false;
+                        if (!digit && ++octets > 4)
+                                return false;
+                        digit = true;
+                } else if (c == '.' && digit && octets < 4) {
+                        out[octets - 1] = (uint8_t)v;
+                        v = 0;
+                        digit = false;
+                } else
+                        return false;
+        }
+        if (octets < 4 || !digit)
+                return false;
+        out[3] = (uint8_t)v;
+        return true;
+}
+
 int addr_parse(const char *s, size_t len, Addr *out)
 {
         char tmp[ADDR_STRLEN];
         Addr a;
 
+        if (len > 0 && len <= 15 && !memchr(s, ':', len)) {
+                if (!parse_v4(s, len, a.b + 12))
+                        return -EINVAL;
+                memcpy(a.b, v4mapped_prefix, 12);
+                *out = a;
+                return 0;
+        }
         /* a NUL inside would end the text for inet_pton(), which then reads only its start */
         if (len == 0 || len >= sizeof(tmp) || memchr(s, '\0', len))
                 return -EINVAL;
@@ -274,23 +315,4 @@ uint64_t addr_hash(const Addr *a, const uint8_t key[16])
         SIPROUND;
         SIPROUND;
         return v0 ^ v1 ^ v2 ^ v3;
-}
-
-size_t addr_access_keys(const Addr *a, char keys[][ADDR_STRLEN], size_t max)
-{
-        char cur[ADDR_STRLEN];
-        char delim = addr_is_v4(a) ? '.' : ':';
-        size_t n = 0;
-
-        addr_format(a, cur);
-        for (;;) {
-                char *p;
-                if (cur[0] && n < max)
-                        memcpy(keys[n++], cur, ADDR_STRLEN);
-                p = strrchr(cur, delim);
-                if (!p)
-                        break;
-                *p = '\0';
-        }
-        return n;
 }

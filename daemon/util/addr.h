@@ -47,15 +47,6 @@ char *cidr_format(const Cidr *c, char *buf);
 /* SipHash-2-4 of the address with a secret key (hash flooding defence). */
 uint64_t addr_hash(const Addr *a, const uint8_t key[16]);
 
-/*
- * The keys that smtpd looks up for this client address in an indexed
- * access(5) table, in order: the address, then the address with its last
- * ".octet" (IPv4) or ":octetpair" (IPv6, compressed form) cut off, again
- * and again (smtpd_check.c, check_addr_access()).  Returns the count.
- */
-#define ADDR_MAX_ACCESS_KEYS 10
-size_t addr_access_keys(const Addr *a, char keys[][ADDR_STRLEN], size_t max);
-
 /* The prefix length of one host of a's family: 32 or 128. */
 static inline uint8_t addr_host_plen(const Addr *a) { return addr_is_v4(a) ? 32 : 128; }
 static inline bool cidr_is_host(const Cidr *c) { return c->plen == (c->v4 ? 32 : 128); }

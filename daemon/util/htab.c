@@ -10,6 +10,9 @@
  */
 #include "util/htab.h"
 
+#include <inttypes.h>
+
+#include "util/panic.h"
 #include "util/util.h"
 
 #define MIN_SLOTS 16
@@ -76,11 +79,13 @@ void htab_remove(HTab *t, uint32_t entry, uint64_t hash)
 {
         size_t i, j;
 
+        /* The caller removes what it inserted: an entry that is not here means
+           its array and this index disagree, and carrying on would corrupt both. */
         if (!t->slots)
-                return;
+                panic("htab_remove: entry %" PRIu32 " of an empty table", entry);
         for (i = hash & t->mask; t->slots[i] != entry + 1; i = (i + 1) & t->mask)
                 if (!t->slots[i])
-                        return; /* not present */
+                        panic("htab_remove: entry %" PRIu32 " is not under its hash", entry);
         t->slots[i] = 0;
         t->count--;
         /* Shift back the entries of the run after i that may move. */

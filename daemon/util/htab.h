@@ -34,7 +34,7 @@ void htab_free(HTab *t);
 uint32_t htab_find(const HTab *t, const void *key, uint64_t hash);
 /* Add entry (whose key is not in the table yet). */
 void htab_insert(HTab *t, uint32_t entry, uint64_t hash);
-/* Remove entry, which must be in the table under hash. */
+/* Remove entry, which must be in the table under hash (else it panics: a bug). */
 void htab_remove(HTab *t, uint32_t entry, uint64_t hash);
 /* Bytes used by the slot array. */
 size_t htab_memory(const HTab *t);

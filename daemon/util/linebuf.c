@@ -31,11 +31,10 @@ void linebuf_reset(LineBuf *lb)
         lb->cutting = false;
 }
 
-static void emit(LineBuf *lb, const char *line, size_t len, LineFn fn, void *ctx)
+static void emit(const char *line, size_t len, LineFn fn, void *ctx)
 {
         if (len > 0 && line[len - 1] == '\r')
                 len--;
-        lb->lines++;
         fn(ctx, line, len);
 }
 
@@ -51,7 +50,7 @@ void linebuf_feed(LineBuf *lb, const char *data, size_t n, LineFn fn, void *ctx)
                                 lb->cutting = false;
                 } else if (nl && lb->len == 0) {
                         if (take <= lb->max)
-                                emit(lb, data, take, fn, ctx);
+                                emit(data, take, fn, ctx);
                         else
                                 lb->cut++;
                 } else if (lb->len + take > lb->max) {
@@ -64,7 +63,7 @@ void linebuf_feed(LineBuf *lb, const char *data, size_t n, LineFn fn, void *ctx)
                         memcpy(lb->buf + lb->len, data, take);
                         lb->len += take;
                         if (nl) {
-                                emit(lb, lb->buf, lb->len, fn, ctx);
+                                emit(lb->buf, lb->len, fn, ctx);
                                 lb->len = 0;
                         }
                 }

@@ -17,10 +17,9 @@ typedef void (*LineFn)(void *ctx, const char *line, size_t len);
 typedef struct LineBuf {
         char *buf;
         size_t len;
-        size_t max;     /* longest line kept, in bytes */
-        bool cutting;   /* inside an over-long line: drop until '\n' */
-        uint64_t lines; /* complete lines handed out */
-        uint64_t cut;   /* over-long lines skipped */
+        size_t max;   /* longest line kept, in bytes */
+        bool cutting; /* inside an over-long line: drop until '\n' */
+        uint64_t cut; /* over-long lines skipped */
 } LineBuf;
 
 void linebuf_init(LineBuf *lb, size_t max);

@@ -11,7 +11,7 @@
  *   back to the same address.
  * - cidr_parse(): a network it accepts has no host bits, contains its
  *   own address, formats and parses back to itself, and its address part
- *   is one inet_pton() accepts; the lookup keys (addr_access_keys) are
+ *   is one inet_pton() accepts; the lookup keys (smtpd_access_keys) are
  *   the address text and its cut-off prefixes.
  */
 #include <arpa/inet.h>
@@ -19,6 +19,7 @@
 
 #include "util/addr.h"
 #include "fuzz.h"
+#include "../unit/smtpd-keys.h"
 #include "util/util.h"
 
 static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
@@ -37,8 +38,8 @@ static void check_format(const Addr *a)
         FUZZ_CHECK(addr_parse_str(got, &back) == 0 && addr_equal(&back, a), "'%s' does not parse back", got);
 
         {
-                char keys[ADDR_MAX_ACCESS_KEYS][ADDR_STRLEN];
-                size_t n = addr_access_keys(a, keys, ADDR_MAX_ACCESS_KEYS);
+                char keys[SMTPD_MAX_ACCESS_KEYS][ADDR_STRLEN];
+                size_t n = smtpd_access_keys(a, keys, SMTPD_MAX_ACCESS_KEYS);
                 FUZZ_CHECK(n >= 1 && streq(keys[0], got), "the first access key of %s", got);
                 for (size_t i = 1; i < n; i++) {
                         size_t l = strlen(keys[i]);

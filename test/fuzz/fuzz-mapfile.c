@@ -7,11 +7,12 @@
  * of exactly those entries, and the admin's keys answer every lookup as
  * before.  Network keys: for every line whose first word is an address,
  * each key mapfile_key() gives for a network of it must be among the keys
- * smtpd looks up for any address of that network (addr_access_keys).
+ * smtpd looks up for any address of that network (smtpd_access_keys).
  */
 #include <errno.h>
 
 #include "fuzz.h"
+#include "../unit/smtpd-keys.h"
 #include "backend/mapfile.h"
 
 static void check_keys(const Addr *a, const AdminKeys *k1, const AdminKeys *k2)
@@ -36,8 +37,8 @@ static void check_keys(const Addr *a, const AdminKeys *k1, const AdminKeys *k2)
                         hosts[1].b[bit / 8] |= (uint8_t)(0x80 >> bit % 8);
                 hosts[2] = *a;
                 for (size_t h = 0; h < ELEMENTSOF(hosts); h++) {
-                        char keys[ADDR_MAX_ACCESS_KEYS][ADDR_STRLEN], text[ADDR_STRLEN];
-                        size_t n = addr_access_keys(&hosts[h], keys, ADDR_MAX_ACCESS_KEYS);
+                        char keys[SMTPD_MAX_ACCESS_KEYS][ADDR_STRLEN], text[ADDR_STRLEN];
+                        size_t n = smtpd_access_keys(&hosts[h], keys, SMTPD_MAX_ACCESS_KEYS);
                         bool found = false;
                         for (size_t i = 0; i < n && !found; i++)
                                 found = streq(keys[i], key);

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * Fuzz the rule-file loader and its lint: the input up to its first NUL
- * is a rule file, for ruleset_load() (which runs rules_lint() and
- * rules_pattern_literals() on every pattern it compiles); the lines
+ * is a rule file, for ruleset_load() (which runs lint_pattern() and
+ * prefilter_literals() on every pattern it compiles); the lines
  * after the NUL are log lines.  When the file loads, every log line must
- * get the same answer from ruleset_match() as from the reference matcher
+ * get the same answer from ruleset_match_record() as from the reference matcher
  * (refmatch.h): a pattern's literal prefilter must never drop a line the
  * pattern matches.
  */
@@ -12,6 +12,8 @@
 
 #include "fuzz.h"
 #include "refmatch.h"
+#include "match/lint.h"
+#include "match/prefilter.h"
 #include "match/rules.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -34,12 +36,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 char *eq = strchr(line, '='), *why = NULL, *prefix = NULL, **lits = NULL;
                 if (!eq)
                         continue;
-                if (rules_lint(strip(eq + 1), &why) < 0)
-                        FUZZ_CHECK(why && *why, "rules_lint failed without a reason");
+                if (lint_pattern(strip(eq + 1), &why) < 0)
+                        FUZZ_CHECK(why && *why, "lint_pattern failed without a reason");
                 else
-                        FUZZ_CHECK(!why, "rules_lint passed with a reason");
+                        FUZZ_CHECK(!why, "lint_pattern passed with a reason");
                 free(why);
-                if (rules_pattern_literals(eq + 1, &prefix, &lits))
+                if (prefilter_literals(eq + 1, &prefix, &lits))
                         for (size_t i = 0; lits && lits[i]; i++)
                                 FUZZ_CHECK(*lits[i], "an empty literal");
                 free(prefix);
@@ -65,14 +67,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 const char *want_rule = NULL;
                 Addr want_addr;
                 RuleMatch m;
+                LogRecord rec;
                 int got, want;
 
                 memcpy(l, p, len);
-                got = ruleset_match(rs, l, len, &m);
-                want = ref_match(&ref, l, len, &want_rule, &want_addr);
+                if (ref_line_record(l, len, &rec)) {
+                        got = ruleset_match_record(rs, &rec, &m);
+                        want = ref_match(&ref, &rec, &want_rule, &want_addr);
+                } else
+                        got = want = 0; /* no header: no record, nothing to match */
 
                 if (want >= 0) {
-                        FUZZ_CHECK((got == 1) == (want == 1), "ruleset_match says %d, the reference %d", got, want);
+                        FUZZ_CHECK((got == 1) == (want == 1), "ruleset_match_record says %d, the reference %d", got, want);
                         if (got == 1) {
                                 FUZZ_CHECK(streq(m.rule->name, want_rule), "rule %s, the reference %s",
                                            m.rule->name, want_rule);

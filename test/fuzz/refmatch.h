@@ -6,7 +6,7 @@
  * in the simplest way (only files that ruleset_load() accepted, so no
  * error handling), every pattern compiled with PCRE2 as written (no
  * prefilter, no JIT, no tag cache), and tried in file order.  The daemon's
- * ruleset_match() must pick the same rule and address for every line:
+ * ruleset_match_record() must pick the same rule and address for every record:
  * its literal prefilter, first-byte plans and tag cache are optimisations
  * that must never change a result.
  */
@@ -17,12 +17,12 @@
 #include <pcre2.h>
 #include <string.h>
 
-#include "util/addr.h"
 #include "source/logline.h"
+#include "util/addr.h"
 #include "match/rules.h"
 #include "util/util.h"
 
-#define REF_MATCH_LIMIT 200000 /* as rules.c */
+#define REF_MATCH_LIMIT 200000 /* as match/rules.c */
 
 typedef struct RefPattern {
         char *rule;
@@ -178,21 +178,18 @@ static inline void ref_free(RefSet *rs)
 }
 
 /*
- * 1 and the rule and address of the first pattern that matches; 0 if
+ * For a record: 1 and the rule and address of the first pattern that matches; 0 if
  * none; -1 if the answer is unsure (a pattern hit the match limit, where
  * the JIT and the interpreter count differently).
  */
-static inline int ref_match(RefSet *rs, const char *line, size_t len, const char **rule, Addr *addr)
+static inline int ref_match(RefSet *rs, const LogRecord *rec, const char **rule, Addr *addr)
 {
-        LogLine ll;
         char tag[256];
 
-        if (logline_parse(line, len, &ll) < 0)
+        if (rec->tag_len >= sizeof(tag))
                 return 0;
-        if (ll.tag_len >= sizeof(tag))
-                return 0;
-        memcpy(tag, ll.tag, ll.tag_len);
-        tag[ll.tag_len] = '\0';
+        memcpy(tag, rec->tag, rec->tag_len);
+        tag[rec->tag_len] = '\0';
         for (size_t i = 0; i < rs->n; i++) {
                 RefPattern *p = &rs->v[i];
                 PCRE2_SIZE *ov;
@@ -201,7 +198,7 @@ static inline int ref_match(RefSet *rs, const char *line, size_t len, const char
                 if (!p->code || fnmatch(p->program, tag, 0) != 0)
                         continue;
                 pcre2_set_callout(rs->mctx, ref_echo, p);
-                rc = pcre2_match(p->code, (PCRE2_SPTR)ll.msg, ll.msg_len, 0, 0, p->md, rs->mctx);
+                rc = pcre2_match(p->code, (PCRE2_SPTR)rec->msg, rec->msg_len, 0, 0, p->md, rs->mctx);
                 if (rc == PCRE2_ERROR_NOMATCH)
                         continue;
                 if (rc < 0)
@@ -209,11 +206,26 @@ static inline int ref_match(RefSet *rs, const char *line, size_t len, const char
                 ov = pcre2_get_ovector_pointer(p->md);
                 if ((uint32_t)rc <= p->addr_group || ov[2 * p->addr_group] == PCRE2_UNSET)
                         continue;
-                if (addr_parse(ll.msg + ov[2 * p->addr_group], ov[2 * p->addr_group + 1] - ov[2 * p->addr_group],
+                if (addr_parse(rec->msg + ov[2 * p->addr_group], ov[2 * p->addr_group + 1] - ov[2 * p->addr_group],
                                addr) < 0)
                         continue;
                 *rule = p->rule;
                 return 1;
         }
         return 0;
+}
+
+/*
+ * The record the file source makes of a log line: what the daemon's
+ * rules match.  False if the line has no syslog header (no record).
+ */
+static inline bool ref_line_record(const char *line, size_t len, LogRecord *rec)
+{
+        LogLine ll;
+
+        if (logline_parse(line, len, &ll) < 0)
+                return false;
+        *rec = (LogRecord){.time_ms = ll.time_ms, .tag = ll.tag, .tag_len = ll.tag_len, .msg = ll.msg,
+                           .msg_len = ll.msg_len, .pid = ll.pid};
+        return true;
 }

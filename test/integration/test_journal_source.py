@@ -139,7 +139,7 @@ class JournalSource(DaemonTest):
         wait_until(lambda: self.hits() == 2, timeout=10, what="2 hits")
         self.assertEqual(env.stop(), 0)
         with open(env.state) as f:
-            self.assertIn("\njournal s=", f.read())
+            self.assertIn("\nsource journal s=", f.read())
         send(sasl_msg("192.0.2.82"))  # while the daemon is down
         env.start()
         send(sasl_msg("192.0.2.83"))

@@ -156,7 +156,7 @@ class Lifecycle(DaemonTest):
             (("frobnicate",), 1, "unknown command"),
             (("list", "--yaml"), 1, "unknown command"),
             (("ban",) + ("203.0.113.5",) * 16, 1, "too many words"),
-            (("flush",), 2, "flush --yes"),
+            (("flush",), 64, "flush --yes"),  # EX_USAGE
         ]
         for args, rc, msg in cases:
             got_rc, _, err = env.ctl(*args)

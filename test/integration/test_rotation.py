@@ -652,6 +652,38 @@ class Restart(DaemonTest):
         c = self.run_once(lines, 4)
         self.assertEqual(c["truncations"], 1)
 
+    def test_state_file_of_an_older_version_resumes(self):
+        """A state file written before the log sources had their own position
+        string ("log PATH", "position DEV INO OFFSET HEAD_LEN HASH [skip]")
+        still resumes where it stopped, and is saved in the new form."""
+        env = self.env
+        lines = Lines(11)
+        env.start()
+        env.append(*lines.next(3))
+        wait_until(lambda: len(block_keys(env.read_map() or "")) == 3, what="the first run's bans")
+        self.assertEqual(env.stop(), 0)
+        with open(env.state) as f:
+            text = f.read()
+        m = re.search(r"^source file ((?:pos=\S+ )*)log=(.*)$", text, re.M)
+        self.assertTrue(m and m.group(1), text)
+        old = ["log " + m.group(2)]
+        for p in m.group(1).split():
+            w = p[len("pos="):].split(",")
+            old.append("position " + " ".join(w))
+        body = text[:m.start()] + "\n".join(old) + text[m.end():text.index("\nend ") + 1]
+        records = len(body.splitlines()) - 1
+        h = 14695981039346656037
+        for b in body.encode():
+            h = ((h ^ b) * 1099511628211) % (1 << 64)
+        with open(env.state, "w") as f:
+            f.write(body + "end %d %016x\n" % (records, h))
+        self.assertFalse(os.path.exists(env.state + ".log"))
+        env.append(*lines.next(2))          # written while the daemon is down
+        self.run_once(lines, 2)
+        self.assertNotIn("damaged", env.stderr())
+        with open(env.state) as f:
+            self.assertRegex(f.read(), r"\nsource file pos=\S+ log=%s\n" % re.escape(env.log))
+
     def test_start_at_applies_only_without_a_saved_position(self):
         env = self.env
         lines = Lines(5)

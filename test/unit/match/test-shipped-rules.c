@@ -8,6 +8,7 @@
 #include <dirent.h>
 
 #include "check.h"
+#include "match/lint.h"
 #include "match/rules.h"
 
 #ifndef RULES_DIR
@@ -38,7 +39,7 @@ static void lint_file(const char *path, int *patterns)
                         }
                 p = strip(p);
                 (*patterns)++;
-                CHECK(rules_lint(p, &why) == 0, "%s:%u: %s", path, n, why ? why : "");
+                CHECK(lint_pattern(p, &why) == 0, "%s:%u: %s", path, n, why ? why : "");
                 free(why);
         }
         free(text);

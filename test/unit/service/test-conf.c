@@ -167,6 +167,38 @@ int main(void)
                 diags_free(&errors);
         }
 
+        /* log_level: a syslog priority by name, info by default */
+        {
+                static const struct {
+                        const char *text;
+                        int level;        /* -1: rejected */
+                        const char *diag; /* after "DIR/a.conf:1: " */
+                } cases[] = {
+                        {"", LOG_INFO, NULL},
+                        {"log_level = debug\n", LOG_DEBUG, NULL},
+                        {"log_level = error\n", LOG_ERR, NULL},
+                        {"log_level = warning\n", LOG_WARNING, NULL},
+                        {"log_level = notice\n", LOG_NOTICE, NULL},
+                        {"log_level = verbose\n", -1, "log_level: 'verbose' is not error, warning, notice, info or debug"},
+                        {"log_level = DEBUG\n", -1, "log_level: 'DEBUG' is not error, warning, notice, info or debug"},
+                };
+                for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                        char want[600];
+                        c = load(dir, cases[i].text, &errors, &r);
+                        if (cases[i].level >= 0) {
+                                CHECK(r == 0 && c, "%s: loads (%d)", cases[i].text, r);
+                                if (c)
+                                        CHECK_INT(c->log_level, cases[i].level, cases[i].text);
+                        } else {
+                                snprintf(want, sizeof(want), "%s/a.conf:1: %s", dir, cases[i].diag);
+                                CHECK(r == -EINVAL && !c, "%s: rejected (%d)", cases[i].text, r);
+                                CHECK_STR(errors.n == 1 ? errors.items[0] : NULL, want, cases[i].text);
+                        }
+                        config_free(c);
+                        diags_free(&errors);
+                }
+        }
+
         /* The policy keys: defaults, good values, and their diagnostics */
         c = config_new_default();
         CHECK_INT(c->ipv6_net_factor, 3, "default ipv6_net_factor");
@@ -369,6 +401,35 @@ int main(void)
                         config_free(back);
                         config_free(o);
                         buf_free(&b);
+                }
+        }
+        /* log_source: "auto" or a kind in the sources' registry */
+        {
+                static const struct {
+                        const char *value, *want, *error;
+                } cases[] = {
+                        {"auto", "auto", NULL},
+                        {"file", "file", NULL},
+                        {"journal", "journal", NULL},
+                        {"syslog", NULL, "log_source: 'syslog' is not auto, file or journal"},
+                        {"File", NULL, "log_source: 'File' is not auto, file or journal"},
+                };
+                c = config_new_default();
+                CHECK_STR(c->log_source, "auto", "default log_source");
+                config_free(c);
+                for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                        char text[128];
+                        snprintf(text, sizeof(text), "log_source = %s\n", cases[i].value);
+                        c = load(dir, text, &errors, &r);
+                        if (cases[i].want)
+                                CHECK(r == 0 && c && streq(c->log_source, cases[i].want), "log_source = %s: got %s",
+                                      cases[i].value, c ? c->log_source : "(rejected)");
+                        else
+                                CHECK(r < 0 && errors.n == 1 && strstr(errors.items[0], cases[i].error),
+                                      "log_source = %s: got %s", cases[i].value,
+                                      errors.n ? errors.items[0] : "(accepted)");
+                        config_free(c);
+                        diags_free(&errors);
                 }
         }
         return check_done();

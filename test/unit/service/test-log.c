@@ -1,12 +1,17 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* The log module: targets, the event table, priorities, and the flood limiter on a fake clock. */
 #include <ctype.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "check.h"
 #include "service/log.h"
+#include "util/panic.h"
 
 static int64_t fake_now;
 static int64_t fake_clock(void) { return fake_now; }
@@ -65,10 +70,10 @@ int main(void)
         CHECK_STR(log_target_to_string(LOG_TARGET_STDERR), "stderr", "to string");
         /* auto without JOURNAL_STREAM (or with one that is not our stderr) is stderr */
         unsetenv("JOURNAL_STREAM");
-        log_setup(LOG_TARGET_AUTO);
+        log_setup(LOG_TARGET_AUTO, LOG_INFO);
         CHECK(log_get_target() == LOG_TARGET_STDERR, "auto without a journal stream");
         setenv("JOURNAL_STREAM", "1:1", 1);
-        log_setup(LOG_TARGET_AUTO);
+        log_setup(LOG_TARGET_AUTO, LOG_INFO);
         CHECK(log_get_target() == LOG_TARGET_STDERR, "auto with another stream");
         unsetenv("JOURNAL_STREAM");
 
@@ -89,7 +94,7 @@ int main(void)
         CHECK(log_event_message_id(LOG_EVENT_NONE) == NULL, "plain messages have no MESSAGE_ID");
 
         snprintf(capture_path, sizeof(capture_path), "%s/stderr", dir);
-        log_setup(LOG_TARGET_STDERR);
+        log_setup(LOG_TARGET_STDERR, LOG_INFO);
         log_ratelimit_reset(fake_clock);
         fake_now = 1000000;
 
@@ -110,6 +115,66 @@ int main(void)
         out = take();
         CHECK_STR(out, "autoblacklistd: debug: d\n", "debug when asked for");
         free(out);
+
+        /* A message that is not emitted does no work: its arguments are not even evaluated */
+        {
+                int evaluated = 0;
+                capture();
+                log_debug("d %d", ++evaluated);
+                log_event(LOG_EVENT_HIT, LOG_DEBUG, &(LogFields){.address = "192.0.2.9", .rule = "r"}, "%d",
+                          ++evaluated);
+                log_info("i %d", ++evaluated);
+                out = take();
+                CHECK_INT(evaluated, 1, "only the info message's arguments were evaluated");
+                CHECK_STR(out, "autoblacklistd: i 1\n", "only info at log_level info");
+                free(out);
+        }
+        /* log_level names, and the cut-off that log_setup() sets */
+        {
+                static const struct {
+                        const char *name;
+                        int prio;
+                        const char *want; /* what err, warn, notice, info and debug give */
+                } cases[] = {
+                        {"error", LOG_ERR, "E"},     {"warning", LOG_WARNING, "EW"}, {"notice", LOG_NOTICE, "EWN"},
+                        {"info", LOG_INFO, "EWNI"}, {"debug", LOG_DEBUG, "EWNID"},
+                };
+                for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                        int prio = -1;
+                        Buf got = {0};
+                        CHECK(log_level_from_string(cases[i].name, &prio) == 0 && prio == cases[i].prio, "%s",
+                              cases[i].name);
+                        CHECK_STR(log_level_to_string(cases[i].prio), cases[i].name, "log_level_to_string");
+                        log_setup(LOG_TARGET_STDERR, cases[i].prio);
+                        capture();
+                        log_err("E");
+                        log_warn("W");
+                        log_notice("N");
+                        log_info("I");
+                        log_debug("D");
+                        out = take();
+                        for (const char *p = out; (p = strstr(p, "autoblacklistd: ")); p++) {
+                                const char *m = strchr(p, '\n');
+                                buf_append(&got, m - 1, 1); /* the message's one letter */
+                        }
+                        CHECK_STR(got.data ? got.data : "", cases[i].want, cases[i].name);
+                        buf_free(&got);
+                        free(out);
+                }
+                CHECK(log_level_from_string("verbose", &(int){0}) == -EINVAL, "verbose is no level");
+                CHECK_STR(log_level_to_string(LOG_CRIT), "?", "no name for LOG_CRIT");
+        }
+        /* -d: debug whatever log_setup() is told, also at a reload */
+        log_force_debug();
+        log_setup(LOG_TARGET_STDERR, LOG_WARNING);
+        capture();
+        log_debug("forced");
+        out = take();
+        CHECK_STR(out, "autoblacklistd: debug: forced\n", "-d beats log_level");
+        free(out);
+        /* (the forcing stays for the process, as -d does; the flood tests below do not log debug) */
+        log_set_max_priority(LOG_INFO);
+        CHECK(log_enabled(LOG_DEBUG), "still forced after log_set_max_priority");
 
         /* Flood: a burst of 200 hits goes through, the rest is dropped and counted */
         capture();
@@ -147,5 +212,28 @@ int main(void)
 
         log_ratelimit_reset(NULL);
         CHECK_INT(log_dropped(), 0, "reset");
+
+        /* A panic goes out through the log, at LOG_CRIT, and aborts */
+        {
+                int status = 0;
+                pid_t pid;
+                fflush(stderr);
+                pid = fork();
+                if (pid == 0) {
+                        struct rlimit none = {0, 0};
+                        (void)setrlimit(RLIMIT_CORE, &none);
+                        log_setup(LOG_TARGET_STDERR, LOG_ERR);
+                        capture();
+                        panic("index %d lost", 7);
+                }
+                waitpid(pid, &status, 0);
+                CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT, "the panic aborted: %#x", status);
+                out = NULL;
+                if (read_file(capture_path, 1 << 20, &out, NULL) == 0)
+                        CHECK_STR(out, "autoblacklistd: panic: index 7 lost\n", "the panic's line");
+                else
+                        CHECK(0, "no capture file");
+                free(out);
+        }
         return check_done();
 }

@@ -4,18 +4,22 @@
 
 #include "check.h"
 #include "service/state.h"
+#include "source/file.h"
 
 static State sample(void)
 {
         State s = {0};
         StateBan *b;
 
-        s.log_file = xstrdup("/var/log/mail.log");
+        TailPos pos[2] = {
+                {.dev = 2049, .ino = 131, .offset = 123456789, .head_len = 256, .head_hash = 0xdeadbeefcafef00dULL},
+                /* inside an over-long line being dropped: its rest is skipped after a restart */
+                {.dev = 2049, .ino = 99, .offset = 5, .head_len = 5, .head_hash = 1, .skip_line = true},
+        };
+
+        s.source = xstrdup("file");
+        s.position = file_position_format("/var/log/mail.log", pos, 2);
         s.map = xstrdup("hash:/etc/postfix/access");
-        s.pos[0] = (TailPos){.dev = 2049, .ino = 131, .offset = 123456789, .head_len = 256, .head_hash = 0xdeadbeefcafef00dULL};
-        /* inside an over-long line being dropped: its rest is skipped after a restart */
-        s.pos[1] = (TailPos){.dev = 2049, .ino = 99, .offset = 5, .head_len = 5, .head_hash = 1, .skip_line = true};
-        s.n_pos = 2;
         b = state_add_ban(&s);
         addr_parse_str("203.0.113.7", &b->addr);
         b->plen = 32;
@@ -88,8 +92,8 @@ static void test_log(const State *snap_src)
         /* batch 1: a new ban, a changed one, the positions move */
         add(&b1, "198.51.100.1", 32, 1);
         add(&b1, "203.0.113.7", 32, 9);
-        b1.pos[0] = (TailPos){.dev = 1, .ino = 2, .offset = 3, .head_len = 4, .head_hash = 5};
-        b1.n_pos = 1;
+        b1.source = xstrdup("file");
+        b1.position = xstrdup("pos=1,2,3,4,0000000000000005 log=/var/log/mail.log");
         /* batch 2: the network record is dropped, another ban added */
         addr_parse_str("2001:db8:1:2::", &a);
         state_add_gone(&b2, &a, 64);
@@ -149,7 +153,8 @@ static void test_log(const State *snap_src)
                         CHECK((find_ban(&s, "2001:db8:1:2::", 64) != NULL) == (cases[i].batches < 2),
                               "%s: the dropped network record", cases[i].name);
                         CHECK_INT(s.n_bans, cases[i].batches == 0 ? base_n : base_n + 1, cases[i].name);
-                        CHECK_INT(s.pos[0].offset, cases[i].batches >= 1 ? 3 : 123456789, cases[i].name);
+                        CHECK(strstr(s.position, cases[i].batches >= 1 ? "pos=1,2,3," : "pos=2049,131,123456789,"),
+                              "%s: the position got %s", cases[i].name, s.position);
                 }
                 state_clear(&s);
                 buf_free(&t);
@@ -188,6 +193,124 @@ static void test_log(const State *snap_src)
         buf_free(&log);
 }
 
+/* A snapshot of these records, with its end line. */
+static char *snapshot(const char *records)
+{
+        Buf b = {0};
+        size_t n = 0;
+
+        buf_puts(&b, "postfix-autoblacklist-state 1\n");
+        buf_puts(&b, records);
+        for (const char *p = records; *p; p++)
+                n += *p == '\n';
+        buf_printf(&b, "end %zu %016llx\n", n, (unsigned long long)fnv1a(b.data, b.len));
+        return b.data;
+}
+
+/*
+ * The records of older state files ("log", "position", "journal") keep
+ * loading: they become the position of a "file" or "journal" source, the
+ * same string the source itself makes.  In a snapshot, in a change log's
+ * batch, and on disk.
+ */
+static void test_legacy(void)
+{
+        static const char cursor[] = "s=7a1f0e4e9d8b4c2f;i=2f1;b=3c9e;m=1a2b3c;t=5f0e1d2c3b4a5;x=9f8e7d6c";
+        static const struct {
+                const char *name, *records;
+                const char *source, *position; /* NULL source: damaged, position is the reason */
+        } cases[] = {
+                {"file positions", "log /var/log/mail.log\nmap hash:/etc/postfix/access\n"
+                                   "position 2049 131 123456789 256 deadbeefcafef00d\n"
+                                   "position 2049 99 5 5 0000000000000001 skip\n",
+                 "file", "pos=2049,131,123456789,256,deadbeefcafef00d pos=2049,99,5,5,0000000000000001,skip "
+                         "log=/var/log/mail.log"},
+                {"a short hash", "log /var/log/mail.log\nposition 1 2 3 4 5\n", "file",
+                 "pos=1,2,3,4,0000000000000005 log=/var/log/mail.log"},
+                {"the log, no position yet", "log /var/log/mail.log\n", "file", "log=/var/log/mail.log"},
+                {"a journal cursor", "journal s=7a1f0e4e9d8b4c2f;i=2f1;b=3c9e;m=1a2b3c;t=5f0e1d2c3b4a5;x=9f8e7d6c\n",
+                 "journal", cursor},
+                {"none", "map hash:/etc/postfix/access\n", NULL, NULL},
+                {"a new record beside old ones wins", "source file log=/var/log/new\nlog /var/log/old\n", "file",
+                 "log=/var/log/new"},
+                {"a bad position", "log /x\nposition 2049 x31 1 0 0\n", NULL, "bad position record"},
+                {"a position with an unknown last word", "log /x\nposition 1 2 3 4 5 what\n", NULL,
+                 "bad position record"},
+                {"a head longer than 256", "log /x\nposition 1 2 3 257 5\n", NULL, "bad position record"},
+                {"a cursor with a space", "journal a b\n", NULL, "bad journal record"},
+                {"two cursors", "journal a\njournal b\n", NULL, "bad journal record"},
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_free_ char *text = snapshot(cases[i].records);
+                State s = {0};
+                char *why = NULL;
+                int r = parse(text, &s, &why);
+
+                if (!cases[i].source && cases[i].position) {
+                        CHECK(r == -EBADMSG && why && strstr(why, cases[i].position), "%s: got %d '%s' want '%s'",
+                              cases[i].name, r, check_show(why), cases[i].position);
+                } else {
+                        CHECK_INT(r, 0, cases[i].name);
+                        CHECK(cases[i].source ? s.source && streq(s.source, cases[i].source) : !s.source,
+                              "%s: source got %s want %s", cases[i].name, check_show(s.source),
+                              check_show(cases[i].source));
+                        CHECK(cases[i].position ? s.position && streq(s.position, cases[i].position) : !s.position,
+                              "%s: position got %s want %s", cases[i].name, check_show(s.position),
+                              check_show(cases[i].position));
+                }
+                /* what is read back is saved in the new form, and reads back the same */
+                if (r == 0 && s.source) {
+                        Buf again = {0};
+                        State back = {0};
+                        state_render(&s, &again);
+                        CHECK(strstr(again.data, "\nsource ") && !strstr(again.data, "\nposition ") &&
+                                      !strstr(again.data, "\nlog ") && !strstr(again.data, "\njournal "),
+                              "%s: saved as:\n%s", cases[i].name, again.data);
+                        CHECK_INT(parse(again.data, &back, &why), 0, cases[i].name);
+                        CHECK_STR(back.position, s.position, cases[i].name);
+                        state_clear(&back);
+                        buf_free(&again);
+                }
+                free(why);
+                state_clear(&s);
+        }
+
+        /* An old change log's batch moves the position, over an old snapshot, from disk. */
+        {
+                const char *dir = check_mktemp();
+                char path[512], lpath[600];
+                _cleanup_free_ char *text = snapshot("log /var/log/mail.log\nposition 1 2 3 4 5\n");
+                Buf log = {0};
+                size_t start;
+                State s = {0};
+                StateLogInfo info;
+                char *why = NULL;
+                uint64_t hash;
+
+                snprintf(path, sizeof(path), "%s/state", dir);
+                snprintf(lpath, sizeof(lpath), "%s.log", path);
+                check_write(path, text);
+                hash = fnv1a(text, (size_t)(strstr(text, "\nend ") + 1 - text));
+                buf_printf(&log, "postfix-autoblacklist-log 1 %016llx\n", (unsigned long long)hash);
+                start = log.len;
+                buf_puts(&log, "log /var/log/mail.log\nposition 1 2 99 4 5\nposition 1 7 8 4 5\n");
+                buf_printf(&log, "commit 3 %016llx\n", (unsigned long long)fnv1a(log.data + start, log.len - start));
+                check_write(lpath, log.data);
+                CHECK_INT(state_load_info(path, &s, &why, &info), 0, check_show(why));
+                CHECK_INT(info.batches, 1, "the old batch is applied");
+                CHECK_STR(s.source, "file", "old batch: source");
+                CHECK_STR(s.position, "pos=1,2,99,4,0000000000000005 pos=1,7,8,4,0000000000000005 log=/var/log/mail.log",
+                          "old batch: position");
+                state_clear(&s);
+                buf_free(&log);
+                free(why);
+                unlink(lpath);
+                unlink(path);
+                rmdir(dir);
+        }
+}
+
 int main(void)
 {
         State s = sample(), back = {0};
@@ -195,16 +318,14 @@ int main(void)
         char *why = NULL;
 
         state_render(&s, &text);
-        CHECK(startswith(text.data, "postfix-autoblacklist-state 1\nlog /var/log/mail.log\nmap hash:/etc/postfix/access\nposition 2049 131 123456789 256 deadbeefcafef00d\n"),
+        CHECK(startswith(text.data, "postfix-autoblacklist-state 1\nsource file pos=2049,131,123456789,256,deadbeefcafef00d "
+                                    "pos=2049,99,5,5,0000000000000001,skip log=/var/log/mail.log\nmap hash:/etc/postfix/access\n"),
               "rendered text:\n%s", text.data);
         CHECK_INT(parse(text.data, &back, &why), 0, why ? why : "round trip parses");
         state_render(&back, &again);
         CHECK_STR(again.data, text.data, "round trip is exact");
-        CHECK_INT(back.n_pos, 2, "positions");
-        CHECK(strstr(text.data, "\nposition 2049 99 5 5 0000000000000001 skip\n") != NULL, "skip rendered:\n%s",
-              text.data);
-        CHECK(!back.pos[0].skip_line && back.pos[1].skip_line, "skip_line got %d %d want 0 1", back.pos[0].skip_line,
-              back.pos[1].skip_line);
+        CHECK_STR(back.source, "file", "the source");
+        CHECK_STR(back.position, s.position, "the position, as the source made it");
         CHECK_STR(back.map, "hash:/etc/postfix/access", "the map");
         CHECK_INT(back.n_bans, 3, "bans");
         CHECK(strstr(text.data, "\nban 198.51.100.9/32 sasl-auth-failed 1 0 1 0 0 0 1700000000000 1700003600000 "
@@ -226,15 +347,15 @@ int main(void)
                         const char *reason;
                 } damage[] = {
                         {"truncated before the end line", -1, "\nend ", "\n", "no end line"},
-                        {"truncated in the middle of a record", 89, NULL, NULL, "bad position record"},
+                        {"truncated in the middle of a record", -1, " 1 0 3 5 ", "", "bad ban record"},
                         {"a digit changed", 0, "123456789", "123456780", "does not match its hash"},
-                        {"a record removed", 0, "position 2049 99 5 5 0000000000000001 skip\n", "", "records, the end line says"},
-                        {"garbage line", 0, "log ", "garbage\nlog ", "unknown record"},
+                        {"a record removed", 0, "map hash:/etc/postfix/access\n", "", "records, the end line says"},
+                        {"garbage line", 0, "map ", "garbage\nmap ", "unknown record"},
                         {"wrong magic", 0, "postfix-autoblacklist-state", "something-else", "not a postfix-autoblacklist state file"},
                         {"newer version", 0, "state 1\n", "state 2\n", "version 2"},
-                        {"bad position", 0, "position 2049 131", "position 2049 x31", "bad position record"},
-                        {"a position with an unknown last word", 0, "deadbeefcafef00d\n", "deadbeefcafef00d what\n",
-                         "bad position record"},
+                        {"a source kind in capitals", 0, "source file", "source FILE", "bad source record"},
+                        {"a source without a position", 0, "source file ", "source file\n", "bad source record"},
+                        {"two source records", 0, "map ", "source journal x\nmap ", "bad source record"},
                         {"bad ban", 0, "203.0.113.7/32", "203.0.113.7/33", "bad ban record"},
                         {"an empty origin", 0, "from=mx-b.example", "from=", "bad ban record"},
                         {"a word after the origin", 0, "from=mx-b.example", "from=mx-b x", "bad ban record"},
@@ -277,29 +398,24 @@ int main(void)
                 free(why);
         }
 
-        /* The journal source's cursor instead of file positions. */
+        /* The journal source's cursor: a position like any other. */
         {
                 State j = {0}, jb = {0};
                 Buf jt = {0};
                 static const char cursor[] = "s=7a1f0e4e9d8b4c2f;i=2f1;b=3c9e;m=1a2b3c;t=5f0e1d2c3b4a5;x=9f8e7d6c";
-                j.journal_cursor = xstrdup(cursor);
+                j.source = xstrdup("journal");
+                j.position = xstrdup(cursor);
                 state_render(&j, &jt);
-                CHECK(strstr(jt.data, "\njournal s=7a1f0e4e9d8b4c2f;") != NULL, "journal record:\n%s", jt.data);
+                CHECK(strstr(jt.data, "\nsource journal s=7a1f0e4e9d8b4c2f;") != NULL, "journal record:\n%s", jt.data);
                 CHECK_INT(parse(jt.data, &jb, &why), 0, why ? why : "journal round trip parses");
-                CHECK_STR(jb.journal_cursor, cursor, "journal cursor round trip");
+                CHECK_STR(jb.source, "journal", "journal kind round trip");
+                CHECK_STR(jb.position, cursor, "journal cursor round trip");
                 state_clear(&jb);
-                /* a cursor with a space, or two journal records, is damage */
-                buf_clear(&jt);
-                buf_puts(&jt, "postfix-autoblacklist-state 1\njournal a b\n");
-                buf_printf(&jt, "end 1 %016llx\n", (unsigned long long)fnv1a(jt.data, jt.len));
-                CHECK_INT(parse(jt.data, &jb, &why), -EBADMSG, "journal cursor with a space");
-                CHECK(why && strstr(why, "bad journal record"), "reason: %s", check_show(why));
-                free(why);
-                why = NULL;
                 buf_free(&jt);
                 state_clear(&j);
         }
 
+        test_legacy();
         test_log(&s);
 
         /* Files: a snapshot, appends, and a new snapshot removes the old log. */
@@ -336,7 +452,7 @@ int main(void)
                 State l = {0};
                 snprintf(path, sizeof(path), "%s/state", dir);
                 CHECK_INT(state_load(path, &l, &why), -ENOENT, "missing file");
-                CHECK_INT(state_save(path, &s), 0, "save");
+                CHECK_INT(state_save_snapshot(path, &s, NULL, NULL), 0, "save");
                 CHECK_INT(state_load(path, &l, &why), 0, "load");
                 CHECK_INT(l.n_bans, 3, "loaded bans");
                 state_clear(&l);

@@ -4,6 +4,7 @@
 
 #include "util/addr.h"
 #include "check.h"
+#include "smtpd-keys.h"
 
 static const struct {
         const char *in;
@@ -128,10 +129,10 @@ int main(void)
 
         for (size_t i = 0; i < sizeof(key_cases) / sizeof(key_cases[0]); i++) {
                 Addr a;
-                char keys[ADDR_MAX_ACCESS_KEYS][ADDR_STRLEN];
+                char keys[SMTPD_MAX_ACCESS_KEYS][ADDR_STRLEN];
                 size_t n, want = 0;
                 addr_parse_str(key_cases[i].addr, &a);
-                n = addr_access_keys(&a, keys, ADDR_MAX_ACCESS_KEYS);
+                n = smtpd_access_keys(&a, keys, SMTPD_MAX_ACCESS_KEYS);
                 while (key_cases[i].keys[want])
                         want++;
                 CHECK_INT(n, want, key_cases[i].addr);
@@ -190,6 +191,38 @@ int main(void)
                         inet_ntop(AF_INET6, a.b, want, sizeof(want));
                         if (!addr_is_v4(&a))
                                 CHECK_STR(addr_format(&a, got), want, fixed[i]);
+                }
+        }
+        /* IPv4 text is read by hand (the matched-line path): as inet_pton() reads it, everywhere */
+        {
+                static const char alphabet[] = "0123456789..2";
+                uint64_t x = 99;
+                int diff = 0;
+                for (int round = 0; round < 300000; round++) {
+                        char text[20];
+                        size_t n;
+                        Addr a;
+                        uint8_t want[4];
+                        x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+                        n = 1 + (x >> 33) % 17;
+                        for (size_t i = 0; i < n; i++) {
+                                x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+                                text[i] = alphabet[(x >> 35) % (sizeof(alphabet) - 1)];
+                        }
+                        text[n] = '\0';
+                        int got = addr_parse(text, n, &a), ok = inet_pton(AF_INET, text, want);
+                        if ((got == 0) != (ok == 1) || (ok == 1 && (!addr_is_v4(&a) || memcmp(a.b + 12, want, 4) != 0)))
+                                if (diff++ < 5)
+                                        CHECK(false, "addr_parse('%s') = %d, inet_pton %d", text, got, ok);
+                }
+                CHECK_INT(diff, 0, "IPv4 differences from inet_pton");
+                for (const char *const *t = (const char *const[]){"1.2.3.4", "0.0.0.0", "255.255.255.255", "01.2.3.4",
+                                                                    "1.2.3", "1.2.3.4.", ".1.2.3.4", "1..2.3", "256.1.1.1",
+                                                                    "1.2.3.4.5", NULL};
+                     *t; t++) {
+                        Addr a;
+                        uint8_t want[4];
+                        CHECK_INT(addr_parse(*t, strlen(*t), &a) == 0, inet_pton(AF_INET, *t, want) == 1, *t);
                 }
         }
         return check_done();
