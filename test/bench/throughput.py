@@ -5,6 +5,7 @@ on a realistic log, against `grep -c ''` and fail2ban-regex on the same file
 in the same run.
 
     AUTOBLACKLISTD=build/daemon/autoblacklistd test/bench/throughput.py [--lines 1000000]
+        [--baseline OLD_AUTOBLACKLISTD] [--live]
 
 The log comes from test/bench/genlog.py (made once and kept in --workdir),
 or from --log/--truth (for instance a log of another generator).  Times are
@@ -12,6 +13,13 @@ wall-clock medians of --runs runs on a warm page cache; fail2ban-regex runs
 once (it is slow) with its aggressive Postfix filter, if it is installed.
 Accuracy compares the addresses --test prints with the ground truth: found,
 missed, and wrongly flagged (addresses that should never be banned).
+
+--baseline runs another build's --test on the same file, its runs
+alternating with ours, for "no worse than before, side by side".  --live
+also runs the live daemon over the same file (live.py) and puts its peak
+RSS beside fail2ban-regex's, which runs under GNU time -v.  Targets (issue
+15): at least 200x fail2ban-regex, within 3x of grep -c ''; the live
+daemon's peak RSS at most 1/30 of fail2ban-regex's.
 """
 
 import argparse
@@ -21,6 +29,9 @@ import subprocess
 import sys
 import tempfile
 import time
+
+import benchlib
+import live
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -42,6 +53,8 @@ def main():
     p.add_argument("--log", help="use this log instead of generating one")
     p.add_argument("--truth", help="the ground truth of --log (addresses that should be banned)")
     p.add_argument("--no-fail2ban", action="store_true")
+    p.add_argument("--baseline", help="another autoblacklistd whose --test runs beside ours")
+    p.add_argument("--live", action="store_true", help="the live daemon on the same file too (live.py)")
     args = p.parse_args()
     daemon = os.environ.get("AUTOBLACKLISTD") or os.path.join(ROOT, "build", "daemon", "autoblacklistd")
     os.makedirs(args.workdir, exist_ok=True)
@@ -61,11 +74,14 @@ def main():
         f.write("rules = %s\naccess_map = hash:%s/no-such-map\n" % (os.path.join(ROOT, "rules"), args.workdir))
 
     out = os.path.join(args.workdir, "test.out")
-    ours = []
+    ours, base = [], []
     for _ in range(args.runs):
         with open(out, "w") as o:
             t, r = timed([daemon, "-c", conf, "--test", log], stdout=o)
         ours.append(t)
+        if args.baseline:
+            t, r = timed([args.baseline, "-c", conf, "--test", log], stdout=subprocess.DEVNULL)
+            base.append(t)
     # to a pipe, not /dev/null: GNU grep stops at the first match when output goes nowhere
     grep = [timed(["grep", "-c", "", log], stdout=subprocess.PIPE)[0] for _ in range(args.runs)]
     t_ours, t_grep = statistics.median(ours), statistics.median(grep)
@@ -73,15 +89,46 @@ def main():
     print("autoblacklistd --test: %.3f s median of %d, %.0f lines/s" % (t_ours, args.runs, lines / t_ours))
     print("grep -c '':            %.3f s median of %d, %.0f lines/s (autoblacklistd takes %.1fx as long)"
           % (t_grep, args.runs, lines / t_grep, t_ours / t_grep))
+    benchlib.result("--test %d lines vs grep -c ''" % lines, "%.1fx as long (%.0f lines/s)" % (t_ours / t_grep,
+                                                                                             lines / t_ours), "<= 3x")
+    if args.baseline:
+        t_base = statistics.median(base)
+        print("baseline %s --test: %.3f s median of %d, %.0f lines/s; new / baseline time: %.2fx"
+              % (args.baseline, t_base, args.runs, lines / t_base, t_ours / t_base))
+        benchlib.result("--test %d lines, new vs baseline" % lines,
+                        "%.2fx the time (%.3f s vs %.3f s)" % (t_ours / t_base, t_ours, t_base), "<= 1x")
 
+    f2b_rss = None
     if not args.no_fail2ban:
         try:
-            t_f2b, r = timed(["fail2ban-regex", log, "postfix[mode=aggressive]"], stdout=subprocess.PIPE)
+            t0 = time.monotonic()
+            r = subprocess.run(["/usr/bin/time", "-v", "fail2ban-regex", log, "postfix[mode=aggressive]"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            t_f2b = time.monotonic() - t0
+            if r.returncode == 127:
+                raise FileNotFoundError
+            if r.returncode != 0:
+                raise SystemExit("fail2ban-regex failed (%d): %s" % (r.returncode, r.stderr[-2000:]))
+            f2b_rss = benchlib.time_v(r.stderr)[0]
             matched = [l for l in r.stdout.splitlines() if l.startswith("Lines:")]
-            print("fail2ban-regex LOG 'postfix[mode=aggressive]': %.1f s, %.0f lines/s; autoblacklistd is %.0fx "
-                  "faster  (%s)" % (t_f2b, lines / t_f2b, t_f2b / t_ours, matched[0] if matched else ""))
+            print("fail2ban-regex LOG 'postfix[mode=aggressive]': %.1f s, %.0f lines/s, peak RSS %.0f MB; "
+                  "autoblacklistd is %.0fx faster  (%s)" % (t_f2b, lines / t_f2b, f2b_rss / 1e6, t_f2b / t_ours,
+                                                           matched[0] if matched else ""))
+            benchlib.result("--test %d lines vs fail2ban-regex" % lines, "%.0fx faster" % (t_f2b / t_ours),
+                            ">= 200x")
         except FileNotFoundError:
             print("fail2ban-regex: not installed (apt-get install fail2ban)")
+
+    if args.live:
+        live.harness.require_postmap()
+        if not live.harness.CTL:
+            live.harness.CTL = os.path.join(ROOT, "build", "daemon", "autoblacklistctl")
+        runs = []
+        if args.baseline:
+            runs.append(("baseline", live.read_whole(os.path.abspath(args.baseline), log, lines)))
+        runs.append(("new" if args.baseline else "", live.read_whole(daemon, log, lines)))
+        for label, got in runs:
+            live.report(label, lines, *got, f2b_rss)
 
     with open(out) as f:
         found = {l.split("\t")[1] for l in f if l.strip()}
