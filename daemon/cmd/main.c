@@ -159,20 +159,22 @@ static void test_record(TestRun *t, const LogRecord *rec, const char *line, size
         RuleMatch m;
         char text[ADDR_STRLEN];
         Addr client;
-        bool in_session;
+        SessionAnswer session;
 
         if (t->replay) {
                 replay_record(t->replay, rec);
                 return;
         }
-        in_session = sessions_note(t->sessions, rec, &client);
+        session = sessions_track(t->sessions, rec, &client);
         if (ruleset_match_record(t->rs, rec, &m) <= 0)
                 return;
         if (m.own_reject) {
                 t->own++;
                 return;
         }
-        if (in_session && addr_equal(&client, &m.addr)) {
+        if (session == SESSION_ASK)
+                session = sessions_lookup(t->sessions, rec, &client) ? SESSION_IN : SESSION_OUT;
+        if (session == SESSION_IN && addr_equal(&client, &m.addr)) {
                 t->logged_in++; /* a logged-in session's reject: the daemon does not count it */
                 return;
         }

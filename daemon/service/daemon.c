@@ -1217,11 +1217,12 @@ static void on_record(void *ctx, const LogRecord *rec)
         unsigned count;
         int64_t now, first, at;
         Addr client;
-        bool in_session, matched;
+        SessionAnswer session;
+        bool matched;
 
         if (!d->save_due)
                 schedule_save(d, SAVE_POSITION_S);
-        in_session = sessions_note(d->sessions, rec, &client);
+        session = sessions_track(d->sessions, rec, &client);
         matched = ruleset_match_record(d->rules, rec, &m) > 0;
         health_changed(d, health_record(&d->health, client_facing(rec), matched,
                                         rec->time_ms > 0 ? rec->time_ms : now_ms()));
@@ -1233,7 +1234,9 @@ static void on_record(void *ctx, const LogRecord *rec)
                           m.rule->name);
                 return;
         }
-        if (in_session && addr_equal(&client, &m.addr)) {
+        if (session == SESSION_ASK) /* only for a match: most records need no lookup */
+                session = sessions_lookup(d->sessions, rec, &client) ? SESSION_IN : SESSION_OUT;
+        if (session == SESSION_IN && addr_equal(&client, &m.addr)) {
                 /* a real user who logged in: stale recipients are not an attack */
                 d->stats.logged_in++;
                 log_debug("%s matched rule %s in a logged-in session; not counted", addr_format(&m.addr, text),
