@@ -27,10 +27,10 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <libpq-fe.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "service/log.h"
+#include <syslog.h>
 
 #define FLEET_TIMEOUT_S 10.0   /* a connect or a query with no answer: the link is down */
 #define FLEET_RETRY_MIN_S 1.0
@@ -365,6 +365,22 @@ int fleet_parse_payload(const char *s, FleetBan *out)
         return 0;
 }
 
+/* Tell the service layer (which logs): this module does not log. */
+static void say(Fleet *f, int priority, const char *fmt, ...) _printf_(3, 4);
+static void say(Fleet *f, int priority, const char *fmt, ...)
+{
+        _cleanup_free_ char *text = NULL;
+        va_list ap;
+
+        if (!f->ops->note)
+                return;
+        va_start(ap, fmt);
+        if (vasprintf(&text, fmt, ap) < 0)
+                oom();
+        va_end(ap);
+        f->ops->note(f->ctx, priority, text);
+}
+
 /* --- the queue ------------------------------------------------------------ */
 
 size_t fleet_queued(const Fleet *f)
@@ -394,7 +410,7 @@ static Op *enqueue(Fleet *f, OpKind kind)
                 f->stats.dropped += lost;
                 f->q_n = f->q_head + f->inflight;
                 if (!f->resync_wanted)
-                        log_warn("fleet: %zu changes wait for the database, the most it holds; dropped %zu, "
+                        say(f, LOG_WARNING, "fleet: %zu changes wait for the database, the most it holds; dropped %zu, "
                                  "every local ban is published again when it is back",
                                  (size_t)FLEET_QUEUE_MAX, lost);
                 f->resync_wanted = true;
@@ -501,12 +517,12 @@ static void link_down(Fleet *f, const char *why)
 
         set_error(f->stats.last_error, sizeof(f->stats.last_error), why);
         if (!f->said_down) {
-                log_err("fleet: the database is not reachable: %s; banning locally, %zu changes queued, "
+                say(f, LOG_ERR, "fleet: the database is not reachable: %s; banning locally, %zu changes queued, "
                         "retrying",
                         f->stats.last_error, fleet_queued(f));
                 f->said_down = true;
         } else
-                log_debug("fleet: still no database: %s", f->stats.last_error);
+                say(f, LOG_DEBUG, "fleet: still no database: %s", f->stats.last_error);
         ev_io_stop(f->loop, &f->io);
         f->io_fd = -1;
         ev_timer_stop(f->loop, &f->watchdog);
@@ -576,7 +592,7 @@ static void apply(Fleet *f, const char *payload, bool bulk)
 
         if (fleet_parse_payload(payload, &b) < 0) {
                 f->stats.bad_rows++;
-                log_debug("fleet: a row that does not parse, skipped");
+                say(f, LOG_DEBUG, "fleet: a row that does not parse, skipped");
                 return;
         }
         if (b.gen > f->stats.last_gen)
@@ -617,7 +633,7 @@ static void query_done(Fleet *f)
         switch (f->state) {
         case LINK_PROBE:
                 if (f->qerr[0] && streq(f->qerr_state, "42P01")) {
-                        log_notice("fleet: no schema in the database yet; creating it (version %d)",
+                        say(f, LOG_NOTICE, "fleet: no schema in the database yet; creating it (version %d)",
                                    FLEET_SCHEMA_VERSION);
                         f->state = LINK_SCHEMA;
                         (void)send_query(f, schema_sql);
@@ -662,13 +678,13 @@ static void query_done(Fleet *f)
                 if (f->said_down || f->ever_up) {
                         char dur[32];
                         f->stats.reconnects++;
-                        log_notice("fleet: connected again to %s after %s; %zu bans of the others caught up, "
+                        say(f, LOG_NOTICE, "fleet: connected again to %s after %s; %zu bans of the others caught up, "
                                    "pushing %zu queued changes",
                                    f->stats.server,
                                    format_duration((uint64_t)(now_ms() - f->stats.down_since_ms), dur, sizeof(dur)),
                                    f->caught_up, fleet_queued(f));
                 } else
-                        log_info("fleet: connected to %s, as %s; %zu bans of the others caught up, pushing %zu "
+                        say(f, LOG_INFO, "fleet: connected to %s, as %s; %zu bans of the others caught up, pushing %zu "
                                  "changes",
                                  f->stats.server, f->name, f->caught_up, fleet_queued(f));
                 f->said_down = false;
@@ -684,11 +700,11 @@ static void query_done(Fleet *f)
                 f->busy = false;
                 if (f->qerr[0] && startswith(f->qerr_state, "40")) {
                         /* a serialization failure or deadlock with another host: again */
-                        log_info("fleet: a push was refused (%s); retrying", f->qerr);
+                        say(f, LOG_INFO, "fleet: a push was refused (%s); retrying", f->qerr);
                 } else {
                         if (f->qerr[0]) {
                                 /* not the link: the same batch would fail again */
-                                log_err("fleet: the database refused %zu changes: %s; they are not shared",
+                                say(f, LOG_ERR, "fleet: the database refused %zu changes: %s; they are not shared",
                                         f->inflight, f->qerr);
                                 f->stats.dropped += f->inflight;
                         } else if (f->inflight) {
@@ -809,7 +825,7 @@ static void pump(Fleet *f)
                 return;
         if (f->q_n == f->q_head && f->resync_wanted) {
                 f->resync_wanted = false;
-                log_notice("fleet: publishing every local ban (%s)", f->resync_why);
+                say(f, LOG_NOTICE, "fleet: publishing every local ban (%s)", f->resync_why);
                 f->ops->resync(f->ctx);
         }
         (void)PQescapeStringConn(f->conn, esc_name, f->name, strlen(f->name), NULL);
@@ -921,11 +937,11 @@ static void heartbeat_cb(struct ev_loop *loop, ev_timer *w, int revents)
 /* The server's notices (a shutdown under way, ...): to our log, not stderr. */
 static void on_notice(void *arg, const char *message)
 {
+        Fleet *f = arg;
         char t[256];
 
-        (void)arg;
         set_error(t, sizeof(t), message);
-        log_info("fleet: the database says: %s", t);
+        say(f, LOG_INFO, "fleet: the database says: %s", t);
 }
 
 static void connect_start(Fleet *f)

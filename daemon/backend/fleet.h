@@ -51,6 +51,8 @@ typedef struct FleetOps {
         void (*changed)(void *ctx);
         /* Publish every local active ban again (fleet_ban() each), after the queue overflowed. */
         void (*resync)(void *ctx);
+        /* Something to tell, at a syslog priority: the link's ups and downs, refusals (the caller logs). */
+        void (*note)(void *ctx, int priority, const char *text);
 } FleetOps;
 
 typedef struct FleetStats {

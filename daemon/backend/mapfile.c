@@ -319,6 +319,38 @@ MapKeyFamily mapfile_key_family(const char *key)
         return MAPKEY_V6;
 }
 
+size_t mapfile_key_reach(const Addr *net, const char *key, Cidr *out)
+{
+        unsigned long v4, v6;
+        Cidr o = {0};
+
+        if (mapfile_key_family(key) != MAPKEY_BOTH)
+                return 0;
+        v4 = strtoul(key, NULL, 10);
+        v6 = strtoul(key, NULL, 16);
+        if (addr_is_v4(net)) {
+                o.net.b[0] = (uint8_t)(v6 >> 8);
+                o.net.b[1] = (uint8_t)v6;
+                o.plen = 16;
+        } else {
+                addr_parse_str("::ffff:0.0.0.0", &o.net);
+                o.net.b[12] = (uint8_t)v4;
+                o.plen = 8;
+                o.v4 = true;
+        }
+        *out = o;
+        return 1;
+}
+
+const char *adminkeys_exempts(const AdminKeys *k, const Addr *net, const char *key)
+{
+        char text[ADDR_STRLEN];
+
+        if (k && adminkeys_lookup(k, key ? key : addr_format(net, text)) == ADMIN_PERMIT)
+                return "accepted by the access map";
+        return NULL;
+}
+
 void mapfile_render(Buf *out, const MapText *mt, const char *entries, size_t n_entries)
 {
         buf_append(out, mt->before, mt->before_len);
@@ -328,4 +360,22 @@ void mapfile_render(Buf *out, const MapText *mt, const char *entries, size_t n_e
         buf_puts(out, entries);
         buf_puts(out, MAP_END "\n");
         buf_append(out, mt->after, mt->after_len);
+}
+
+static const struct {
+        const char *type;
+        const char *suffix;
+} map_types[] = {
+        {"hash", ".db"},
+        {"btree", ".db"},
+        {"lmdb", ".lmdb"},
+        {"cdb", ".cdb"},
+};
+
+const char *mapfile_suffix(const char *type)
+{
+        for (size_t i = 0; i < ELEMENTSOF(map_types); i++)
+                if (streq(map_types[i].type, type))
+                        return map_types[i].suffix;
+        return NULL;
 }

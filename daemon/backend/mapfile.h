@@ -74,6 +74,22 @@ typedef enum MapKeyFamily {
 
 /* Which lookups can reach this access(5) key (as we write keys). */
 MapKeyFamily mapfile_key_family(const char *key);
+/*
+ * The other family's network that lookups of key (net's key) reach too:
+ * for a bare number up to 255, "127" is 127.0.0.0/8 for an IPv4 client
+ * and 127::/16 for an IPv6 one.  1 with *out, or 0.
+ */
+size_t mapfile_key_reach(const Addr *net, const char *key, Cidr *out);
+/*
+ * Why the admin's lines accept net (an address, or a network whose key
+ * is key), as smtpd would look it up: "accepted by the access map", or
+ * NULL.  key NULL: net's address text (a host, or a network without a
+ * key of its own, whose admin keys that cover its address cover it).
+ */
+const char *adminkeys_exempts(const AdminKeys *k, const Addr *net, const char *key);
+
+/* The file suffix postmap gives the indexed map of type ("hash": ".db"); NULL: a type we do not write. */
+const char *mapfile_suffix(const char *type);
 
 /* The text of the whole map: mt's admin parts around the block of entries. */
 void mapfile_render(Buf *out, const MapText *mt, const char *entries, size_t n_entries);

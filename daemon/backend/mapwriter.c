@@ -46,7 +46,6 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
-#include "service/conf.h"
 #include "service/log.h"
 
 #define RETRY_MIN_S 1.0
@@ -177,7 +176,7 @@ static void set_paths(MapWriter *mw, const char *type, const char *path)
         free(mw->base);
         mw->type = xstrdup(type);
         mw->path = xstrdup(path);
-        mw->suffix = (char *)config_map_suffix(type);
+        mw->suffix = (char *)mapfile_suffix(type);
         mw->db = xasprintf("%s%s", mw->path, mw->suffix);
         mw->dir = xstrdup(dirname(d));
         mw->base = xstrdup(basename(b));
@@ -204,7 +203,7 @@ int mapwriter_new(MapWriter **out, struct ev_loop *loop, const char *type, const
 {
         MapWriter *mw = xcalloc(1, sizeof(MapWriter));
 
-        if (!config_map_suffix(type)) {
+        if (!mapfile_suffix(type)) {
                 free(mw);
                 return -EINVAL;
         }

@@ -178,7 +178,7 @@ static void test_record(TestRun *t, const LogRecord *rec, const char *line, size
                 t->logged_in++; /* a logged-in session's reject: the daemon does not count it */
                 return;
         }
-        if (exempt_reason(&t->exempt, t->admin, &m.addr)) {
+        if (exempt_reason(&t->exempt, &m.addr) || adminkeys_exempts(t->admin, &m.addr, NULL)) {
                 t->exempted++;
                 return;
         }

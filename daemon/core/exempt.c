@@ -2,14 +2,11 @@
 /*
  * exempt: the never-ban check, applied before a hit is even counted.
  *
- * The admin's OK entries are checked the way smtpd would look the client
- * up (mapfile.h: adminkeys_lookup), so "192.0.2 OK" protects 192.0.2.7,
- * and "2001:db8:1 OK" protects the whole of that prefix.
- *
- * A network ban is compared in key space: its access(5) key is what
- * smtpd's lookups cut an address down to, and a bare number such as
- * "127" is reached from both families (127.0.0.1 and 127::1), so both
- * networks must be free of protected addresses.
+ * A network ban is compared as the networks a lookup of its key reaches,
+ * which the caller gives: a backend knows its keys (a bare "127" in the
+ * access map is reached from 127.0.0.1 and from 127::1, so both networks
+ * must be free of protected addresses).  The admin's OK entries are the
+ * backends' to check (backend.h), after this.
  *
  * Private and shared address space (RFC 1918, 100.64.0.0/10, fc00::/7,
  * link-local) is the LAN, a load balancer's health check or a container
@@ -84,54 +81,19 @@ void exempt_clear(Exempt *e)
         *e = (Exempt){0};
 }
 
-const char *exempt_reason(const Exempt *e, const AdminKeys *admin, const Addr *a)
+const char *exempt_reason(const Exempt *e, const Addr *a)
 {
-        char key[ADDR_STRLEN];
-
         if (addr_is_loopback(a))
                 return "loopback";
         for (size_t i = 0; i < e->n; i++)
                 if (cidr_contains(&e->v[i], a))
                         return e->why[i];
-        if (admin && adminkeys_lookup(admin, addr_format(a, key)) == ADMIN_PERMIT)
-                return "accepted by the access map";
         return NULL;
 }
 
-/*
- * The networks that a lookup of key reaches: the ban's own, and for a bare
- * number up to 255 (mapfile_key_family) the other family's too: "127" is
- * 127.0.0.0/8 for an IPv4 client and 127::/16 for an IPv6 one.
- */
-static size_t key_networks(const Addr *net, unsigned plen, const char *key, Cidr out[2])
-{
-        size_t n = 0;
-
-        out[n++] = (Cidr){.net = *net, .plen = (uint8_t)plen, .v4 = addr_is_v4(net)};
-        if (key && mapfile_key_family(key) == MAPKEY_BOTH) {
-                unsigned long v4 = strtoul(key, NULL, 10), v6 = strtoul(key, NULL, 16);
-                Cidr o = {0};
-                if (addr_is_v4(net)) {
-                        o.net.b[0] = (uint8_t)(v6 >> 8);
-                        o.net.b[1] = (uint8_t)v6;
-                        o.plen = 16;
-                } else {
-                        addr_parse_str("::ffff:0.0.0.0", &o.net);
-                        o.net.b[12] = (uint8_t)v4;
-                        o.plen = 8;
-                        o.v4 = true;
-                }
-                out[n++] = o;
-        }
-        return n;
-}
-
-const char *exempt_reason_net(const Exempt *e, const AdminKeys *admin, const Addr *net, unsigned plen,
-                              const char *key)
+const char *exempt_reason_nets(const Exempt *e, const Cidr *nets, size_t n)
 {
         Addr v4_loop, v6_loop;
-        Cidr nets[2];
-        size_t n = key_networks(net, plen, key, nets);
 
         addr_parse_str("127.0.0.1", &v4_loop);
         addr_parse_str("::1", &v6_loop);
@@ -147,13 +109,6 @@ const char *exempt_reason_net(const Exempt *e, const AdminKeys *admin, const Add
                         if (cidr_contains(x, &c->net) || cidr_contains(c, &x->net))
                                 return e->why[i];
                 }
-        }
-        if (admin) {
-                /* Without a key of its own (a cidr: network map), the admin's
-                   keys that cover the network address cover the network. */
-                char text[ADDR_STRLEN];
-                if (adminkeys_lookup(admin, key ? key : addr_format(net, text)) == ADMIN_PERMIT)
-                        return "accepted by the access map";
         }
         return NULL;
 }

@@ -2,15 +2,16 @@
 #pragma once
 
 /*
- * Addresses that are never banned, whatever the log says: loopback, the
- * configured ignore list, and anything the admin's part of the map
- * accepts (OK or all-numerical).  Pure: the lists are given.
+ * Addresses that are never banned, whatever the log says: loopback and
+ * the lists given (the ignore list, mynetworks, this host's addresses,
+ * private space).  Pure: plain addresses and networks.  What the admin's
+ * own entries in a map accept is the backends' knowledge (backend.h:
+ * backends_exempts()), asked after this.
  */
 
 #include <stddef.h>
 
 #include "util/addr.h"
-#include "backend/mapfile.h"
 #include "util/util.h"
 
 typedef struct Exempt {
@@ -28,18 +29,14 @@ void exempt_add(Exempt *e, const Cidr *c, const char *why);
  */
 size_t exempt_add_mynetworks(Exempt *e, const char *value, const char *why, Diags *skipped);
 void exempt_clear(Exempt *e);
+/* NULL if a may be banned, else why not. */
+const char *exempt_reason(const Exempt *e, const Addr *a);
 /*
- * NULL if a may be banned, else why not.  admin may be NULL (the map
- * could not be read).
+ * The same for a network ban that lookups reach as the n networks of
+ * nets (its own, and for a key that both families reach, the other
+ * family's: see the access map's reach): none may hold loopback or
+ * overlap a protected network.
  */
-const char *exempt_reason(const Exempt *e, const AdminKeys *admin, const Addr *a);
-/*
- * The same for a network ban: may (net, plen) with access(5) key be
- * banned?  key NULL: the network has no key of its own (it goes into a
- * cidr: map).  A key that lookups of both families reach ("127") is
- * checked against both networks.
- */
-const char *exempt_reason_net(const Exempt *e, const AdminKeys *admin, const Addr *net, unsigned plen,
-                              const char *key);
+const char *exempt_reason_nets(const Exempt *e, const Cidr *nets, size_t n);
 /* Add private and shared address space (see exempt.c), as "private address space". */
 void exempt_add_private(Exempt *e);

@@ -135,37 +135,13 @@ static int compile_pattern(RuleSet *rs, Matcher *m, Rule *rule, const char *patt
         return 0;
 }
 
-/* An address as smtpd logs it in from=<...> and to=<...> (quoted local part). */
-#define LOGGED_ADDR_RE "(?:[^\"<>\\s]*|\"(?:[^\"\\\\]|\\\\.)*\"[^\"<>\\s]*)"
-
-/*
- * The regex for a line that logs a rejection by our own map.  Our map is
- * a client access table, so the reply's <...> is the client field itself,
- * and the line ends as smtpd ends it: a sender or recipient that carries
- * "<x>: Client host rejected: <reject_text>" does not make a relay probe
- * or a dictionary attack our own rejection (the same quoting grammar as
- * the shipped rules: the forged text cannot close the line).
- */
-static pcre2_code *compile_own_reject(const char *reject_text)
+/* The pattern of a line that logs a rejection of ours: the backend's (RuleDefaults.own_reject). */
+static pcre2_code *compile_own_reject(const char *pattern)
 {
-        Buf b = {0};
-        pcre2_code *code;
         PCRE2_SIZE erroff;
         int errcode;
 
-        buf_puts(&b, "^\\S+: reject: \\S+ from (?<client>[^[\\s]*\\[[^]]*\\](?::\\d+)?): \\d{3}"
-                     "(?: \\d\\.\\d{1,3}\\.\\d{1,3})? <\\k<client>>: Client host rejected: ");
-        for (const char *p = reject_text; *p; p++) {
-                if (!isalnum((unsigned char)*p))
-                        buf_append(&b, "\\", 1);
-                buf_append(&b, p, 1);
-        }
-        buf_puts(&b, "(?:; (?:from=<" LOGGED_ADDR_RE "> )?(?:to=<" LOGGED_ADDR_RE "> )?proto=[A-Z]+"
-                     "(?: helo=<(?:[^>]|>(?!: | sasl_username=<))*>)?(?: sasl_username=<[^<>]*>)?)?$");
-        code = pcre2_compile((PCRE2_SPTR)b.data, PCRE2_ZERO_TERMINATED, PCRE2_NEVER_UTF, &errcode, &erroff,
-                             NULL);
-        buf_free(&b);
-        return code;
+        return pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED, PCRE2_NEVER_UTF, &errcode, &erroff, NULL);
 }
 int ruleset_load(RuleSet **out, const char *path, const RuleDefaults *defs, Names *names,
                  Diags *errors, Diags *warnings)
@@ -241,12 +217,14 @@ int ruleset_load(RuleSet **out, const char *path, const RuleDefaults *defs, Name
         rs->reject_text = xstrdup(defs->reject_text ? defs->reject_text : "postfix-autoblacklist");
         rs->reject_len = strlen(rs->reject_text);
         rs->reject_anchor = prefilter_anchor(rs->reject_text, rs->reject_len);
-        rs->own_reject = compile_own_reject(rs->reject_text);
-        if (!rs->own_reject) {
-                diags_add(errors, NULL, 0, "reject_text cannot be made into a pattern");
-                goto fail;
+        if (defs->own_reject) {
+                rs->own_reject = compile_own_reject(defs->own_reject);
+                if (!rs->own_reject) {
+                        diags_add(errors, NULL, 0, "reject_text cannot be made into a pattern");
+                        goto fail;
+                }
+                rs->own_reject_jit = pcre2_jit_compile(rs->own_reject, PCRE2_JIT_COMPLETE) == 0;
         }
-        rs->own_reject_jit = pcre2_jit_compile(rs->own_reject, PCRE2_JIT_COMPLETE) == 0;
         *out = rs;
         rs = NULL;
         goto done;
@@ -345,7 +323,7 @@ static inline int run_match(RuleSet *rs, pcre2_code *code, bool jit, const char 
 
 static bool is_own_reject(RuleSet *rs, const char *msg, size_t len)
 {
-        if (!prefilter_find(msg, len, rs->reject_text, rs->reject_len, rs->reject_anchor))
+        if (!rs->own_reject || !prefilter_find(msg, len, rs->reject_text, rs->reject_len, rs->reject_anchor))
                 return false;
         return run_match(rs, rs->own_reject, rs->own_reject_jit, msg, len) >= 0;
 }

@@ -45,6 +45,12 @@ typedef struct RuleDefaults {
         uint64_t find_time_ms;
         uint64_t ban_time_ms;
         const char *reject_text; /* our map's reject text, never a hit */
+        /*
+         * The regex of the MTA's log line of a rejection of ours, which
+         * holds reject_text (the backend's: backends_own_reject()); NULL:
+         * none is recognised.
+         */
+        const char *own_reject;
 } RuleDefaults;
 
 typedef struct RuleMatch {

@@ -94,7 +94,7 @@ static void put_memory(Buf *out, size_t tmem, size_t tn, const char *twhat, size
 
 static ControlResult cmd_status(Daemon *d, Buf *out)
 {
-        const MapWriterStats *ms = mapwriter_stats(d->map);
+        BackendCounts counts = {0};
         size_t tracked, records = banset_records(d->bans);
         char up[32];
 
@@ -121,17 +121,10 @@ static ControlResult cmd_status(Daemon *d, Buf *out)
                 buf_puts(out, "\n");
         } else
                 buf_puts(out, "last ban: none since start\n");
-        buf_printf(out, "map: %s: %llu writes, %llu postmap failures, %llu unchanged, last write ", mapwriter_path(d->map),
-                   (unsigned long long)ms->writes, (unsigned long long)ms->failures,
-                   (unsigned long long)ms->skipped);
-        put_time(out, ms->last_write_ms);
-        buf_printf(out, "%s%s\n", ms->last_error[0] ? ", last error: " : "", ms->last_error);
-        if (d->auth_map) {
-                const MapWriterStats *as = mapwriter_stats(d->auth_map);
-                buf_printf(out, "auth map: %s: %llu writes, %llu postmap failures%s%s\n", mapwriter_path(d->auth_map),
-                           (unsigned long long)as->writes, (unsigned long long)as->failures,
-                           as->last_error[0] ? ", last error: " : "", as->last_error);
-        }
+        /* the maps and the fleet: each backend's own lines */
+        if (backends_shared(d->backends))
+                counts = daemon_fleet_counts(d);
+        backends_status(d->backends, &counts, out);
         if (d->save_failing)
                 buf_printf(out, "state: %s: not saved: %s; new bans are held back from the map, retrying\n",
                            d->cfg->state_file, d->save_error);
@@ -150,7 +143,6 @@ static ControlResult cmd_status(Daemon *d, Buf *out)
                    sessions_count(d->sessions), (unsigned long long)sessions_evictions(d->sessions),
                    (unsigned long long)d->stats.logged_in);
         buf_printf(out, "log messages dropped by the flood limiter: %llu\n", (unsigned long long)log_dropped());
-        daemon_fleet_status(d, out);
         return CONTROL_OK;
 }
 
@@ -218,7 +210,7 @@ static const char *parse_target(const char *s, Cidr *c)
 static ControlResult cmd_ban(Daemon *d, char **argv, size_t argc, Buf *out)
 {
         uint64_t len = d->cfg->ban_time_ms;
-        char key[CIDR_STRLEN], text[CIDR_STRLEN], dur[32];
+        char text[CIDR_STRLEN], dur[32];
         const char *problem, *why;
         int64_t now = now_ms();
         Cidr c;
@@ -237,7 +229,7 @@ static ControlResult cmd_ban(Daemon *d, char **argv, size_t argc, Buf *out)
                 buf_printf(out, "'%s' is not a duration (e.g. 90s, 10m, 1h, 7d, or forever)", argv[2]);
                 return CONTROL_ERROR;
         }
-        if (daemon_net_key(d, &c.net, c.plen, key, sizeof(key)) < 0) {
+        if (!backends_can_hold(d->backends, &c.net, c.plen)) {
                 buf_printf(out, "%s: no access(5) key can match exactly this network; IPv4 networks need "
                                 "a /8, /16 or /24, IPv6 ones whole 16-bit groups without '::' inside and "
                                 "not one group of decimal digits (an IPv4 lookup reaches those); "
@@ -245,10 +237,7 @@ static ControlResult cmd_ban(Daemon *d, char **argv, size_t argc, Buf *out)
                            argv[1]);
                 return CONTROL_ERROR;
         }
-        why = cidr_is_host(&c)
-                      ? exempt_reason(&d->exempt, mapwriter_admin_keys(d->map), &c.net)
-                      : exempt_reason_net(&d->exempt, mapwriter_admin_keys(d->map), &c.net, c.plen,
-                                          key[0] ? key : NULL);
+        why = daemon_never_ban(d, &c.net, c.plen);
         if (why) {
                 buf_printf(out, "%s is never banned (%s)", argv[1], why);
                 return CONTROL_ERROR;
@@ -264,7 +253,7 @@ static ControlResult cmd_ban(Daemon *d, char **argv, size_t argc, Buf *out)
         if (!b->active)
                 b->in_state = false; /* the next save must hold it before the map does */
         banset_activate(d->bans, b, len ? now + (int64_t)len : 0);
-        fleet_ban(d->fleet, &b->addr, b->plen, "manual", b->expires_ms, b->count);
+        backends_ban(d->backends, &b->addr, b->plen, "manual", b->expires_ms, b->count);
         if (cidr_is_host(&c))
                 tracker_forget(d->tracker, &c.net);
         daemon_set_blocks(d, true);
@@ -310,7 +299,7 @@ static ControlResult cmd_unban(Daemon *d, char **argv, size_t argc, Buf *out)
                 return CONTROL_ERROR;
         }
         daemon_ban_text(b, text);
-        fleet_unban(d->fleet, &b->addr, b->plen); /* an unban lifts it on every host */
+        backends_unban(d->backends, &b->addr, b->plen); /* an unban lifts it on every host */
         daemon_lift(d, b, "by hand");
         buf_printf(out, "unbanned %s\n", text);
         return CONTROL_OK;
@@ -329,13 +318,13 @@ static ControlResult cmd_flush(Daemon *d, uint64_t id, char **argv, size_t argc,
                               "('flush --yes --fleet': on every host of the fleet)");
                 return CONTROL_ERROR;
         }
-        if (fleet && !d->fleet) {
+        if (fleet && !backends_shared(d->backends)) {
                 buf_puts(out, "flush --fleet: fleet mode is off (no fleet in the configuration)");
                 return CONTROL_ERROR;
         }
         /* Without --fleet the others keep their bans, and ours stay in the table for them. */
         if (fleet)
-                fleet_flush(d->fleet);
+                backends_flush_shared(d->backends);
         n = banset_list(d->bans, false, &v);
         for (size_t i = 0; i < n; i++) {
                 if (ban_is_host(v[i]))
@@ -343,7 +332,7 @@ static ControlResult cmd_flush(Daemon *d, uint64_t id, char **argv, size_t argc,
                 banset_remove(d->bans, v[i]);
         }
         log_event(LOG_EVENT_UNBAN, LOG_NOTICE, NULL, "flush%s: %zu ban records dropped; removing our block from %s",
-                  fleet ? " (on the whole fleet)" : "", n, mapwriter_path(d->map));
+                  fleet ? " (on the whole fleet)" : "", n, backends_primary_name(d->backends));
         d->stats.unbans += n;
         daemon_set_blocks(d, false);
         d->bans_dirty = true;

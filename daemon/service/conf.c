@@ -13,7 +13,9 @@
 #include <ctype.h>
 #include <errno.h>
 
+#include "backend/backend.h"
 #include "backend/fleet.h"
+#include "backend/mapfile.h"
 #include "source/source.h"
 #include "util/panic.h"
 
@@ -61,24 +63,6 @@ static int p_control_socket(Config *c, const char *v, char **why)
         return set_string(&c->control_socket, v);
 }
 
-static const struct {
-        const char *type;
-        const char *suffix;
-} map_types[] = {
-        {"hash", ".db"},
-        {"btree", ".db"},
-        {"lmdb", ".lmdb"},
-        {"cdb", ".cdb"},
-};
-
-const char *config_map_suffix(const char *type)
-{
-        for (size_t i = 0; i < ELEMENTSOF(map_types); i++)
-                if (streq(map_types[i].type, type))
-                        return map_types[i].suffix;
-        return NULL;
-}
-
 /* type:path of a map that postmap builds, into *type and *path. */
 static int map_spec(const char *v, char **type_out, char **path_out, char **why)
 {
@@ -90,7 +74,7 @@ static int map_spec(const char *v, char **type_out, char **path_out, char **why)
                 return -EINVAL;
         }
         type = xstrndup(v, (size_t)(colon - v));
-        if (!config_map_suffix(type)) {
+        if (!mapfile_suffix(type)) {
                 *why = xasprintf("map type '%s' is not supported: use hash, btree, lmdb or cdb", type);
                 return -EINVAL;
         }
@@ -594,14 +578,39 @@ int config_load_or_default(const char *path, Config **out, Diags *errors)
 int config_load_rules(const Config *cfg, const char *override, Names *names, RuleSet **out, Diags *errors,
                       Diags *warnings)
 {
+        /* How the MTA logs a rejection of ours is the backends' to say; the rules only match it. */
+        BackendConf bc = {.reject_text = cfg->reject_text};
+        _cleanup_free_ char *own = cfg->reject_text && cfg->reject_text[0] ? backends_own_reject(&bc) : NULL;
         RuleDefaults defs = {
                 .max_hits = cfg->max_hits,
                 .find_time_ms = cfg->find_time_ms,
                 .ban_time_ms = cfg->ban_time_ms,
                 .reject_text = cfg->reject_text,
+                .own_reject = own,
         };
 
         return ruleset_load(out, override ? override : cfg->rules, &defs, names, errors, warnings);
+}
+
+/*
+ * The backends' settings: one line a backend type, its spec from its own
+ * setting (see backend.h: the registry names the types).
+ */
+void config_backends(const Config *cfg, const char *host, BackendConf *bc, char **specs)
+{
+        *bc = (BackendConf){
+                .postmap = cfg->postmap,
+                .postmap_timeout_ms = cfg->postmap_timeout_ms,
+                .debounce_ms = cfg->debounce_ms,
+                .reject_text = cfg->reject_text,
+                .host_name = host,
+        };
+        specs[0] = xasprintf("%s:%s", cfg->map_type, cfg->map_path);
+        specs[1] = cfg->auth_map_path ? xasprintf("%s:%s", cfg->auth_map_type, cfg->auth_map_path) : NULL;
+        backend_conf_add(bc, "access", specs[0]);
+        backend_conf_add(bc, "auth", specs[1]);
+        backend_conf_add(bc, "cidr", cfg->network_map);
+        backend_conf_add(bc, "fleet", cfg->fleet);
 }
 
 /*

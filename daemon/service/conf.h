@@ -83,11 +83,16 @@ static inline void config_freep(Config **c) { config_free(*c); }
  * Load the rules that cfg names (or override, a file or folder, if set),
  * with cfg's defaults for what a rule does not say.  See ruleset_load().
  */
+struct BackendConf;
+/*
+ * The backends' settings from cfg (host: this host's name in a fleet, or
+ * NULL), into bc; specs[0..1] are the strings bc points to, the caller's
+ * to free.
+ */
+void config_backends(const Config *cfg, const char *host, struct BackendConf *bc, char **specs);
 int config_load_rules(const Config *cfg, const char *override, Names *names, RuleSet **out, Diags *errors,
                       Diags *warnings);
 
-/* The file suffix that postmap gives the indexed map of this type. */
-const char *config_map_suffix(const char *type);
 /* Write every key and its value, in config-file syntax. */
 void config_dump(const Config *c, Buf *out);
 

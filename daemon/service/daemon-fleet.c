@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
- * daemon-fleet: fleet mode inside the daemon.  fleet.c is the link to the
- * shared table; here its rows become bans of our ban set, marked remote
+ * daemon-fleet: fleet mode inside the daemon.  The fleet backend
+ * (backend/fleet-backend.c, over fleet.c's link to the shared table)
+ * hands us the other hosts' rows; here they become bans of our ban set, marked remote
  * with their origin host, and reach the map through the daemon's one
  * debounced, atomic map write (daemon_bans_changed()), like our own bans.
  *
@@ -16,7 +17,6 @@
 #include "service/daemon-internal.h"
 
 #include <errno.h>
-#include <unistd.h>
 
 #include "service/log.h"
 #include "util/util.h"
@@ -43,11 +43,11 @@ static bool fleet_intern(Daemon *d, const char *name, const char *fallback, uint
         return true;
 }
 
-static bool imported(void *ctx, const FleetBan *fb)
+bool daemon_fleet_imported(void *ctx, BanBackend *from, const BackendImport *fb)
 {
         Daemon *d = ctx;
         Ban *b = banset_get(d->bans, &fb->net.net, fb->net.plen);
-        char text[CIDR_STRLEN], key[CIDR_STRLEN], until[64];
+        char text[CIDR_STRLEN], until[64];
         const char *why;
         int64_t now = now_ms(), expires;
         uint16_t rule, origin;
@@ -77,16 +77,15 @@ static bool imported(void *ctx, const FleetBan *fb)
         cidr_format(&fb->net, text);
         if (cidr_is_host(&fb->net))
                 daemon_ban_text(&(Ban){.addr = fb->net.net, .plen = fb->net.plen}, text);
-        if (daemon_net_key(d, &fb->net.net, fb->net.plen, key, sizeof(key)) < 0) {
+        (void)from;
+        if (!backends_can_hold(d->backends, &fb->net.net, fb->net.plen)) {
                 d->fleet_refused++;
                 log_notice("fleet: %s's ban of %s is not imposed here: no access(5) key can match that network "
                            "(set network_map = cidr:...)",
                            fb->origin, text);
                 return false;
         }
-        why = cidr_is_host(&fb->net) ? exempt_reason(&d->exempt, mapwriter_admin_keys(d->map), &fb->net.net)
-                                     : exempt_reason_net(&d->exempt, mapwriter_admin_keys(d->map), &fb->net.net,
-                                                         fb->net.plen, key[0] ? key : NULL);
+        why = daemon_never_ban(d, &fb->net.net, fb->net.plen);
         if (why) {
                 d->fleet_refused++;
                 log_event(LOG_EVENT_NONE, LOG_NOTICE, &(LogFields){.address = text, .rule = fb->rule},
@@ -123,10 +122,11 @@ static bool imported(void *ctx, const FleetBan *fb)
         return true;
 }
 
-static void changed(void *ctx)
+void daemon_fleet_changed(void *ctx, BanBackend *from)
 {
         Daemon *d = ctx;
 
+        (void)from;
         if (d->fleet_dirty) {
                 d->fleet_dirty = false;
                 daemon_bans_changed(d);
@@ -134,7 +134,7 @@ static void changed(void *ctx)
                 daemon_status_changed(d);
 }
 
-static void resync(void *ctx)
+void daemon_fleet_resync(void *ctx, BanBackend *to)
 {
         Daemon *d = ctx;
         _cleanup_free_ Ban **v = NULL;
@@ -142,81 +142,16 @@ static void resync(void *ctx)
 
         for (size_t i = 0; i < n; i++)
                 if (!v[i]->remote)
-                        fleet_ban(d->fleet, &v[i]->addr, v[i]->plen, names_get(d->names, v[i]->rule),
-                                  v[i]->expires_ms, v[i]->count);
+                        backend_ban(to, &v[i]->addr, v[i]->plen, names_get(d->names, v[i]->rule), v[i]->expires_ms,
+                                    v[i]->count);
 }
 
-static const FleetOps fleet_ops = {imported, changed, resync};
-
-int daemon_fleet_start(Daemon *d)
-{
-        char host[256] = "";
-        const char *name = d->cfg->fleet_name;
-        int r;
-
-        if (!d->cfg->fleet)
-                return 0;
-        if (!name) {
-                if (gethostname(host, sizeof(host) - 1) < 0 || !fleet_name_valid(host)) {
-                        log_err("fleet: the host name '%s' cannot name this host in the fleet; set fleet_name",
-                                host);
-                        return -EINVAL;
-                }
-                name = host;
-        }
-        r = fleet_new(&d->fleet, d->loop, d->cfg->fleet, name, &fleet_ops, d);
-        if (r < 0) {
-                log_err("fleet: %s", strerror(-r));
-                return r;
-        }
-        log_info("fleet: sharing bans as %s", name);
-        return 0;
-}
-
-static size_t remote_bans(Daemon *d)
+BackendCounts daemon_fleet_counts(Daemon *d)
 {
         _cleanup_free_ Ban **v = NULL;
         size_t n = banset_list(d->bans, true, &v), k = 0;
 
         for (size_t i = 0; i < n; i++)
                 k += v[i]->remote;
-        return k;
-}
-
-void daemon_fleet_status(Daemon *d, Buf *out)
-{
-        const FleetStats *s;
-        char dur[32];
-
-        if (!d->fleet) {
-                buf_puts(out, "fleet: off\n");
-                return;
-        }
-        s = fleet_stats(d->fleet);
-        if (s->connected)
-                buf_printf(out, "fleet: connected to %s as %s, lag %lld ms\n", s->server, fleet_name(d->fleet),
-                           (long long)(fleet_queued(d->fleet) ? fleet_queue_age_ms(d->fleet) : s->lag_ms));
-        else
-                buf_printf(out, "fleet: down for %s (%s), banning locally as %s; retrying\n",
-                           format_duration((uint64_t)(now_ms() - s->down_since_ms) / 1000 * 1000, dur, sizeof(dur)),
-                           s->last_error, fleet_name(d->fleet));
-        buf_printf(out,
-                   "fleet changes: %zu queued (oldest %lld ms), %llu pushed, %llu dropped; %zu remote bans, "
-                   "%llu imported, %llu not imposed here, %llu bad rows; generation %llu, %llu reconnects\n",
-                   fleet_queued(d->fleet), (long long)fleet_queue_age_ms(d->fleet), (unsigned long long)s->pushed,
-                   (unsigned long long)s->dropped, remote_bans(d), (unsigned long long)s->imported,
-                   (unsigned long long)d->fleet_refused, (unsigned long long)s->bad_rows,
-                   (unsigned long long)s->last_gen, (unsigned long long)s->reconnects);
-}
-
-void daemon_fleet_status_short(Daemon *d, Buf *out)
-{
-        const FleetStats *s;
-
-        if (!d->fleet)
-                return;
-        s = fleet_stats(d->fleet);
-        if (!s->connected)
-                buf_printf(out, "; fleet database down, banning locally, %zu changes queued: %s",
-                           fleet_queued(d->fleet), s->last_error);
+        return (BackendCounts){.remote_bans = k, .refused = d->fleet_refused};
 }

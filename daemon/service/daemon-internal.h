@@ -9,14 +9,13 @@
 
 #include <ev.h>
 
+#include "backend/backend.h"
 #include "core/banset.h"
 #include "service/conf.h"
 #include "service/control.h"
 #include "service/daemon.h"
 #include "core/exempt.h"
-#include "backend/fleet.h"
 #include "core/health.h"
-#include "backend/mapwriter.h"
 #include "util/names.h"
 #include "service/notify.h"
 #include "match/rules.h"
@@ -41,19 +40,11 @@ typedef struct Stats {
         int64_t last_ban_ms;
 } Stats;
 
-/* A flush request waiting for the map write that shows it. */
+/* A flush request waiting for the backends' writes that show it. */
 typedef struct FlushWaiter {
         uint64_t id;  /* the control request's id */
-        uint64_t gen; /* the map generation that holds the flush */
+        uint64_t gen; /* the backends' generation that holds the flush */
 } FlushWaiter;
-
-/* What a map writer's callbacks get: the daemon, and whether this writer
-   only takes our block out of a map we no longer use (access_map moved). */
-typedef struct MapSlot {
-        struct Daemon *d;
-        MapWriter *mw;
-        bool retiring;
-} MapSlot;
 
 typedef struct Daemon {
         struct ev_loop *loop;
@@ -68,17 +59,12 @@ typedef struct Daemon {
         Banset *bans;
         Sessions *sessions; /* the logged-in smtpd sessions */
         Health health;      /* is the log still readable to us? */
-        MapWriter *map;      /* the current access_map; slots[cur].mw */
-        MapWriter *auth_map; /* the EHLO-keyword map that closes AUTH; NULL: none */
-        MapSlot slots[2]; /* the current writer and one that is retiring */
-        unsigned cur;
-        ev_idle reap;     /* frees a retired writer outside its own callback */
+        Backends *backends; /* where the bans go: the maps, the fleet (backend/backend.h) */
         LogSource *source; /* where the records come from */
         char *source_why;  /* why this source */
         Control *control;
         Notify *notify;
         Exempt exempt;
-        Fleet *fleet;          /* fleet mode (daemon-fleet.c); NULL: off */
         bool fleet_dirty;      /* imports changed the bans */
         uint64_t fleet_refused; /* remote bans not imposed here (exempt) */
         unsigned fleet_names;   /* rule and host names that came from the fleet */
@@ -91,14 +77,8 @@ typedef struct Daemon {
         ev_timer save_timer;
         ev_tstamp save_due;         /* when the armed save_timer fires; 0: not armed */
         bool bans_dirty;            /* bans changed since the state was saved */
-        /*
-         * Map generations: every change the map must show bumps `wanted`;
-         * a write shows what was wanted when it rendered (`rendering`), and
-         * once it is in place that is `written`.  A flush waits for a
-         * written generation at least as new as its own change.
-         */
-        uint64_t gen_wanted, gen_rendering, gen_written;
-        uint64_t auth_gen_rendering, auth_gen_written; /* the same for the auth map */
+        /* Flushes wait for a written generation (backends_written()) at
+           least as new as their own change. */
         FlushWaiter *flushes;
         size_t n_flushes, cap_flushes;
         /* The state file's retry after a failure (Ban.in_state says which
@@ -114,13 +94,9 @@ typedef struct Daemon {
         char save_error[128];
         Addr *net_noted; /* networks whose "not banned as a network" was said */
         size_t n_net_noted, cap_net_noted;
-        ev_stat map_stat;     /* the admin's edits of the map */
         ev_timer ready_timer; /* READY even if the first map write takes long */
         bool ready;
         bool stopping;
-        bool final_written;   /* stopping: the current map's last write is done */
-        bool auth_final;      /* stopping: the auth map's last write is done */
-        bool retire_given_up; /* stopping: the old map's cleanup failed */
         Stats stats;
 } Daemon;
 
@@ -128,7 +104,7 @@ typedef struct Daemon {
 void daemon_bans_changed(Daemon *d);
 /* Tell systemd the new STATUS= line (once ready). */
 void daemon_status_changed(Daemon *d);
-/* The map must change (now: skip the debounce); returns the generation that will show it. */
+/* The backends must show a change (now: skip the debounce); returns the generation that will. */
 uint64_t daemon_map_request(Daemon *d, bool now);
 /* Our block in the maps: present (a ban), or taken out (flush). */
 void daemon_set_blocks(Daemon *d, bool present);
@@ -138,20 +114,17 @@ void daemon_lift(Daemon *d, Ban *ban, const char *why);
 /* The reload as systemd sees it: RELOADING=1, the reload, READY=1. */
 int daemon_reload_notify(Daemon *d, char **why);
 char *daemon_ban_text(const Ban *ban, char *buf);
-/*
- * The access(5) key for a ban of net/plen into key, or "" for a network
- * that goes into the cidr: network map (network_map); -EDOM if neither
- * can hold it.
- */
-int daemon_net_key(const Daemon *d, const Addr *net, unsigned plen, char *key, size_t size);
+/* Why net/plen is never banned (the lists, then the backends' admin entries), or NULL. */
+const char *daemon_never_ban(const Daemon *d, const Addr *net, unsigned plen);
 /* Whether private address space is banned, for the log and status. */
 const char *daemon_private_policy(const Daemon *d);
 
-/* daemon-fleet.c: the hooks of fleet mode */
-int daemon_fleet_start(Daemon *d);
-/* The fleet link for status (lines) and STATUS= (a clause, or nothing). */
-void daemon_fleet_status(Daemon *d, Buf *out);
-void daemon_fleet_status_short(Daemon *d, Buf *out);
+/* daemon-fleet.c: the hooks of fleet mode (BackendHooks of a shared backend) */
+bool daemon_fleet_imported(void *ctx, BanBackend *b, const BackendImport *fb);
+void daemon_fleet_changed(void *ctx, BanBackend *b);
+void daemon_fleet_resync(void *ctx, BanBackend *b);
+/* The figures of fleet mode for the backends' status. */
+BackendCounts daemon_fleet_counts(Daemon *d);
 
 /* commands.c */
 ControlResult daemon_command(void *ctx, uint64_t id, char **argv, size_t argc, Buf *out);

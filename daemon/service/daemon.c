@@ -27,16 +27,14 @@
  * from following the log and banning in memory; STATUS says so, and the
  * writer retries.
  *
- * A second writer keeps the auth map (smtpd_discard_ehlo_keyword_address_
- * maps) in step with the same bans: "ADDRESS silent-discard, auth" for
- * each banned host, so smtpd neither offers AUTH to it nor accepts its
- * AUTH command (503 5.5.1), even with smtpd_delay_reject = yes, where the
- * access map is only consulted at RCPT.  smtpd looks that map up with the
- * bare client address only (maps_find(..., state->addr), no network
- * walk), so a network ban closes AUTH only for the hosts banned one by
- * one inside it; hits of a host under a network ban therefore still
- * count, so that a host that goes on failing is banned (and shut out of
- * AUTH) on its own.
+ * Where bans go is the backends' business (backend/backend.h): the access
+ * map, the auth map, the cidr: network map and the fleet are entries of
+ * one registry, and this file only iterates the set: it plans what a
+ * snapshot shows (plan()), answers a flush once every backend shows its
+ * generation, and logs what the backends tell.  A host under a network
+ * ban still has its hits counted when a backend is looked up by exact
+ * address only (the auth map), so that a host that goes on failing is
+ * banned, and shut out of AUTH, on its own.
  */
 #include "service/daemon-internal.h"
 
@@ -48,6 +46,7 @@
 #include <sysexits.h>
 #include <time.h>
 
+#include "backend/fleet.h"
 #include "service/log.h"
 #include "service/sources.h"
 #include "service/state.h"
@@ -261,7 +260,7 @@ static int save_state(Daemon *d)
         if (st.position)
                 st.source = xstrdup(source_kind(d->source));
         /* which map holds our block: a start with another access_map cleans it */
-        st.map = xasprintf("%s:%s", d->cfg->map_type, d->cfg->map_path);
+        st.map = backends_state_key(d->backends);
         if (full) {
                 n = banset_list(d->bans, false, &v);
                 for (size_t i = 0; i < n; i++)
@@ -318,7 +317,7 @@ saved:
                 d->save_backoff_s = SAVE_RETRY_MIN_S;
                 d->save_error[0] = '\0';
                 log_notice("%s: the state is saved again; the bans held back go to the map", d->cfg->state_file);
-                if (d->map)
+                if (d->backends)
                         (void)daemon_map_request(d, false);
         }
 out:
@@ -459,10 +458,7 @@ static char *status_line(Daemon *d)
                 buf_printf(&b, "; last ban %s (%s) at %s", d->stats.last_ban, d->stats.last_ban_rule,
                            format_time(d->stats.last_ban_ms, t, sizeof(t)));
         }
-        if (mapwriter_stats(d->map)->last_error[0])
-                buf_printf(&b, "; map not updated, retrying: %s", mapwriter_stats(d->map)->last_error);
-        if (d->auth_map && mapwriter_stats(d->auth_map)->last_error[0])
-                buf_printf(&b, "; auth map not updated, retrying: %s", mapwriter_stats(d->auth_map)->last_error);
+        backends_status_short(d->backends, &b);
         if (source_problem(d->source))
                 buf_printf(&b, "; log %s: %s", source_label(d->source), source_problem(d->source));
         if (d->save_failing)
@@ -472,31 +468,17 @@ static char *status_line(Daemon *d)
                 if (health_problem(&d->health, h, sizeof(h)))
                         buf_printf(&b, "; %s", h);
         }
-        daemon_fleet_status_short(d, &b);
         return b.data;
 }
 
 uint64_t daemon_map_request(Daemon *d, bool now)
 {
-        d->gen_wanted++;
-        if (now)
-                mapwriter_request_now(d->map);
-        else
-                mapwriter_request(d->map);
-        if (d->auth_map) {
-                if (now)
-                        mapwriter_request_now(d->auth_map);
-                else
-                        mapwriter_request(d->auth_map);
-        }
-        return d->gen_wanted;
+        return backends_request(d->backends, now);
 }
 
 void daemon_set_blocks(Daemon *d, bool present)
 {
-        mapwriter_set_block(d->map, present);
-        if (d->auth_map)
-                mapwriter_set_block(d->auth_map, present);
+        backends_set_block(d->backends, present);
 }
 
 void daemon_status_changed(Daemon *d)
@@ -545,80 +527,44 @@ void daemon_lift(Daemon *d, Ban *ban, const char *why)
         daemon_bans_changed(d);
 }
 
-/* Is this host ban covered by an active network ban (rendered instead)? */
-static bool under_net_ban(Daemon *d, const Ban *b)
+const char *daemon_never_ban(const Daemon *d, const Addr *net, unsigned plen)
 {
-        Ban *net;
-
-        /* With a cidr: network map the hosts stay in the access map too: if
-           smtpd was not pointed at the network map, they are still banned. */
-        if (addr_is_v4(&b->addr) || b->plen != 128 || d->cfg->network_map)
-                return false;
-        net = banset_get(d->bans, &b->addr, (uint8_t)d->cfg->ipv6_net_prefix);
-        /* a network ban held back (the state does not hold it yet) is not
-           written: the host must be, or it would be open again */
-        return net && net->active && (!d->bans_dirty || net->in_state);
-}
-
-int daemon_net_key(const Daemon *d, const Addr *net, unsigned plen, char *key, size_t size)
-{
-        if (plen == addr_host_plen(net) || !d->cfg->network_map)
-                return mapfile_key(net, plen, key, size);
-        if (size)
-                key[0] = '\0'; /* goes into the cidr: map, which takes any prefix */
-        return 0;
+        return backends_exempts(d->backends, &d->exempt, net, plen);
 }
 
 /*
- * Write the cidr: network map at path with the network bans in nets
- * (their lines; NULL: none).  smtpd reads a cidr table only when a process starts and does not
- * watch it, so the access map carries a comment with the network map's
- * hash: when the networks change, so does the access map, and idle smtpd
- * processes restart ("table ... has changed") and read both.  The network
- * map is renamed into place before the access map is built.  Returns the
- * hash of its text.
+ * Is this host ban covered by an active network ban that backend b holds
+ * too (rendered instead)?  Only a network ban in the same backend covers
+ * it: with a cidr: network map the hosts stay in the access map too, so
+ * that they are still banned if smtpd was not pointed at the network map.
  */
-static uint64_t write_network_map(const char *path, const Buf *nets, size_t n)
+static bool under_net_ban(Daemon *d, BanBackend *b, const Ban *ban)
 {
-        Buf text = {0};
-        _cleanup_free_ char *old = NULL;
-        size_t old_len = 0;
-        uint64_t hash;
-        int r;
+        char key[CIDR_STRLEN];
+        Ban *net;
 
-        buf_printf(&text,
-                   "# Network bans of postfix-autoblacklist (%zu), for smtpd's check_client_access "
-                   "cidr:%s.\n# Written by autoblacklistd: do not edit, your changes are lost.\n",
-                   n, path);
-        if (nets && nets->len)
-                buf_append(&text, nets->data, nets->len);
-        hash = fnv1a(text.data, text.len);
-        if (read_file(path, 1 << 26, &old, &old_len) == 0 && old_len == text.len &&
-            memcmp(old, text.data, text.len) == 0)
-                r = 0;
-        else
-                r = write_file_atomic(path, text.data, text.len, 0644); /* smtpd opens it as root */
-        if (r < 0)
-                log_err("%s: cannot write the network map: %s; its %zu network bans are not in effect", path,
-                        strerror(-r), n);
-        buf_free(&text);
-        return hash;
+        if (addr_is_v4(&ban->addr) || ban->plen != 128)
+                return false;
+        net = banset_get(d->bans, &ban->addr, (uint8_t)d->cfg->ipv6_net_prefix);
+        /* a network ban held back (the state does not hold it yet) is not
+           written: the host must be, or it would be open again */
+        return net && net->active && (!d->bans_dirty || net->in_state) &&
+               backends_holds(d->backends, b, &net->addr, net->plen, key, sizeof(key));
 }
 
-static size_t render_entries(void *ctx, const AdminKeys *admin, Buf *out)
+/*
+ * A backend renders its snapshot: the bans it holds, that may be banned
+ * and that the state file holds.  A ban the never-ban check refuses now
+ * (the ignore list, or the admin's OK since the ban) is lifted.
+ */
+static void plan(void *ctx, BanBackend *b, BackendEmit emit, void *emit_ctx)
 {
-        MapSlot *slot = ctx;
-        Daemon *d = slot->d;
+        Daemon *d = ctx;
         _cleanup_free_ Ban **v = NULL;
         _cleanup_free_ Ban **lift = NULL;
         _cleanup_free_ const char **lift_why = NULL;
-        size_t n, written = 0, n_lift = 0, held = 0, n_nets = 0;
-        Buf nets = {0};
+        size_t n, n_lift = 0, held = 0, emitted = 0, n_nets = 0;
 
-        size_t reject_len = strlen(d->cfg->reject_text);
-
-        if (slot->retiring)
-                return 0; /* it writes the admin's lines alone */
         n = banset_list(d->bans, true, &v);
         /* The state holds every ban before the map does: if it cannot be
            saved, the bans it does not hold wait. */
@@ -631,14 +577,12 @@ static size_t render_entries(void *ctx, const AdminKeys *admin, Buf *out)
                 const char *why = NULL;
                 bool host = ban_is_host(v[i]);
 
-                if (daemon_net_key(d, &v[i]->addr, v[i]->plen, key, sizeof(key)) < 0)
+                if (!backends_holds(d->backends, b, &v[i]->addr, v[i]->plen, key, sizeof(key)))
                         continue;
-                if (host && under_net_ban(d, v[i]))
+                if (host && under_net_ban(d, b, v[i]))
                         continue;
                 /* Added to the ignore list or set OK since the ban: lift it. */
-                why = host ? exempt_reason(&d->exempt, admin, &v[i]->addr)
-                           : exempt_reason_net(&d->exempt, admin, &v[i]->addr, v[i]->plen,
-                                               key[0] ? key : NULL);
+                why = daemon_never_ban(d, &v[i]->addr, v[i]->plen);
                 if (why) {
                         lift_why[n_lift] = why;
                         lift[n_lift++] = v[i];
@@ -649,29 +593,15 @@ static size_t render_entries(void *ctx, const AdminKeys *admin, Buf *out)
                         held++;
                         continue;
                 }
-                if (!key[0]) {
-                        Cidr net = {v[i]->addr, v[i]->plen, addr_is_v4(&v[i]->addr)};
-                        char c[CIDR_STRLEN];
-                        buf_printf(&nets, "%s REJECT %s\n", cidr_format(&net, c), d->cfg->reject_text);
-                        n_nets++;
-                        continue;
-                }
-                /* The admin's own line for this key decides; never duplicate it. */
-                if (adminkeys_has(admin, key))
-                        continue;
-                /* no printf: at 100,000 bans the formatting was most of a render */
-                buf_append(out, key, strlen(key));
-                buf_append(out, " REJECT ", 8);
-                buf_append(out, d->cfg->reject_text, reject_len);
-                buf_append(out, "\n", 1);
-                written++;
+                emitted++;
+                n_nets += !key[0]; /* a backend without keys: the cidr: map */
+                emit(emit_ctx, &(BackendBan){.addr = v[i]->addr,
+                                             .plen = v[i]->plen,
+                                             .key = key,
+                                             .rule = names_get(d->names, v[i]->rule),
+                                             .expires_ms = v[i]->expires_ms,
+                                             .count = v[i]->count});
         }
-        if (d->cfg->network_map) {
-                uint64_t hash = write_network_map(d->cfg->network_map, &nets, n_nets);
-                buf_printf(out, "# %zu network %s in cidr:%s (%016" PRIx64 ")\n", n_nets,
-                           n_nets == 1 ? "ban" : "bans", d->cfg->network_map, hash);
-        }
-        buf_free(&nets);
         for (size_t i = 0; i < n_lift; i++) {
                 _cleanup_free_ char *why = xasprintf("never banned (%s)", lift_why[i]);
                 daemon_lift(d, lift[i], why);
@@ -681,30 +611,28 @@ static size_t render_entries(void *ctx, const AdminKeys *admin, Buf *out)
         if (held)
                 log_debug("%zu new bans held back from the map until the state is saved", held);
         log_debug("%s: rendered %zu of %zu bans as keys, %zu as networks, %zu lifted, %zu held back",
-                  mapwriter_path(slot->mw), written, n, n_nets, n_lift, held);
-        /* Lifts above are part of this render, so take the generation last. */
-        d->gen_rendering = d->gen_wanted;
-        return written;
+                  backend_name(b), emitted - n_nets, n, n_nets, n_lift, held);
 }
 
 /*
- * Answer the flushes that the maps now show: both the access map and the
- * auth map must have written a generation that holds the flush (on a
- * failure of either, every waiting flush is answered with it).
+ * Answer the flushes that the backends now show: every snapshot backend
+ * must have written a generation that holds the flush (on a failure of
+ * one, every waiting flush is answered with it).
  */
-static void answer_flushes(Daemon *d, MapWriter *mw, int result)
+static void answer_flushes(Daemon *d, BanBackend *b, int result)
 {
+        uint64_t written = backends_written(d->backends);
         size_t k = 0;
 
         for (size_t i = 0; i < d->n_flushes; i++) {
                 FlushWaiter *w = &d->flushes[i];
                 if (result < 0) {
                         _cleanup_free_ char *t = xasprintf("the map write failed: %s: %s; the daemon retries",
-                                                           mapwriter_path(mw), mapwriter_stats(mw)->last_error);
+                                                           backend_name(b), backend_problem(b));
                         (void)control_reply(d->control, w->id, false, t);
-                } else if (w->gen <= d->gen_written && (!d->auth_map || w->gen <= d->auth_gen_written)) {
+                } else if (w->gen <= written) {
                         _cleanup_free_ char *t = xasprintf(
-                                "the map %s has no block of ours any more\n%s%s%s", mapwriter_path(d->map),
+                                "the map %s has no block of ours any more\n%s%s%s", backends_primary_name(d->backends),
                                 d->save_failing ? "warning: the state file cannot be saved (" : "",
                                 d->save_failing ? d->save_error : "",
                                 d->save_failing ? "); the bans come back at a restart unless it can\n" : "");
@@ -718,7 +646,7 @@ static void answer_flushes(Daemon *d, MapWriter *mw, int result)
 static void become_ready(Daemon *d, bool waited)
 {
         _cleanup_free_ char *status = NULL;
-        const char *err = mapwriter_stats(d->map)->last_error;
+        const char *err = backends_problem(d->backends);
 
         if (d->ready || d->stopping)
                 return;
@@ -745,138 +673,88 @@ static void ready_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 /* At a stop: break the loop once the last writes are done (or given up). */
 static void stop_if_written(Daemon *d)
 {
-        MapWriter *old = d->slots[d->cur ^ 1].mw;
-
-        if (d->final_written && (!d->auth_map || d->auth_final) &&
-            (!old || d->retire_given_up || !mapwriter_busy(old)))
+        if (backends_stopped(d->backends))
                 ev_break(d->loop, EVBREAK_ALL);
 }
 
-static void retire_done(Daemon *d, MapSlot *slot, int result)
+/* A backend's write ended: the flushes it completes, the log, readiness, STATUS=. */
+static void backend_written(void *ctx, BanBackend *b, uint64_t gen, int result, size_t entries)
 {
+        Daemon *d = ctx;
+        const BackendType *t = backend_type_of(b);
+
+        (void)gen;
+        answer_flushes(d, b, result);
         if (d->stopping) {
-                /* A write that was under way at the move still held the bans:
-                   the one that removes our block comes next, at once. */
-                if (result >= 0 && mapwriter_busy(slot->mw)) {
-                        mapwriter_request_now(slot->mw);
-                        return;
-                }
-                if (result < 0) /* the next start does not know the old map: say it */
-                        log_err("%s: our block stays in this map, which is no longer access_map; remove it "
-                                "by hand",
-                                mapwriter_path(slot->mw));
-                d->retire_given_up = true;
                 stop_if_written(d);
                 return;
         }
-        if (result < 0)
-                return; /* the writer logged it and retries */
-        if (mapwriter_busy(slot->mw))
-                return; /* that write began before the move: the next one removes the block */
-        log_notice("%s: our block is removed (access_map is now %s)", mapwriter_path(slot->mw),
-                   mapwriter_path(d->map));
-        ev_idle_start(d->loop, &d->reap); /* not from inside its own callback */
-}
-
-static void map_done(void *ctx, int result, size_t entries)
-{
-        MapSlot *slot = ctx;
-        Daemon *d = slot->d;
-        _cleanup_free_ char *status = NULL;
-
-        if (slot->retiring) {
-                retire_done(d, slot, result);
-                return;
-        }
-        if (result >= 0)
-                d->gen_written = d->gen_rendering;
-        answer_flushes(d, d->map, result);
-        if (d->stopping) {
-                /* Bans that came during the last write get one more, at once;
-                   after a failure, stop anyway: the state file has the bans. */
-                if (result >= 0 && mapwriter_busy(d->map)) {
-                        mapwriter_request_now(d->map);
-                        return;
-                }
-                d->final_written = true;
-                stop_if_written(d);
-                return;
-        }
-        if (result == MAPWRITER_UNCHANGED)
-                log_info("%s: already up to date (%zu %s); not rewritten, postmap not run", mapwriter_path(d->map),
-                         entries, entries == 1 ? "entry" : "entries");
-        else if (result >= 0)
-                log_event(LOG_EVENT_MAP_WRITTEN, LOG_INFO, NULL, "%s: written, %zu %s", mapwriter_path(d->map),
-                          entries, entries == 1 ? "entry" : "entries");
-        if (!d->ready) {
+        if (result == BACKEND_UNCHANGED && (t->flags & BACKEND_PRIMARY))
+                log_info("%s: already up to date (%zu %s); not rewritten, postmap not run", backend_name(b), entries,
+                         entries == 1 ? "entry" : "entries");
+        else if (result >= 0 && result != BACKEND_UNCHANGED)
+                log_event(LOG_EVENT_MAP_WRITTEN, LOG_INFO, NULL, "%s: written, %zu %s", backend_name(b), entries,
+                          entries == 1 ? "entry" : "entries");
+        if (!d->ready && (t->flags & BACKEND_PRIMARY)) {
                 become_ready(d, false); /* the first write ended, well or not */
                 return;
         }
         /* "map not updated" comes and goes; systemctl status shows it */
-        status = status_line(d);
-        notify_status(d->notify, status);
-}
-
-static const MapWriterOps map_ops = {render_entries, map_done};
-
-/* The auth map's entries: every banned host (also those under a network
-   ban: smtpd looks this map up by the exact address only). */
-static size_t render_auth(void *ctx, const AdminKeys *admin, Buf *out)
-{
-        Daemon *d = ctx;
-        _cleanup_free_ Ban **v = NULL;
-        size_t n, written = 0;
-        const AdminKeys *access = mapwriter_admin_keys(d->map);
-
-        if (d->bans_dirty)
-                (void)save_state(d);
-        d->auth_gen_rendering = d->gen_wanted;
-        n = banset_list(d->bans, true, &v);
-        for (size_t i = 0; i < n; i++) {
-                char key[CIDR_STRLEN];
-
-                if (!ban_is_host(v[i]) || mapfile_key(&v[i]->addr, v[i]->plen, key, sizeof(key)) < 0)
-                        continue;
-                /* About to be lifted by the access map's writer: not here either. */
-                if (exempt_reason(&d->exempt, access, &v[i]->addr))
-                        continue;
-                /* The admin's own line for this address in this map decides. */
-                if (adminkeys_has(admin, key))
-                        continue;
-                /* The state holds every ban before a map does. */
-                if (d->bans_dirty && !v[i]->in_state)
-                        continue;
-                buf_append(out, key, strlen(key));
-                buf_append(out, " silent-discard, auth\n", 22);
-                written++;
-        }
-        return written;
-}
-
-static void auth_done(void *ctx, int result, size_t entries)
-{
-        Daemon *d = ctx;
-
-        if (result >= 0)
-                d->auth_gen_written = d->auth_gen_rendering;
-        answer_flushes(d, d->auth_map, result);
-        if (d->stopping) {
-                if (result >= 0 && mapwriter_busy(d->auth_map)) {
-                        mapwriter_request_now(d->auth_map);
-                        return;
-                }
-                d->auth_final = true;
-                stop_if_written(d);
-                return;
-        }
-        if (result >= 0 && result != MAPWRITER_UNCHANGED)
-                log_event(LOG_EVENT_MAP_WRITTEN, LOG_INFO, NULL, "%s: written, %zu %s", mapwriter_path(d->auth_map),
-                          entries, entries == 1 ? "entry" : "entries");
-        /* "auth map not updated" comes and goes too; systemctl status shows it */
         daemon_status_changed(d);
 }
 
-static const MapWriterOps auth_ops = {render_auth, auth_done};
+static void backend_said(void *ctx, BanBackend *b, int priority, const char *text)
+{
+        (void)ctx;
+        (void)b;
+        log_event(LOG_EVENT_NONE, priority, NULL, "%s", text);
+}
+
+/*
+ * The admin's entries changed (their edit of the map, or our own write):
+ * a ban that they accept now (ADDR OK) is lifted at once, so that the
+ * next write, one write for all of them, drops our entry before postmap
+ * would warn of a duplicate key.
+ */
+static void admin_changed(void *ctx, BanBackend *b)
+{
+        Daemon *d = ctx;
+        _cleanup_free_ Ban **v = NULL;
+        size_t n = banset_list(d->bans, true, &v);
+
+        (void)b;
+        for (size_t i = 0; i < n; i++) {
+                const char *why;
+
+                if (!backends_can_hold(d->backends, &v[i]->addr, v[i]->plen))
+                        continue;
+                why = daemon_never_ban(d, &v[i]->addr, v[i]->plen);
+                if (why) {
+                        _cleanup_free_ char *t = xasprintf("never banned (%s)", why);
+                        daemon_lift(d, v[i], t);
+                }
+        }
+}
+
+static void stop_progress(void *ctx, BanBackend *b)
+{
+        Daemon *d = ctx;
+
+        (void)b;
+        if (d->stopping)
+                stop_if_written(d);
+}
+
+static const BackendHooks backend_hooks = {
+        .plan = plan,
+        .done = backend_written,
+        .note = backend_said,
+        .admin_changed = admin_changed,
+        .imported = daemon_fleet_imported,
+        .import_done = daemon_fleet_changed,
+        .resync = daemon_fleet_resync,
+        .progress = stop_progress,
+};
 
 /*
  * Ban a/plen for rule from `now`, the log time of the hit that crossed
@@ -918,7 +796,7 @@ static Ban *impose(Daemon *d, const Addr *a, uint8_t plen, uint16_t rule, uint64
         if (!b->active)
                 b->in_state = false; /* new in the map's eyes: the next save must hold it first */
         banset_activate(d->bans, b, *len ? add_ms(now, *len) : 0);
-        fleet_ban(d->fleet, a, plen, names_get(d->names, rule), b->expires_ms, b->count);
+        backends_ban(d->backends, a, plen, names_get(d->names, rule), b->expires_ms, b->count);
         return b;
 }
 
@@ -951,13 +829,13 @@ static bool note_net_once(Daemon *d, const Addr *net)
  */
 static bool net_bannable(Daemon *d, const Addr *net, unsigned plen, const char *why_ban)
 {
-        char key[CIDR_STRLEN], text[ADDR_STRLEN];
+        char text[ADDR_STRLEN];
         const char *why;
         Ban *b = banset_get(d->bans, net, (uint8_t)plen);
 
         if (b && b->active)
                 return false;
-        if (daemon_net_key(d, net, plen, key, sizeof(key)) < 0) {
+        if (!backends_can_hold(d->backends, net, plen)) {
                 log_event(LOG_EVENT_NONE, LOG_NOTICE, NULL,
                           "%s/%u: %s, but no access(5) key can match the whole network (its prefix holds "
                           "zero groups that smtpd writes as '::', or a bare number that IPv4 lookups reach); "
@@ -965,7 +843,7 @@ static bool net_bannable(Daemon *d, const Addr *net, unsigned plen, const char *
                           addr_format(net, text), plen, why_ban);
                 return false;
         }
-        why = exempt_reason_net(&d->exempt, mapwriter_admin_keys(d->map), net, plen, key[0] ? key : NULL);
+        why = daemon_never_ban(d, net, plen);
         if (why) {
                 /* The admin sees several banned hosts of one network and no
                    network ban: say why, once a network. */
@@ -1108,7 +986,7 @@ static void due_cb(struct ev_loop *loop, ev_periodic *w, int revents)
                                   "unban %s: the ban expired", text);
                 }
                 d->stats.expired++;
-                fleet_expired(d->fleet);
+                backends_expired(d->backends);
                 if (d->cfg->ban_memory_ms)
                         banset_deactivate(d->bans, b, add_ms(now, d->cfg->ban_memory_ms));
                 else
@@ -1122,48 +1000,6 @@ static void due_cb(struct ev_loop *loop, ev_periodic *w, int revents)
                         schedule_save(d, SAVE_BANS_S);
                 daemon_arm_due(d);
         }
-}
-
-/* --- the admin's edits of the map ----------------------------------------- */
-
-/*
- * The map file changed (the admin's edit, or our own write): a ban that
- * the admin's lines now accept (ADDR OK) is lifted at once, so that the
- * next write, one write for all of them, drops our entry before postmap
- * would warn of a duplicate key.
- */
-static void map_changed_cb(struct ev_loop *loop, ev_stat *w, int revents)
-{
-        Daemon *d = w->data;
-        const AdminKeys *admin = mapwriter_admin_keys(d->map);
-        _cleanup_free_ Ban **v = NULL;
-        size_t n;
-
-        (void)loop;
-        (void)revents;
-        if (!admin || d->stopping)
-                return;
-        n = banset_list(d->bans, true, &v);
-        for (size_t i = 0; i < n; i++) {
-                char key[CIDR_STRLEN];
-                const char *why;
-
-                if (mapfile_key(&v[i]->addr, v[i]->plen, key, sizeof(key)) < 0)
-                        continue;
-                why = ban_is_host(v[i]) ? exempt_reason(&d->exempt, admin, &v[i]->addr)
-                                        : exempt_reason_net(&d->exempt, admin, &v[i]->addr, v[i]->plen, key);
-                if (why) {
-                        _cleanup_free_ char *t = xasprintf("never banned (%s)", why);
-                        daemon_lift(d, v[i], t);
-                }
-        }
-}
-
-static void watch_map(Daemon *d)
-{
-        ev_stat_stop(d->loop, &d->map_stat);
-        ev_stat_set(&d->map_stat, mapwriter_path(d->map), 0.);
-        ev_stat_start(d->loop, &d->map_stat);
 }
 
 /* --- lines -------------------------------------------------------------- */
@@ -1243,7 +1079,7 @@ static void on_record(void *ctx, const LogRecord *rec)
                           m.rule->name);
                 return;
         }
-        why = exempt_reason(&d->exempt, mapwriter_admin_keys(d->map), &m.addr);
+        why = daemon_never_ban(d, &m.addr, addr_host_plen(&m.addr));
         if (why) {
                 d->stats.exempt++;
                 log_debug("%s matched rule %s but is never banned (%s)", addr_format(&m.addr, text),
@@ -1254,7 +1090,7 @@ static void on_record(void *ctx, const LogRecord *rec)
            the auth map up by exact address), so its hits still count: its
            own ban closes AUTH to it. */
         cover = banset_covering(d->bans, &m.addr);
-        if (cover && (ban_is_host(cover) || !d->auth_map)) {
+        if (cover && (ban_is_host(cover) || !backends_exact(d->backends))) {
                 d->stats.already_banned++;
                 log_debug("%s matched rule %s (%s:%u) but is already banned (/%u)", addr_format(&m.addr, text),
                           m.rule->name, m.rule->file, m.rule->line, cover->plen);
@@ -1326,8 +1162,9 @@ static int daemon_reload(Daemon *d, char **why)
         Config *cfg = NULL;
         RuleSet *rules = NULL;
         Exempt exempt = {0};
-        MapWriter *moved = NULL;
-        bool map_moves;
+        BackendConf bc;
+        char *specs[2] = {NULL, NULL};
+        bool now;
         int r;
 
         *why = NULL;
@@ -1348,27 +1185,15 @@ static int daemon_reload(Daemon *d, char **why)
                 return -EINVAL;
         }
         diags_free(&errors);
-        map_moves = !streq(cfg->map_type, d->cfg->map_type) || !streq(cfg->map_path, d->cfg->map_path);
-        if (map_moves && d->slots[d->cur ^ 1].mw) {
-                *why = xasprintf("access_map: our block is still being removed from %s; reload again when "
-                                 "that is done",
-                                 mapwriter_path(d->slots[d->cur ^ 1].mw));
+        config_backends(cfg, NULL, &bc, specs);
+        r = backends_check(d->backends, &bc, why);
+        free(specs[0]);
+        free(specs[1]);
+        if (r < 0) {
                 log_event(LOG_EVENT_RELOAD_REJECTED, LOG_ERR, NULL, "reload rejected: %s", *why);
                 config_free(cfg);
                 ruleset_free(rules);
-                return -EBUSY;
-        }
-        if (map_moves) {
-                r = mapwriter_new(&moved, d->loop, cfg->map_type, cfg->map_path, cfg->postmap,
-                                  cfg->postmap_timeout_ms, cfg->debounce_ms,
-                                  &map_ops, &d->slots[d->cur ^ 1]);
-                if (r < 0) {
-                        *why = xasprintf("access_map: %s: %s", cfg->map_path, strerror(-r));
-                        log_event(LOG_EVENT_RELOAD_REJECTED, LOG_ERR, NULL, "reload rejected: %s", *why);
-                        config_free(cfg);
-                        ruleset_free(rules);
-                        return r;
-                }
+                return r;
         }
         if (!streq(cfg->log_file, d->cfg->log_file) || !streq(cfg->state_file, d->cfg->state_file) ||
             !streq(cfg->control_socket, d->cfg->control_socket) || !streq(cfg->log_source, d->cfg->log_source) ||
@@ -1400,28 +1225,6 @@ static int daemon_reload(Daemon *d, char **why)
                 source_configure(d->source, &sc.set);
                 sources_config_clear(&sc);
         }
-        if (moved) {
-                /* The old map loses our block (one write, retried until it
-                   works); the new one gets the bans. */
-                MapSlot *old = &d->slots[d->cur];
-                old->retiring = true;
-                mapwriter_configure(old->mw, d->cfg->map_type, d->cfg->map_path, cfg->postmap,
-                                    cfg->postmap_timeout_ms, cfg->debounce_ms);
-                mapwriter_set_block(old->mw, false);
-                mapwriter_request_now(old->mw);
-                log_notice("access_map: moving from %s:%s to %s:%s; our block leaves the old map",
-                           d->cfg->map_type, d->cfg->map_path, cfg->map_type, cfg->map_path);
-                d->cur ^= 1;
-                d->slots[d->cur] = (MapSlot){.d = d, .mw = moved, .retiring = false};
-                d->map = moved;
-                watch_map(d);
-        }
-        /* A network map given up: empty it, or its bans would never end. */
-        if (d->cfg->network_map && !(cfg->network_map && streq(cfg->network_map, d->cfg->network_map))) {
-                (void)write_network_map(d->cfg->network_map, NULL, 0);
-                log_info("%s: no longer the network map; emptied", d->cfg->network_map);
-        }
-
         ruleset_free(d->rules);
         d->rules = rules;
         config_free(d->cfg);
@@ -1436,16 +1239,14 @@ static int daemon_reload(Daemon *d, char **why)
         tracker_set_window(d->net_tracker, ruleset_max_find_time(d->rules));
         tracker_set_max(d->net_tracker, cfg->max_tracked);
         banset_set_net_prefix(d->bans, cfg->ipv6_net_hosts ? cfg->ipv6_net_prefix : 0);
-        mapwriter_configure(d->map, cfg->map_type, cfg->map_path, cfg->postmap, cfg->postmap_timeout_ms,
-                            cfg->debounce_ms);
-        if (d->auth_map && cfg->auth_map_path && streq(cfg->auth_map_path, mapwriter_path(d->auth_map)))
-                mapwriter_configure(d->auth_map, cfg->auth_map_type, cfg->auth_map_path, cfg->postmap,
-                                    cfg->postmap_timeout_ms, cfg->debounce_ms);
-        else if (d->auth_map || cfg->auth_map_path)
-                log_warn("reload: a change of auth_map takes effect at the next start");
+        /* the access map may move, the network map come or go, the postmap command change */
+        config_backends(cfg, NULL, &bc, specs);
+        now = backends_configure(d->backends, &bc);
+        free(specs[0]);
+        free(specs[1]);
         control_set_pending_timeout(d->control, cfg->control_timeout_ms);
         /* the reject text, the ignore list or the admin keys may differ */
-        (void)daemon_map_request(d, moved != NULL);
+        (void)daemon_map_request(d, now);
         log_event(LOG_EVENT_RELOAD, LOG_INFO, NULL, "reloaded: %zu rules", ruleset_count(d->rules));
         return 0;
 }
@@ -1498,67 +1299,27 @@ static void sigterm_cb(struct ev_loop *loop, ev_signal *w, int revents)
         log_event(LOG_EVENT_STOP, LOG_INFO, NULL, "stopping");
         /* Read what is left, then let a pending map write finish. */
         source_poll(d->source);
-        if (mapwriter_busy(d->map))
-                mapwriter_request_now(d->map);
-        else
-                d->final_written = true;
-        if (d->auth_map && mapwriter_busy(d->auth_map))
-                mapwriter_request_now(d->auth_map);
-        else
-                d->auth_final = true;
-        if (d->slots[d->cur ^ 1].mw) {
-                ev_idle_stop(loop, &d->reap); /* stop_if_written() looks at it */
-                if (mapwriter_busy(d->slots[d->cur ^ 1].mw))
-                        mapwriter_request_now(d->slots[d->cur ^ 1].mw);
-        }
+        (void)backends_stop(d->backends);
         stop_if_written(d);
         ev_timer_init(&d->stop_timeout, stop_timeout_cb, STOP_TIMEOUT_S, 0.);
         ev_timer_start(loop, &d->stop_timeout);
 }
 
-/* Free the writer that took our block out of the old map. */
-static void reap_cb(struct ev_loop *loop, ev_idle *w, int revents)
-{
-        Daemon *d = w->data;
-        MapSlot *old = &d->slots[d->cur ^ 1];
-
-        (void)revents;
-        ev_idle_stop(loop, w);
-        if (old->mw && old->retiring && !mapwriter_busy(old->mw))
-                *old = (MapSlot){.d = d, .mw = mapwriter_free(old->mw)};
-}
-
 /*
- * The state names the map that held our block at the last run; if that is
- * not access_map any more (changed while we were stopped), our block
+ * The state names the place that held our block at the last run; if that
+ * is not access_map any more (changed while we were stopped), our block
  * leaves it, as on a reload.
  */
 static void retire_previous_map(Daemon *d, const char *map)
 {
-        _cleanup_free_ char *type = NULL;
-        const char *colon, *path;
-        int r;
+        int r = map ? backends_retire(d->backends, map) : 0;
 
-        if (!map || !(colon = strchr(map, ':')))
-                return;
-        type = xstrndup(map, (size_t)(colon - map));
-        path = colon + 1;
-        if (streq(type, d->cfg->map_type) && streq(path, d->cfg->map_path))
-                return;
-        if (access(path, F_OK) < 0)
-                return; /* gone: nothing of ours is left there */
-        r = mapwriter_new(&d->slots[1].mw, d->loop, type, path, d->cfg->postmap, d->cfg->postmap_timeout_ms,
-                          d->cfg->debounce_ms, &map_ops, &d->slots[1]);
-        if (r < 0) {
+        if (r < 0)
                 log_warn("%s: the previous run's map (%s); our block may remain in it: %s", d->cfg->state_file,
                          map, strerror(-r));
-                return;
-        }
-        d->slots[1].retiring = true;
-        mapwriter_set_block(d->slots[1].mw, false);
-        mapwriter_request_now(d->slots[1].mw);
-        log_notice("access_map: was %s at the last run, now %s:%s; our block leaves the old map", map,
-                   d->cfg->map_type, d->cfg->map_path);
+        else if (r > 0)
+                log_notice("access_map: was %s at the last run, now %s:%s; our block leaves the old map", map,
+                           d->cfg->map_type, d->cfg->map_path);
 }
 
 /* --- run ---------------------------------------------------------------- */
@@ -1571,18 +1332,12 @@ static void daemon_done(Daemon *d)
                 ev_timer_stop(d->loop, &d->save_timer);
                 ev_timer_stop(d->loop, &d->ready_timer);
                 ev_periodic_stop(d->loop, &d->due);
-                ev_stat_stop(d->loop, &d->map_stat);
-                ev_idle_stop(d->loop, &d->reap);
         }
         d->control = control_free(d->control);
-        d->fleet = fleet_free(d->fleet);
+        d->backends = backends_free(d->backends);
         d->notify = notify_free(d->notify);
         d->source = source_free(d->source);
         d->source_why = mfree(d->source_why);
-        d->slots[0].mw = mapwriter_free(d->slots[0].mw);
-        d->slots[1].mw = mapwriter_free(d->slots[1].mw);
-        d->map = NULL;
-        d->auth_map = mapwriter_free(d->auth_map);
         free(d->flushes);
         free(d->saved_position);
         free(d->net_noted);
@@ -1647,21 +1402,34 @@ int daemon_run(const DaemonOptions *opts)
         d.bans = banset_new(d.hash_key);
         d.sessions = sessions_new(SESSIONS_MAX_DEFAULT);
         banset_set_net_prefix(d.bans, d.cfg->ipv6_net_hosts ? d.cfg->ipv6_net_prefix : 0);
-        d.slots[0] = d.slots[1] = (MapSlot){.d = &d};
-        r = mapwriter_new(&d.slots[0].mw, d.loop, d.cfg->map_type, d.cfg->map_path, d.cfg->postmap,
-                          d.cfg->postmap_timeout_ms, d.cfg->debounce_ms, &map_ops, &d.slots[0]);
-        d.map = d.slots[0].mw;
-        if (r < 0) {
-                log_err("%s: %s", d.cfg->map_path, strerror(-r));
-                return fail(&d, EX_CANTCREAT);
-        }
-        if (d.cfg->auth_map_path) {
-                r = mapwriter_new(&d.auth_map, d.loop, d.cfg->auth_map_type, d.cfg->auth_map_path, d.cfg->postmap,
-                                  d.cfg->postmap_timeout_ms, d.cfg->debounce_ms, &auth_ops, &d);
-                if (r < 0) {
-                        log_err("%s: %s", d.cfg->auth_map_path, strerror(-r));
-                        return fail(&d, EX_CANTCREAT);
+        {
+                BackendConf bc;
+                char *specs[2] = {NULL, NULL};
+                char host[256] = "";
+                _cleanup_free_ char *why = NULL;
+                const BackendType *failed = NULL;
+                const char *name = d.cfg->fleet_name;
+
+                if (d.cfg->fleet && !name) {
+                        if (gethostname(host, sizeof(host) - 1) < 0 || !fleet_name_valid(host)) {
+                                log_err("fleet: the host name '%s' cannot name this host in the fleet; set "
+                                        "fleet_name",
+                                        host);
+                                return fail(&d, EX_CONFIG);
+                        }
+                        name = host;
                 }
+                config_backends(d.cfg, name, &bc, specs);
+                r = backends_new(&d.backends, d.loop, &bc, &backend_hooks, &d, &failed, &why);
+                free(specs[0]);
+                free(specs[1]);
+                if (r < 0) {
+                        log_err("%s", why);
+                        /* a map that cannot be made, or a fleet that cannot be set up */
+                        return fail(&d, failed && (failed->flags & BACKEND_SHARED) ? EX_UNAVAILABLE : EX_CANTCREAT);
+                }
+                if (backends_shared(d.backends))
+                        log_info("fleet: sharing bans as %s", name);
         }
         {
                 const char *kind = sources_choose(d.cfg, &d.source_why);
@@ -1704,10 +1472,6 @@ int daemon_run(const DaemonOptions *opts)
         d.save_backoff_s = SAVE_RETRY_MIN_S;
         ev_timer_init(&d.ready_timer, ready_timer_cb, READY_WAIT_S, 0.);
         d.ready_timer.data = &d;
-        ev_stat_init(&d.map_stat, map_changed_cb, mapwriter_path(d.map), 0.);
-        d.map_stat.data = &d;
-        ev_idle_init(&d.reap, reap_cb);
-        d.reap.data = &d;
 
         /* Bans and position from the state file; then the first map write,
            which makes us ready.  The log may produce bans meanwhile. */
@@ -1715,8 +1479,6 @@ int daemon_run(const DaemonOptions *opts)
         restore_bans(&d, &st, d.started_ms);
         retire_previous_map(&d, st.map);
         daemon_arm_due(&d);
-        if ((r = daemon_fleet_start(&d)) < 0)
-                return fail(&d, r == -EINVAL ? EX_CONFIG : EX_UNAVAILABLE);
         (void)daemon_map_request(&d, true);
         {
                 _cleanup_free_ char *why = NULL;
@@ -1737,7 +1499,6 @@ int daemon_run(const DaemonOptions *opts)
         if (r < 0)
                 return fail(&d, EX_NOINPUT);
         /* Following the log: READY when the first map write ends, or soon anyway. */
-        ev_stat_start(d.loop, &d.map_stat);
         ev_timer_start(d.loop, &d.ready_timer);
         ev_run(d.loop, 0);
 

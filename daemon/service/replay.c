@@ -210,6 +210,8 @@ static bool net_bannable(Replay *r, const Addr *net, unsigned plen)
 {
         char key[CIDR_STRLEN];
         Ban *b = banset_get(r->bans, net, (uint8_t)plen);
+        Cidr nets[2] = {{.net = *net, .plen = (uint8_t)plen, .v4 = addr_is_v4(net)}};
+        size_t n = 1;
 
         if (b && b->active)
                 return false;
@@ -217,7 +219,9 @@ static bool net_bannable(Replay *r, const Addr *net, unsigned plen)
                 key[0] = '\0';
         else if (mapfile_key(net, plen, key, sizeof(key)) < 0)
                 return false;
-        return !exempt_reason_net(r->exempt, r->admin, net, plen, key[0] ? key : NULL);
+        if (key[0])
+                n += mapfile_key_reach(net, key, &nets[1]);
+        return !exempt_reason_nets(r->exempt, nets, n) && !adminkeys_exempts(r->admin, net, key[0] ? key : NULL);
 }
 
 /* The daemon's maybe_ban_net(): enough hosts of a network banned. */
@@ -299,7 +303,7 @@ void replay_record(Replay *r, const LogRecord *rec)
                 r->logged_in++;
                 return;
         }
-        if (exempt_reason(r->exempt, r->admin, &m.addr)) {
+        if (exempt_reason(r->exempt, &m.addr) || adminkeys_exempts(r->admin, &m.addr, NULL)) {
                 r->exempted++;
                 return;
         }

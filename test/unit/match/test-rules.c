@@ -6,9 +6,11 @@
  * our own rejections, and the tag cache under many tags.
  */
 #include "check.h"
+#include "backend/backend.h"
 #include "match/rules.h"
 
-static const RuleDefaults defs = {5, 600000, 3600000, "Blocked by postfix-autoblacklist"};
+/* own_reject: the access map's pattern (the backend says how smtpd logs our rejections) */
+static RuleDefaults defs = {5, 600000, 3600000, "Blocked by postfix-autoblacklist", NULL};
 
 static RuleSet *load(const char *dir, const char *text, Names *names, Diags *errors, Diags *warnings)
 {
@@ -115,7 +117,9 @@ int main(void)
         Names *names = names_new();
         Diags errors = {0}, warnings = {0};
         RuleSet *rs;
+        char *own = backends_own_reject(&(BackendConf){.reject_text = defs.reject_text});
 
+        defs.own_reject = own;
         rs = load(dir, rules_text, names, &errors, &warnings);
         CHECK(rs != NULL, "test rules load");
         diags_print(stderr, &errors, "  unexpected: ");
@@ -240,5 +244,6 @@ int main(void)
                 diags_free(&warnings);
         }
         names_free(names);
+        free(own);
         return check_done();
 }
