@@ -23,10 +23,10 @@
  * matters; see the README.
  */
 #include "backend/fleet.h"
+#include "backend/pq.h"
 
 #include <errno.h>
 #include <inttypes.h>
-#include <libpq-fe.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -181,11 +181,17 @@ bool fleet_name_valid(const char *s)
 int fleet_check_conninfo(const char *conninfo, char **why)
 {
         char *err = NULL;
-        PQconninfoOption *o = PQconninfoParse(conninfo, &err);
+        PQconninfoOption *o;
         _cleanup_free_ char *shown = NULL;
+        const char *no_pq;
 
+        if (pq_load(&no_pq) < 0) {
+                *why = xasprintf("the fleet needs libpq, which cannot be loaded (%s): install libpq5", no_pq);
+                return -ENOENT;
+        }
+        o = PQ(PQconninfoParse)(conninfo, &err);
         if (o) {
-                PQconninfoFree(o);
+                PQ(PQconninfoFree)(o);
                 return 0;
         }
         /* libpq's message may quote the string: only a redacted one is shown */
@@ -194,7 +200,7 @@ int fleet_check_conninfo(const char *conninfo, char **why)
                 *why = xasprintf("not a PostgreSQL connection string or URI: %s", strip(err));
         else
                 *why = xstrdup("not a PostgreSQL connection string or URI");
-        PQfreemem(err);
+        PQ(PQfreemem)(err);
         return -EINVAL;
 }
 
@@ -275,17 +281,20 @@ static char *redact_text(const char *s)
  */
 char *fleet_redact(const char *s)
 {
-        PQconninfoOption *o = PQconninfoParse(s, NULL);
+        PQconninfoOption *o;
         bool has_password = false;
         Buf out = {0};
 
+        if (pq_load(NULL) < 0)
+                return redact_text(s);
+        o = PQ(PQconninfoParse)(s, NULL);
         if (!o)
                 return redact_text(s);
         for (PQconninfoOption *p = o; p->keyword; p++)
                 if (streq(p->keyword, "password") && p->val && *p->val)
                         has_password = true;
         if (!has_password) {
-                PQconninfoFree(o);
+                PQ(PQconninfoFree)(o);
                 return xstrdup(s);
         }
         for (PQconninfoOption *p = o; p->keyword; p++) {
@@ -300,7 +309,7 @@ char *fleet_redact(const char *s)
                 }
                 buf_puts(&out, "'");
         }
-        PQconninfoFree(o);
+        PQ(PQconninfoFree)(o);
         return out.data;
 }
 
@@ -471,7 +480,7 @@ void fleet_expired(Fleet *f)
 
 static void watch(Fleet *f, int events)
 {
-        int fd = PQsocket(f->conn);
+        int fd = PQ(PQsocket)(f->conn);
 
         if (fd == f->io_fd && events == f->io_events && ev_is_active(&f->io))
                 return;
@@ -529,7 +538,7 @@ static void link_down(Fleet *f, const char *why)
         ev_timer_stop(f->loop, &f->heartbeat);
         ev_prepare_stop(f->loop, &f->kick);
         if (f->conn)
-                PQfinish(f->conn);
+                PQ(PQfinish)(f->conn);
         f->conn = NULL;
         f->state = LINK_DOWN;
         f->busy = false;
@@ -550,13 +559,13 @@ static bool send_query(Fleet *f, const char *sql)
 
         f->qerr[0] = '\0';
         f->qerr_state[0] = '\0';
-        if (!PQsendQuery(f->conn, sql)) {
-                link_down(f, PQerrorMessage(f->conn));
+        if (!PQ(PQsendQuery)(f->conn, sql)) {
+                link_down(f, PQ(PQerrorMessage)(f->conn));
                 return false;
         }
-        r = PQflush(f->conn);
+        r = PQ(PQflush)(f->conn);
         if (r < 0) {
-                link_down(f, PQerrorMessage(f->conn));
+                link_down(f, PQ(PQerrorMessage)(f->conn));
                 return false;
         }
         watch(f, r ? EV_READ | EV_WRITE : EV_READ);
@@ -580,8 +589,8 @@ static void catch_up(Fleet *f)
 static void connected(Fleet *f)
 {
         snprintf(f->stats.server, sizeof(f->stats.server), "%s%s%s, database %s, user %s",
-                 PQhost(f->conn) ? PQhost(f->conn) : "?", PQport(f->conn) && *PQport(f->conn) ? ":" : "",
-                 PQport(f->conn) ? PQport(f->conn) : "", PQdb(f->conn), PQuser(f->conn));
+                 PQ(PQhost)(f->conn) ? PQ(PQhost)(f->conn) : "?", PQ(PQport)(f->conn) && *PQ(PQport)(f->conn) ? ":" : "",
+                 PQ(PQport)(f->conn) ? PQ(PQport)(f->conn) : "", PQ(PQdb)(f->conn), PQ(PQuser)(f->conn));
         f->state = LINK_PROBE;
         (void)send_query(f, "SELECT max(version) FROM autoblacklist_schema");
 }
@@ -608,23 +617,23 @@ static void apply(Fleet *f, const char *payload, bool bulk)
 
 static void on_result(Fleet *f, PGresult *res)
 {
-        ExecStatusType st = PQresultStatus(res);
+        ExecStatusType st = PQ(PQresultStatus)(res);
 
         if (st == PGRES_FATAL_ERROR || st == PGRES_BAD_RESPONSE || st == PGRES_NONFATAL_ERROR) {
-                const char *code = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+                const char *code = PQ(PQresultErrorField)(res, PG_DIAG_SQLSTATE);
                 if (st == PGRES_NONFATAL_ERROR)
                         return; /* a notice */
                 if (!f->qerr[0]) {
-                        set_error(f->qerr, sizeof(f->qerr), PQresultErrorMessage(res));
+                        set_error(f->qerr, sizeof(f->qerr), PQ(PQresultErrorMessage)(res));
                         snprintf(f->qerr_state, sizeof(f->qerr_state), "%s", code ? code : "");
                 }
                 return;
         }
-        if (f->state == LINK_PROBE && st == PGRES_TUPLES_OK && PQntuples(res) == 1)
-                f->qerr_version = PQgetisnull(res, 0, 0) ? 0 : atoi(PQgetvalue(res, 0, 0));
+        if (f->state == LINK_PROBE && st == PGRES_TUPLES_OK && PQ(PQntuples)(res) == 1)
+                f->qerr_version = PQ(PQgetisnull)(res, 0, 0) ? 0 : atoi(PQ(PQgetvalue)(res, 0, 0));
         if (f->state == LINK_CATCHUP && st == PGRES_TUPLES_OK)
-                for (int i = 0; i < PQntuples(res); i++)
-                        apply(f, PQgetvalue(res, i, 0), true);
+                for (int i = 0; i < PQ(PQntuples)(res); i++)
+                        apply(f, PQ(PQgetvalue)(res, i, 0), true);
 }
 
 static void query_done(Fleet *f)
@@ -730,7 +739,7 @@ static void io_cb(struct ev_loop *loop, ev_io *w, int revents)
 
         (void)loop;
         if (f->state == LINK_CONNECTING) {
-                switch (PQconnectPoll(f->conn)) {
+                switch (PQ(PQconnectPoll)(f->conn)) {
                 case PGRES_POLLING_READING:
                         watch(f, EV_READ);
                         return;
@@ -741,33 +750,33 @@ static void io_cb(struct ev_loop *loop, ev_io *w, int revents)
                         connected(f);
                         return;
                 default:
-                        link_down(f, PQerrorMessage(f->conn));
+                        link_down(f, PQ(PQerrorMessage)(f->conn));
                         return;
                 }
         }
         if (revents & EV_WRITE) {
-                int r = PQflush(f->conn);
+                int r = PQ(PQflush)(f->conn);
                 if (r < 0) {
-                        link_down(f, PQerrorMessage(f->conn));
+                        link_down(f, PQ(PQerrorMessage)(f->conn));
                         return;
                 }
                 if (r == 0)
                         watch(f, EV_READ);
         }
-        if ((revents & EV_READ) && !PQconsumeInput(f->conn)) {
-                link_down(f, PQerrorMessage(f->conn));
+        if ((revents & EV_READ) && !PQ(PQconsumeInput)(f->conn)) {
+                link_down(f, PQ(PQerrorMessage)(f->conn));
                 return;
         }
-        while (f->conn && f->state >= LINK_PROBE && (f->state != LINK_UP || f->busy) && !PQisBusy(f->conn)) {
-                PGresult *res = PQgetResult(f->conn);
+        while (f->conn && f->state >= LINK_PROBE && (f->state != LINK_UP || f->busy) && !PQ(PQisBusy)(f->conn)) {
+                PGresult *res = PQ(PQgetResult)(f->conn);
                 if (!res) {
                         query_done(f);
                         continue;
                 }
                 on_result(f, res);
-                PQclear(res);
+                PQ(PQclear)(res);
         }
-        while (f->conn && (n = PQnotifies(f->conn))) {
+        while (f->conn && (n = PQ(PQnotifies)(f->conn))) {
                 /* one row a line (the trigger packs a statement's rows) */
                 for (char *line = n->extra, *next; line && *line && streq(n->relname, FLEET_CHANNEL); line = next) {
                         next = strchr(line, '\n');
@@ -775,10 +784,10 @@ static void io_cb(struct ev_loop *loop, ev_io *w, int revents)
                                 *next++ = '\0';
                         apply(f, line, false);
                 }
-                PQfreemem(n);
+                PQ(PQfreemem)(n);
         }
-        if (f->conn && PQstatus(f->conn) == CONNECTION_BAD)
-                link_down(f, PQerrorMessage(f->conn));
+        if (f->conn && PQ(PQstatus)(f->conn) == CONNECTION_BAD)
+                link_down(f, PQ(PQerrorMessage)(f->conn));
         if (f->changed) {
                 f->changed = false;
                 f->ops->changed(f->ctx);
@@ -828,7 +837,7 @@ static void pump(Fleet *f)
                 say(f, LOG_NOTICE, "fleet: publishing every local ban (%s)", f->resync_why);
                 f->ops->resync(f->ctx);
         }
-        (void)PQescapeStringConn(f->conn, esc_name, f->name, strlen(f->name), NULL);
+        (void)PQ(PQescapeStringConn)(f->conn, esc_name, f->name, strlen(f->name), NULL);
         /*
          * Consecutive bans go into one multi-row upsert (one statement: the
          * table's statement trigger NOTIFYs them in a few messages); an
@@ -858,7 +867,7 @@ static void pump(Fleet *f)
                                 in_insert = true;
                         } else
                                 buf_puts(&sql, ",\n");
-                        (void)PQescapeStringConn(f->conn, rule, op->rule, strlen(op->rule), NULL);
+                        (void)PQ(PQescapeStringConn)(f->conn, rule, op->rule, strlen(op->rule), NULL);
                         buf_printf(&sql, "('%s', '%s', '%s', now(), ", net, rule, esc_name);
                         if (op->expires_ms)
                                 buf_printf(&sql, "now() + interval '%" PRId64 " milliseconds'", op->expires_ms - now);
@@ -946,16 +955,16 @@ static void on_notice(void *arg, const char *message)
 
 static void connect_start(Fleet *f)
 {
-        f->conn = PQconnectStart(f->conninfo);
+        f->conn = PQ(PQconnectStart)(f->conninfo);
         if (!f->conn) {
                 link_down(f, "out of memory");
                 return;
         }
-        if (PQstatus(f->conn) == CONNECTION_BAD || PQsetnonblocking(f->conn, 1) < 0) {
-                link_down(f, PQerrorMessage(f->conn));
+        if (PQ(PQstatus)(f->conn) == CONNECTION_BAD || PQ(PQsetnonblocking)(f->conn, 1) < 0) {
+                link_down(f, PQ(PQerrorMessage)(f->conn));
                 return;
         }
-        (void)PQsetNoticeProcessor(f->conn, on_notice, f);
+        (void)PQ(PQsetNoticeProcessor)(f->conn, on_notice, f);
         f->state = LINK_CONNECTING;
         watch(f, EV_WRITE);
         arm_watchdog(f);
@@ -968,6 +977,8 @@ int fleet_new(Fleet **out, struct ev_loop *loop, const char *conninfo, const cha
 
         if (!fleet_name_valid(name))
                 return -EINVAL;
+        if (pq_load(NULL) < 0)
+                return -ENOENT;
         f = xcalloc(1, sizeof(*f));
         f->loop = loop;
         f->conninfo = xstrdup(conninfo);
@@ -1008,7 +1019,7 @@ Fleet *fleet_free(Fleet *f)
         ev_timer_stop(f->loop, &f->heartbeat);
         ev_prepare_stop(f->loop, &f->kick);
         if (f->conn)
-                PQfinish(f->conn);
+                PQ(PQfinish)(f->conn);
         free(f->conninfo);
         free(f->q);
         free(f);

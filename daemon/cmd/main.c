@@ -110,7 +110,6 @@ typedef struct TestRun {
         size_t n_addrs, cap_addrs;
         HTab seen;
         uint8_t key[16];
-        Buf line; /* the output line being formatted */
 } TestRun;
 
 /*
@@ -160,20 +159,22 @@ static void test_record(TestRun *t, const LogRecord *rec, const char *line, size
         RuleMatch m;
         char text[ADDR_STRLEN];
         Addr client;
-        bool in_session;
+        SessionAnswer session;
 
         if (t->replay) {
                 replay_record(t->replay, rec);
                 return;
         }
-        in_session = sessions_note(t->sessions, rec, &client);
+        session = sessions_track(t->sessions, rec, &client);
         if (ruleset_match_record(t->rs, rec, &m) <= 0)
                 return;
         if (m.own_reject) {
                 t->own++;
                 return;
         }
-        if (in_session && addr_equal(&client, &m.addr)) {
+        if (session == SESSION_ASK)
+                session = sessions_lookup(t->sessions, rec, &client) ? SESSION_IN : SESSION_OUT;
+        if (session == SESSION_IN && addr_equal(&client, &m.addr)) {
                 t->logged_in++; /* a logged-in session's reject: the daemon does not count it */
                 return;
         }
@@ -184,25 +185,23 @@ static void test_record(TestRun *t, const LogRecord *rec, const char *line, size
         t->matched++;
         remember(t, &m.addr);
         {
-                /* LINENO<TAB>ADDRESS<TAB>RULE, without printf: it runs for every match */
+                /* LINENO<TAB>ADDRESS<TAB>RULE, without printf and the stream's lock: it runs for every match */
                 char num[24], *p = num + sizeof(num);
                 uint64_t v = t->lineno;
                 do
                         *--p = (char)('0' + v % 10);
                 while (v /= 10);
-                buf_clear(&t->line);
-                buf_append(&t->line, p, (size_t)(num + sizeof(num) - p));
-                buf_append(&t->line, "\t", 1);
-                buf_puts(&t->line, addr_format(&m.addr, text));
-                buf_append(&t->line, "\t", 1);
-                buf_puts(&t->line, m.rule->name);
-                buf_append(&t->line, "\n", 1);
+                fwrite_unlocked(p, 1, (size_t)(num + sizeof(num) - p), t->out);
+                putc_unlocked('\t', t->out);
+                fputs_unlocked(addr_format(&m.addr, text), t->out);
+                putc_unlocked('\t', t->out);
+                fputs_unlocked(m.rule->name, t->out);
+                putc_unlocked('\n', t->out);
                 if (t->verbose) {
-                        buf_append(&t->line, "\t", 1);
-                        buf_append(&t->line, line, len);
-                        buf_append(&t->line, "\n", 1);
+                        putc_unlocked('\t', t->out);
+                        fwrite_unlocked(line, 1, len, t->out);
+                        putc_unlocked('\n', t->out);
                 }
-                fwrite(t->line.data, 1, t->line.len, t->out);
         }
 }
 
@@ -247,6 +246,17 @@ static void test_report(void *ctx, int prio, SourceEvent ev, const char *text)
         (void)ev;
         if (t->verbose)
                 fprintf(stderr, "%s\n", text);
+}
+
+/*
+ * stdout of --test into a file or a pipe: 64 KiB buffers, not the pipe's
+ * 4 KiB (a write(2) per 100 matches instead of per 1,500).  A terminal
+ * keeps its line buffering.
+ */
+static void test_output_init(FILE *out)
+{
+        if (!isatty(fileno(out)))
+                setvbuf(out, NULL, _IOFBF, 1u << 16);
 }
 
 static const LogSourceOps test_source_ops = {test_source_record, test_unparsed, test_report, NULL};
@@ -311,6 +321,7 @@ static int run_test(const Options *o)
         double secs;
         int r;
 
+        test_output_init(stdout);
         r = config_load_or_default(o->config, &cfg, &errors);
         if (r == 0)
                 r = config_load_rules(cfg, o->rules, names, &t.rs, &errors, &warnings);
@@ -407,7 +418,6 @@ finish:
 done:
         free(t.addrs);
         htab_free(&t.seen);
-        buf_free(&t.line);
         replay_free(t.replay);
         ruleset_free(t.rs);
         sessions_free(t.sessions);

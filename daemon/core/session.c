@@ -137,31 +137,57 @@ static bool parse_login(const char *p, const char *end, Addr *client)
         return p > q && starts(p, end, ", sasl_username=") && addr_parse(a, (size_t)(b - a), client) == 0;
 }
 
-bool sessions_note(Sessions *s, const LogRecord *rec, Addr *client)
+/* An smtpd of any Postfix instance, with a pid: the pid is the session. */
+static bool is_smtpd(const LogRecord *rec)
+{
+        return rec->pid > 0 && rec->tag_len >= 13 && memcmp(rec->tag, "postfix", 7) == 0 &&
+               memcmp(rec->tag + rec->tag_len - 6, "/smtpd", 6) == 0;
+}
+
+static uint32_t find(const Sessions *s, int32_t pid)
+{
+        return s->count ? htab_find(&s->index, &pid, pid_hash(pid)) : HTAB_NONE;
+}
+
+bool sessions_lookup(const Sessions *s, const LogRecord *rec, Addr *client)
+{
+        uint32_t i;
+
+        if (!is_smtpd(rec))
+                return false;
+        i = find(s, rec->pid);
+        if (i == HTAB_NONE)
+                return false;
+        *client = s->ring[i].client;
+        return true;
+}
+
+/*
+ * The lines that change the state are told apart before any lookup: most
+ * smtpd lines change nothing, and their answer (the state as it is) is
+ * looked up only if the caller needs it (SESSION_ASK).
+ */
+SessionAnswer sessions_track(Sessions *s, const LogRecord *rec, Addr *client)
 {
         const char *p = rec->msg, *end = rec->msg + rec->msg_len, *q;
         uint32_t i;
-        bool in = false;
         Addr a;
 
-        /* smtpd of any Postfix instance only; the pid is the session */
-        if (rec->pid <= 0 || rec->tag_len < 13 || memcmp(rec->tag, "postfix", 7) != 0 ||
-            memcmp(rec->tag + rec->tag_len - 6, "/smtpd", 6) != 0)
-                return false;
-        i = s->count ? htab_find(&s->index, &rec->pid, pid_hash(rec->pid)) : HTAB_NONE;
-        if (i != HTAB_NONE) {
-                *client = s->ring[i].client;
-                in = true;
-        }
+        if (!is_smtpd(rec))
+                return SESSION_OUT;
         if (p < end && *p == 'c' && starts(p, end, "connect from ")) {
-                if (in)
+                i = find(s, rec->pid);
+                if (i != HTAB_NONE)
                         drop(s, i); /* a new client of the same process */
-                return false;
+                return SESSION_OUT;
         }
         if (p < end && *p == 'd' && starts(p, end, "disconnect from ")) {
-                if (in)
-                        drop(s, i);
-                return in;
+                i = find(s, rec->pid);
+                if (i == HTAB_NONE)
+                        return SESSION_OUT;
+                *client = s->ring[i].client;
+                drop(s, i);
+                return SESSION_IN;
         }
         /* "QUEUEID: client=..." */
         for (q = p; q < end && is_alnum(*q);)
@@ -169,9 +195,16 @@ bool sessions_note(Sessions *s, const LogRecord *rec, Addr *client)
         if (q > p && starts(q, end, ": client=") && parse_login(q + 2, end, &a)) {
                 login(s, rec->pid, &a);
                 *client = a;
-                return true;
+                return SESSION_IN;
         }
-        return in;
+        return SESSION_ASK;
+}
+
+bool sessions_note(Sessions *s, const LogRecord *rec, Addr *client)
+{
+        SessionAnswer a = sessions_track(s, rec, client);
+
+        return a == SESSION_ASK ? sessions_lookup(s, rec, client) : a == SESSION_IN;
 }
 
 size_t sessions_count(const Sessions *s) { return s->count; }

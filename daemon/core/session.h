@@ -36,6 +36,18 @@ Sessions *sessions_free(Sessions *s);
  * session it ends.
  */
 bool sessions_note(Sessions *s, const LogRecord *rec, Addr *client);
+
+/*
+ * sessions_note() in two halves, for a caller that needs the answer only
+ * for some records (those that match a rule): sessions_track() makes the
+ * record's changes (connect, disconnect, login) and answers as
+ * sessions_note() would, or SESSION_ASK when the answer is the state as it
+ * stands, which sessions_lookup() then gives until the next record is
+ * tracked.  Most lines are SESSION_ASK, and most of those need no answer.
+ */
+typedef enum { SESSION_OUT, SESSION_IN, SESSION_ASK } SessionAnswer;
+SessionAnswer sessions_track(Sessions *s, const LogRecord *rec, Addr *client);
+bool sessions_lookup(const Sessions *s, const LogRecord *rec, Addr *client);
 /* Is the record, which names address a, from a's logged-in session? */
 static inline bool sessions_exempt(Sessions *s, const LogRecord *rec, const Addr *a)
 {

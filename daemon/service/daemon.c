@@ -1042,16 +1042,19 @@ static void on_record(void *ctx, const LogRecord *rec)
         PolicyVerdict v;
         char text[ADDR_STRLEN];
         Addr client;
-        bool in_session, matched, changed;
+        SessionAnswer session;
+        bool matched, changed;
 
         if (!d->save_due)
                 schedule_save(d, SAVE_POSITION_S);
-        in_session = sessions_note(d->sessions, rec, &client);
+        session = sessions_track(d->sessions, rec, &client);
         matched = ruleset_match_record(d->rules, rec, &m) > 0;
         health_changed(d, health_record(&d->health, client_facing(rec), matched,
                                         rec->time_ms > 0 ? rec->time_ms : now_ms()));
         if (!matched)
                 return;
+        if (session == SESSION_ASK) /* only for a match: most records need no lookup */
+                session = sessions_lookup(d->sessions, rec, &client) ? SESSION_IN : SESSION_OUT;
         switch (policy_judge(d->policy,
                              &(PolicyHit){.addr = m.addr,
                                           .rule = m.rule->id,
@@ -1060,7 +1063,7 @@ static void on_record(void *ctx, const LogRecord *rec)
                                           .ban_time_ms = m.rule->ban_time_ms,
                                           .time_ms = rec->time_ms,
                                           .own_reject = m.own_reject,
-                                          .logged_in = in_session && addr_equal(&client, &m.addr)},
+                                          .logged_in = session == SESSION_IN && addr_equal(&client, &m.addr)},
                              now_ms(), &v)) {
         case POLICY_OWN_REJECT:
                 d->stats.own_rejects++;

@@ -28,7 +28,13 @@
 #include "util/linebuf.h"
 
 #define LINES_PER_CLOCK 4096
-#define READ_SIZE       (1u << 20) /* one-shot reads: big, for fewer system calls on a large log */
+/*
+ * One-shot reads: 64 KiB, as tail's.  A bigger buffer saves system calls
+ * but not time: past the L2 cache the kernel's copy into it and the
+ * parse after it both go to memory (1 MiB cost --test twice the system
+ * time on a million lines).
+ */
+#define READ_SIZE (1u << 16)
 
 typedef struct FileSource {
         LogSource base;

@@ -20,6 +20,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+import benchlib  # noqa: E402
 import harness  # noqa: E402
 
 RULE = ("[bench]\nprogram = postfix*/smtpd\n"
@@ -82,10 +83,12 @@ def main():
         print("tracked %8d addresses: RSS %6.1f MB -> %6.1f MB, %5.1f bytes per tracked address "
               "(daemon's account: %s; %s)" % (n, before / 1e6, after / 1e6, (after - before) / n,
                                               st["memory"], st["tracked addresses"]))
+        benchlib.result("memory per tracked address (%d)" % n, "%.0f bytes" % ((after - before) / n), "-")
     for n in args.bans:
         before, after, st = run(n, 1)
         print("bans    %8d:           RSS %6.1f MB -> %6.1f MB, %5.1f bytes per ban, map written "
               "(daemon's account: %s)" % (n, before / 1e6, after / 1e6, (after - before) / n, st["memory"]))
+        benchlib.result("memory per ban (%d)" % n, "%.0f bytes" % ((after - before) / n), "-")
 
 
 if __name__ == "__main__":

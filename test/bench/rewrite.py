@@ -24,6 +24,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+import benchlib  # noqa: E402
 import harness  # noqa: E402
 
 
@@ -84,6 +85,9 @@ def main():
               "ratio %.2f (median; trials: %s); target <= 1.5"
               % (args.bans, args.trials, statistics.median(writes) * 1000, statistics.median(bares) * 1000,
                  statistics.median(ratios), ", ".join("%.2f" % r for r in ratios)))
+        benchlib.result("map rewrite of %d bans / a bare postmap" % args.bans,
+                        "%.2f x (%.0f ms / %.0f ms)" % (statistics.median(ratios), statistics.median(writes) * 1000,
+                                                        statistics.median(bares) * 1000), "<= 1.5 x")
     finally:
         if os.environ.get("ABL_SHOW_STDERR"):
             print(env.stderr())

@@ -402,6 +402,20 @@ class Fleet(unittest.TestCase):
         self.assertEqual(r[0], 1, r)
         self.assertIn("fleet mode is off", r[2])
 
+    def test_libpq_is_loaded_only_for_a_fleet(self):
+        # libpq and what it drags in (TLS, Kerberos, LDAP: about 5 MB of
+        # resident pages) are dlopen()ed by the fleet alone.
+        def maps_libpq(env):
+            with open("/proc/%d/maps" % env.proc.pid) as f:
+                return "libpq.so" in f.read()
+
+        alone = Env()
+        self.envs.append(alone)
+        alone.start()
+        self.assertFalse(maps_libpq(alone), "a daemon without a fleet has libpq mapped")
+        shared = self.host("a")
+        self.assertTrue(maps_libpq(shared), "the fleet's daemon does not have libpq mapped")
+
 
 if __name__ == "__main__":
     harness.main()

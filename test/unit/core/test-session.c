@@ -66,17 +66,38 @@ static bool note(Sessions *s, const char *tag, int pid, const char *msg, const c
         return sessions_exempt(s, &rec, &a);
 }
 
+/* The same step by sessions_track() and, where it says SESSION_ASK, sessions_lookup(). */
+static bool note_lazy(Sessions *s, const char *tag, int pid, const char *msg, const char *addr)
+{
+        LogRecord rec = {.tag = tag, .tag_len = strlen(tag), .msg = msg, .msg_len = strlen(msg), .pid = pid};
+        SessionAnswer ans;
+        Addr a, c;
+
+        if (addr_parse_str(addr, &a) < 0)
+                return false;
+        ans = sessions_track(s, &rec, &c);
+        if (ans == SESSION_ASK)
+                ans = sessions_lookup(s, &rec, &c) ? SESSION_IN : SESSION_OUT;
+        return ans == SESSION_IN && addr_equal(&c, &a);
+}
+
 int main(void)
 {
         Sessions *s = sessions_new(16);
+        Sessions *lazy = sessions_new(16);
 
         for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
                 bool got = note(s, steps[i].tag, steps[i].pid, steps[i].msg, steps[i].addr);
                 CHECK(got == (steps[i].want != 0), "step %zu (%s[%d]: %.40s): got %d want %d", i, steps[i].tag,
                       steps[i].pid, steps[i].msg, got, steps[i].want);
+                got = note_lazy(lazy, steps[i].tag, steps[i].pid, steps[i].msg, steps[i].addr);
+                CHECK(got == (steps[i].want != 0), "step %zu by track/lookup (%s[%d]: %.40s): got %d want %d", i,
+                      steps[i].tag, steps[i].pid, steps[i].msg, got, steps[i].want);
         }
         CHECK_INT(sessions_count(s), 0, "sessions left");
+        CHECK_INT(sessions_count(lazy), 0, "sessions left by track/lookup");
         s = sessions_free(s);
+        lazy = sessions_free(lazy);
 
         /* The cap: 4 sessions, 10 logins; the oldest are forgotten, the newest are held. */
         s = sessions_new(4);
