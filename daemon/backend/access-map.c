@@ -56,6 +56,8 @@ struct AccessMap {
         unsigned cur;
         bool old_given_up; /* stopping: the old map's clean-up failed */
         ev_stat stat;      /* the admin's edits */
+        const MapWriter *seen_mw; /* whose admin generation seen_gen is */
+        uint64_t seen_gen;
         ev_idle reap;      /* frees the old writer outside its own callback */
 };
 
@@ -80,13 +82,30 @@ static int split_spec(const char *spec, char **type, char **path)
 
 static void old_done(AccessMap *m, int result);
 
-static size_t render(void *ctx, const AdminKeys *admin, Buf *out)
+static void prepare(void *ctx)
+{
+        Slot *slot = ctx;
+
+        if (!slot->retiring)
+                backend_prepare(slot->m->b);
+}
+
+/* In the writer's child (a snapshot of the process). */
+static size_t render(void *ctx, const AdminKeys *admin, Buf *out, Buf *notes)
 {
         Slot *slot = ctx;
 
         if (slot->retiring)
                 return 0; /* it writes the admin's lines alone */
-        return backend_render(slot->m->b, admin, out);
+        return backend_render(slot->m->b, admin, out, notes);
+}
+
+static void lift(void *ctx, const char *notes, size_t len)
+{
+        Slot *slot = ctx;
+
+        if (!slot->retiring)
+                backend_lift(slot->m->b, notes, len);
 }
 
 static void done(void *ctx, int result, size_t entries)
@@ -99,7 +118,13 @@ static void done(void *ctx, int result, size_t entries)
                 backend_done(slot->m->b, result == MAPWRITER_UNCHANGED ? BACKEND_UNCHANGED : result, entries);
 }
 
-static const MapWriterOps map_ops = {render, done};
+static void said(void *ctx, int priority, bool failed, const char *text)
+{
+        Slot *slot = ctx;
+        backend_writer_said(slot->m->b, priority, failed, text);
+}
+
+static const MapWriterOps map_ops = {prepare, render, lift, done, said};
 
 static void old_done(AccessMap *m, int result)
 {
@@ -145,13 +170,20 @@ static void stat_cb(struct ev_loop *loop, ev_stat *w, int revents)
 
         (void)loop;
         (void)revents;
-        if (mapwriter_admin_keys(CUR(m)))
-                backend_admin_changed(m->b);
+        if (!mapwriter_admin_keys(CUR(m)))
+                return;
+        /* Every write of ours renames the map: scan the bans only when the admin's part changed. */
+        if (m->seen_mw == CUR(m) && m->seen_gen == mapwriter_admin_generation(CUR(m)))
+                return;
+        m->seen_mw = CUR(m);
+        m->seen_gen = mapwriter_admin_generation(CUR(m));
+        backend_admin_changed(m->b);
 }
 
 static void watch(AccessMap *m)
 {
         ev_stat_stop(m->loop, &m->stat);
+        m->seen_mw = NULL; /* a new writer: its admin generation counts anew */
         ev_stat_set(&m->stat, m->path, 0.);
         ev_stat_start(m->loop, &m->stat);
 }

@@ -28,10 +28,23 @@ typedef struct AuthMap {
         MapWriter *mw;
 } AuthMap;
 
-static size_t render(void *ctx, const AdminKeys *admin, Buf *out)
+static void prepare(void *ctx)
 {
         AuthMap *m = ctx;
-        return backend_render(m->b, admin, out);
+        backend_prepare(m->b);
+}
+
+/* In the writer's child (a snapshot of the process). */
+static size_t render(void *ctx, const AdminKeys *admin, Buf *out, Buf *notes)
+{
+        AuthMap *m = ctx;
+        return backend_render(m->b, admin, out, notes);
+}
+
+static void lift(void *ctx, const char *notes, size_t len)
+{
+        AuthMap *m = ctx;
+        backend_lift(m->b, notes, len);
 }
 
 static void done(void *ctx, int result, size_t entries)
@@ -40,7 +53,13 @@ static void done(void *ctx, int result, size_t entries)
         backend_done(m->b, result == MAPWRITER_UNCHANGED ? BACKEND_UNCHANGED : result, entries);
 }
 
-static const MapWriterOps ops = {render, done};
+static void said(void *ctx, int priority, bool failed, const char *text)
+{
+        AuthMap *m = ctx;
+        backend_writer_said(m->b, priority, failed, text);
+}
+
+static const MapWriterOps ops = {prepare, render, lift, done, said};
 
 static int split_spec(const char *spec, char **type, char **path)
 {

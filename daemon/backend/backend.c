@@ -524,12 +524,27 @@ static void emit(void *ctx, const BackendBan *ban)
                 r->entries++;
 }
 
-size_t backend_render(BanBackend *b, const void *admin, Buf *out)
+void backend_prepare(BanBackend *b)
+{
+        Backends *s = b->set;
+
+        if (s->hooks->prepare)
+                s->hooks->prepare(s->ctx, b);
+        /* The render sees the bans as they are now (lifts it notes come after). */
+        b->gen_rendering = s->wanted;
+        /* The companions (the cidr: map) are written with the carrier, which carries their stamp. */
+        if (b->type->flags & BACKEND_CARRIER)
+                for (size_t i = 0; i < s->n; i++)
+                        if (s->v[i]->type->flags & BACKEND_COMPANION)
+                                s->v[i]->gen_rendering = s->v[i]->gen_written = s->wanted;
+}
+
+size_t backend_render(BanBackend *b, const void *admin, Buf *out, Buf *notes)
 {
         Backends *s = b->set;
         Render r = {b, admin, out, 0};
 
-        s->hooks->plan(s->ctx, b, emit, &r);
+        s->hooks->plan(s->ctx, b, emit, &r, notes);
         /* The companions (the cidr: map) are written before the carrier, which carries their stamp. */
         if (b->type->flags & BACKEND_CARRIER)
                 for (size_t i = 0; i < s->n; i++) {
@@ -539,14 +554,19 @@ size_t backend_render(BanBackend *b, const void *admin, Buf *out)
 
                         if (!(c->type->flags & BACKEND_COMPANION))
                                 continue;
-                        s->hooks->plan(s->ctx, c, emit, &cr);
+                        s->hooks->plan(s->ctx, c, emit, &cr, notes);
                         c->type->publish(c, &entries, cr.entries, out);
                         buf_free(&entries);
-                        c->gen_rendering = c->gen_written = s->wanted;
                 }
-        /* Lifts during the plan are part of this render: take the generation last. */
-        b->gen_rendering = s->wanted;
         return r.entries;
+}
+
+void backend_lift(BanBackend *b, const char *notes, size_t len)
+{
+        Backends *s = b->set;
+
+        if (s->hooks->lift)
+                s->hooks->lift(s->ctx, b, notes, len);
 }
 
 void backend_done(BanBackend *b, int result, size_t entries)
@@ -571,6 +591,16 @@ void backend_progress(BanBackend *b)
 {
         if (b->set->hooks->progress)
                 b->set->hooks->progress(b->set->ctx, b);
+}
+
+void backend_writer_said(BanBackend *b, int priority, bool failed, const char *text)
+{
+        Backends *s = b->set;
+
+        if (failed && s->hooks->write_failed)
+                s->hooks->write_failed(s->ctx, b, text);
+        else if (s->hooks->note)
+                s->hooks->note(s->ctx, b, priority, text);
 }
 
 void backend_note(BanBackend *b, int priority, const char *fmt, ...)

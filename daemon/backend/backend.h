@@ -29,8 +29,8 @@
  *
  * Generations: every change of the bans that a backend must show
  * (backends_request) takes the next generation.  A snapshot backend
- * notes the generation when it renders (the service's plan ran then) and
- * reports it when the write is in place; backends_written() is the
+ * notes the generation as its write starts (prepare, on the loop, right
+ * before the fork that renders) and reports it when the write is in place; backends_written() is the
  * oldest generation that every snapshot backend shows, so a flush waits
  * for the generation that holds its change, never for "the next write".
  *
@@ -103,16 +103,31 @@ typedef struct BackendImport {
 typedef void (*BackendEmit)(void *emit_ctx, const BackendBan *ban);
 typedef struct BackendHooks {
         /*
-         * A snapshot of b is rendered: call emit for every ban b is to
-         * show now (those backends_holds() gives b, that may be banned and
-         * that the state file holds).  Bans lifted meanwhile count: the
-         * generation is taken after plan returns.
+         * On the loop, as a write of b starts, right before the fork that
+         * renders it: the map shows the bans as they are now, so the state
+         * must hold them (save it here).  May be NULL.
          */
-        void (*plan)(void *ctx, BanBackend *b, BackendEmit emit, void *emit_ctx);
+        void (*prepare)(void *ctx, BanBackend *b);
+        /*
+         * In the writer's forked child, on a copy-on-write snapshot of the
+         * process: call emit for every ban b is to show now (those
+         * backends_holds() gives b, that may be banned and that the state
+         * file holds).  It must change nothing outside the process: what
+         * the service must do because of it (bans found exempt, to lift)
+         * goes into notes, in a form of its own, and comes back to lift().
+         */
+        void (*plan)(void *ctx, BanBackend *b, BackendEmit emit, void *emit_ctx, Buf *notes);
+        /* On the loop: the notes of a render of b (before done); may be NULL. */
+        void (*lift)(void *ctx, BanBackend *b, const char *notes, size_t len);
         /* A write of b ended: result 0 or BACKEND_UNCHANGED (it shows gen), or -errno. */
         void (*done)(void *ctx, BanBackend *b, uint64_t gen, int result, size_t entries);
         /* Something to tell, at a syslog priority (the service logs it). */
         void (*note)(void *ctx, BanBackend *b, int priority, const char *text);
+        /*
+         * A write of b failed, and an episode of failures began or changed
+         * its cause (the retries in between are notes at LOG_DEBUG).
+         */
+        void (*write_failed)(void *ctx, BanBackend *b, const char *text);
         /* The admin's entries of b changed: bans they exempt now are to be lifted. */
         void (*admin_changed)(void *ctx, BanBackend *b);
         /* A shared backend heard another host's ban or unban: true if the bans changed. */
@@ -280,11 +295,21 @@ void *backend_data(const BanBackend *b);
 void backend_set_data(BanBackend *b, void *data);
 const BackendConf *backend_conf(const BanBackend *b);
 bool backend_stopping(const BanBackend *b);
-/* A snapshot's render: the service's plan through the type's entry(); returns the entry count. */
-size_t backend_render(BanBackend *b, const void *admin, Buf *out);
+/* On the loop before a snapshot's render: the state is saved, the generation taken. */
+void backend_prepare(BanBackend *b);
+/*
+ * In the writer's child: a snapshot's render, the service's plan through
+ * the type's entry() (the companions' too, for a carrier); returns the
+ * entry count.  notes: for backend_lift on the loop.
+ */
+size_t backend_render(BanBackend *b, const void *admin, Buf *out, Buf *notes);
+/* On the loop: what a render noted (bans it found exempt). */
+void backend_lift(BanBackend *b, const char *notes, size_t len);
 /* A write ended (result as BackendHooks.done has it). */
 void backend_done(BanBackend *b, int result, size_t entries);
 void backend_note(BanBackend *b, int priority, const char *fmt, ...) _printf_(3, 4);
+/* A map writer's message (MapWriterOps.log): failed goes to write_failed, the rest to note. */
+void backend_writer_said(BanBackend *b, int priority, bool failed, const char *text);
 void backend_admin_changed(BanBackend *b);
 bool backend_import(BanBackend *b, const BackendImport *ban);
 void backend_import_done(BanBackend *b);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
- * mapwriter: debounced, atomic rewrites of the access map with postmap.
+ * mapwriter: debounced, atomic rewrites of the access map with postmap,
+ * with the loop never waiting for any of it.
  *
  * Postfix's DATABASE_README warns that postmap rebuilds an indexed file
  * in place, so a running smtpd could read it half-built.  We therefore
@@ -21,12 +22,30 @@
  * The other order would leave a new database beside the old text, which
  * no timestamp shows, and which an admin's postmap silently undoes.
  *
- * Before the renames we check that the map text is still the file we
- * read (inode, size, mtime).  If the admin edited it meanwhile, their
- * edit wins: we read it again and redo the write, so no admin line is
- * lost.  postmap runs as a child watched by ev_child, in a process group
- * of its own that a timeout kills whole; its output is collected through
- * a pipe and logged.  The loop never waits.
+ * A write is three children in a row, each watched by the loop through
+ * util/child's runner:
+ *
+ *   1. render: a fork of the daemon reads the map, renders it from the
+ *      ban set as it stood at the fork, and writes the text into the
+ *      private folder.  The fork is the snapshot: copy-on-write
+ *      pages, so the loop goes on while a million bans are rendered
+ *      (rendering, reading the map and writing 30 MB took the loop a
+ *      second at that size).  Whatever the render wants done to the
+ *      daemon (bans to lift) comes back as notes through the pipe; the
+ *      state was saved by ops->prepare before the fork, so a ban reaches
+ *      the map only once the state holds it.
+ *   2. postmap on the text there, a program in a process group of its
+ *      own that a timeout kills whole.
+ *   3. final: a fork that gives both files the map's owner and mode,
+ *      fsyncs them (a database of 50 MB takes a while; the text waits for
+ *      it too, as postmap reads it from the page cache), and renames them
+ *      into place.
+ *
+ * Between 2 and 3 we check that the map text is still the file the render
+ * read (inode, size, mtime).  If the admin edited it meanwhile, their edit
+ * wins: we redo the write from the new text, so no admin line is lost.
+ * Library code: nothing is logged here; ops->log gets each message and
+ * the service layer logs it.
  *
  * Security: the map path and the postmap command come from the config
  * (trusted).  Files in the private folder are opened with O_NOFOLLOW,
@@ -34,7 +53,8 @@
  * of old folders removes only folders of ours, through a descriptor.
  * The temporary text is ours (root's) while postmap runs, so that root's
  * postmap never drops its privileges to the map's owner; the owner is
- * set afterwards.
+ * set afterwards.  A report from a child is checked (magic, lengths)
+ * before it is believed; a child that died without one fails the write.
  */
 #include "backend/mapwriter.h"
 
@@ -43,16 +63,21 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <syslog.h>
 
-#include "service/log.h"
+#include "util/child.h"
 
 #define RETRY_MIN_S 1.0
 #define RETRY_MAX_S 60.0
 #define MAX_REDO 5
 #define OUTPUT_MAX 4096 /* bytes of postmap's output kept for the log */
 #define TIMEOUT_PER 100000.0 /* entries that postmap_timeout is for */
+#define FORK_TIMEOUT_MS 600000 /* a render or final child that hangs: a backstop */
+#define REPORT_MAX ((size_t)1 << 30)
+#define REPORT_MAGIC 0x4d575250u
 #define TMP_TAG ".autoblacklist-tmp"
 
 typedef enum State {
@@ -61,6 +86,14 @@ typedef enum State {
         RUNNING,
         RETRY_WAIT,
 } State;
+
+/* The child of a write under way. */
+typedef enum Phase {
+        PHASE_NONE,
+        PHASE_RENDER,
+        PHASE_POSTMAP,
+        PHASE_FINAL,
+} Phase;
 
 /* Which step failed: with its errno or exit status, the key of an episode. */
 typedef enum Step {
@@ -75,6 +108,7 @@ typedef enum Step {
         STEP_OWNER,
         STEP_RENAME,
         STEP_BUSY,
+        STEP_CHILD,
 } Step;
 
 typedef struct FileId {
@@ -92,9 +126,26 @@ typedef struct Perm {
         mode_t mode;
 } Perm;
 
+/*
+ * What a render or final child sends back, followed by error_len bytes
+ * of error text, warn_len of a warning, notes_len of notes.
+ */
+typedef struct Report {
+        uint32_t magic;
+        int32_t result; /* 0, MAPWRITER_UNCHANGED, or -errno */
+        int32_t step, code;
+        uint64_t entries;
+        uint64_t admin_hash; /* of the admin's part of the text that was read */
+        FileId read_id;
+        Perm text_perm, db_perm;
+        bool owner_warned;
+        uint64_t error_len, warn_len, notes_len;
+} Report;
+
 struct MapWriter {
         struct ev_loop *loop;
-        char *type, *path, *suffix, *db;
+        char *type, *path, *db;
+        const char *suffix;
         char *dir, *base; /* the map's folder, and its file name */
         char *tmpdir;     /* the private folder of this write, or NULL */
         char *tmp, *tmp_db;
@@ -106,23 +157,18 @@ struct MapWriter {
         void *ctx;
 
         State state;
+        Phase phase;
+        ChildRun *run;
         bool pending; /* a request came while a write was under way */
         bool force;   /* run postmap even if the text says what we would write */
         bool swept;   /* old private folders removed */
-        bool abandon; /* the running postmap was stopped on purpose */
-        bool timed_out;
         unsigned redo;
         double backoff_s;
         ev_timer timer; /* debounce, retry */
-        ev_timer timeout;
-        ev_child child;
-        ev_io out_io;
-        int out_fd;
-        pid_t pid;
-        Buf out; /* postmap's output */
         FileId read_id;
         Perm text_perm, db_perm;
         size_t entries;
+        uint64_t written_hash; /* admin_hash of the write under way */
         bool no_block; /* write the admin's text alone */
 
         /* The failure episode: logged when it starts or its cause changes. */
@@ -132,6 +178,8 @@ struct MapWriter {
 
         AdminKeys *admin;
         FileId admin_id;
+        uint64_t admin_hash;     /* of the admin's part that admin was parsed from */
+        uint64_t admin_gen;      /* counts the changes of the admin's part */
         ev_tstamp admin_checked; /* the loop time of the last look at the file */
 
         MapWriterStats stats;
@@ -139,6 +187,22 @@ struct MapWriter {
 
 static void start_write(MapWriter *mw);
 static void arm(MapWriter *mw, State state, double after);
+static void run_done(void *ctx, const ChildResult *res);
+
+static void say(MapWriter *mw, int priority, bool failed, const char *fmt, ...) _printf_(4, 5);
+static void say(MapWriter *mw, int priority, bool failed, const char *fmt, ...)
+{
+        _cleanup_free_ char *text = NULL;
+        va_list ap;
+
+        if (!mw->ops->log)
+                return;
+        va_start(ap, fmt);
+        if (vasprintf(&text, fmt, ap) < 0)
+                oom();
+        va_end(ap);
+        mw->ops->log(mw->ctx, priority, failed, text);
+}
 
 static FileId file_id(const char *path)
 {
@@ -155,6 +219,7 @@ static FileId file_id(const char *path)
         return id;
 }
 
+
 static bool same_file(const FileId *a, const FileId *b)
 {
         if (a->exists != b->exists)
@@ -163,6 +228,15 @@ static bool same_file(const FileId *a, const FileId *b)
                 return true;
         return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
                a->mtime.tv_sec == b->mtime.tv_sec && a->mtime.tv_nsec == b->mtime.tv_nsec;
+}
+
+
+/* The admin's part of a map text, hashed: did a write keep what we parsed? */
+static uint64_t admin_hash(const MapText *mt)
+{
+        uint64_t h = fnv1a(mt->before, mt->before_len);
+
+        return h ^ (fnv1a(mt->after, mt->after_len) * 31);
 }
 
 static void set_paths(MapWriter *mw, const char *type, const char *path)
@@ -176,7 +250,7 @@ static void set_paths(MapWriter *mw, const char *type, const char *path)
         free(mw->base);
         mw->type = xstrdup(type);
         mw->path = xstrdup(path);
-        mw->suffix = (char *)mapfile_suffix(type);
+        mw->suffix = mapfile_suffix(type);
         mw->db = xasprintf("%s%s", mw->path, mw->suffix);
         mw->dir = xstrdup(dirname(d));
         mw->base = xstrdup(basename(b));
@@ -194,32 +268,29 @@ static bool strv_equal(char **a, char **b)
         return !a[i] && !b[i];
 }
 
+
 static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
-static void timeout_cb(struct ev_loop *loop, ev_timer *w, int revents);
 
 int mapwriter_new(MapWriter **out, struct ev_loop *loop, const char *type, const char *path,
                   char **postmap_argv, uint64_t postmap_timeout_ms, uint64_t debounce_ms,
                   const MapWriterOps *ops, void *ctx)
 {
-        MapWriter *mw = xcalloc(1, sizeof(MapWriter));
+        MapWriter *mw;
 
-        if (!mapfile_suffix(type)) {
-                free(mw);
+        if (!mapfile_suffix(type))
                 return -EINVAL;
-        }
+        mw = xcalloc(1, sizeof(MapWriter));
         mw->loop = loop;
         mw->ops = ops;
         mw->ctx = ctx;
-        mw->out_fd = -1;
         mw->backoff_s = RETRY_MIN_S;
         set_paths(mw, type, path);
         mw->postmap = strv_copy(postmap_argv);
         mw->timeout_s = (double)postmap_timeout_ms / 1000.0;
         mw->debounce_s = (double)debounce_ms / 1000.0;
+        mw->run = child_run_new(loop, run_done, mw);
         ev_init(&mw->timer, timer_cb);
         mw->timer.data = mw;
-        ev_init(&mw->timeout, timeout_cb);
-        mw->timeout.data = mw;
         *out = mw;
         return 0;
 }
@@ -269,7 +340,7 @@ static void cleanup_tmp(MapWriter *mw)
         dfd = open(mw->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         r = dfd < 0 ? -errno : remove_private_dir(dfd, basename(mw->tmpdir));
         if (r < 0)
-                log_warn("%s: cannot remove: %s", mw->tmpdir, strerror(-r));
+                say(mw, LOG_WARNING, false, "%s: cannot remove: %s", mw->tmpdir, strerror(-r));
         mw->tmpdir = mfree(mw->tmpdir);
         mw->tmp = mfree(mw->tmp);
         mw->tmp_db = mfree(mw->tmp_db);
@@ -313,17 +384,8 @@ static void sweep(MapWriter *mw)
         }
         closedir(dir);
         if (removed)
-                log_info("%s: removed %u temporary %s left by an interrupted write", mw->dir, removed,
-                         removed == 1 ? "entry" : "entries");
-}
-
-static void close_output(MapWriter *mw)
-{
-        if (mw->out_fd < 0)
-                return;
-        ev_io_stop(mw->loop, &mw->out_io);
-        close(mw->out_fd);
-        mw->out_fd = -1;
+                say(mw, LOG_INFO, false, "%s: removed %u temporary %s left by an interrupted write", mw->dir,
+                    removed, removed == 1 ? "entry" : "entries");
 }
 
 MapWriter *mapwriter_free(MapWriter *mw)
@@ -331,14 +393,8 @@ MapWriter *mapwriter_free(MapWriter *mw)
         if (!mw)
                 return NULL;
         ev_timer_stop(mw->loop, &mw->timer);
-        ev_timer_stop(mw->loop, &mw->timeout);
-        if (mw->state == RUNNING && mw->pid > 0) {
-                ev_child_stop(mw->loop, &mw->child);
-                kill(-mw->pid, SIGKILL);
-                (void)waitpid(mw->pid, NULL, 0);
-        }
+        mw->run = child_run_free(mw->run);
         cleanup_tmp(mw);
-        close_output(mw);
         free(mw->type);
         free(mw->path);
         free(mw->db);
@@ -346,7 +402,6 @@ MapWriter *mapwriter_free(MapWriter *mw)
         free(mw->base);
         free(mw->running);
         strv_free(mw->postmap);
-        buf_free(&mw->out);
         adminkeys_free(mw->admin);
         free(mw);
         return NULL;
@@ -363,18 +418,23 @@ void mapwriter_configure(MapWriter *mw, const char *type, const char *path, char
                         mw->admin = adminkeys_free(mw->admin);
                         mw->admin_id = (FileId){0};
                 } else
-                        log_warn("%s: the new access_map takes effect after a restart", mw->path);
+                        say(mw, LOG_WARNING, false, "%s: the new access_map takes effect after a restart",
+                            mw->path);
         }
         strv_free(mw->postmap);
         mw->postmap = strv_copy(postmap_argv);
         mw->timeout_s = (double)postmap_timeout_ms / 1000.0;
         mw->debounce_s = (double)debounce_ms / 1000.0;
-        /* A run of the old command (hung, perhaps) makes way for the new one. */
-        if (mw->state == RUNNING && mw->pid > 0 && new_command && !mw->abandon) {
-                log_info("%s: stopping %s (pid %d): the postmap command changed; writing again with %s",
-                         mw->path, mw->running, (int)mw->pid, mw->postmap[0]);
-                mw->abandon = true;
-                kill(-mw->pid, SIGKILL); /* child_cb starts the write again */
+        /* A run of the old command (hung, perhaps) makes way for the new one;
+           a render under way runs the new command when it is done. */
+        if (mw->state == RUNNING && mw->phase == PHASE_POSTMAP && new_command) {
+                say(mw, LOG_INFO, false,
+                    "%s: stopping %s (pid %d): the postmap command changed; writing again with %s", mw->path,
+                    mw->running, (int)child_run_pid(mw->run), mw->postmap[0]);
+                child_run_stop(mw->run);
+                mw->phase = PHASE_NONE;
+                cleanup_tmp(mw);
+                arm(mw, DEBOUNCE, 0.);
         }
         /* A failing write may have been waiting for exactly this: retry now. */
         if (mw->state == RETRY_WAIT) {
@@ -445,18 +505,18 @@ static void fail(MapWriter *mw, Step step, int code, int r)
 {
         unsigned key = (unsigned)step << 16 | ((unsigned)code & 0xffff);
 
+        mw->phase = PHASE_NONE;
         cleanup_tmp(mw);
         mw->stats.failures++;
         mw->fail_count++;
         if (key != mw->fail_key)
-                log_event(
-                        LOG_EVENT_POSTMAP_FAILED, LOG_ERR, NULL,
-                        "%s: map not updated: %s; retrying with backoff (in %.0fs, then up to every %.0fs), "
-                        "logged again when the cause changes or the map is written",
-                        mw->path, mw->stats.last_error, mw->backoff_s, RETRY_MAX_S);
+                say(mw, LOG_ERR, true,
+                    "%s: map not updated: %s; retrying with backoff (in %.0fs, then up to every %.0fs), "
+                    "logged again when the cause changes or the map is written",
+                    mw->path, mw->stats.last_error, mw->backoff_s, RETRY_MAX_S);
         else
-                log_debug("%s: map not updated (attempt %llu): %s", mw->path,
-                          (unsigned long long)mw->fail_count, mw->stats.last_error);
+                say(mw, LOG_DEBUG, false, "%s: map not updated (attempt %llu): %s", mw->path,
+                    (unsigned long long)mw->fail_count, mw->stats.last_error);
         mw->fail_key = key;
         arm(mw, RETRY_WAIT, mw->backoff_s);
         mw->backoff_s = MIN(mw->backoff_s * 2, RETRY_MAX_S);
@@ -468,8 +528,9 @@ static void fail(MapWriter *mw, Step step, int code, int r)
 static void finish(MapWriter *mw, int r)
 {
         if (mw->fail_count)
-                log_info("%s: map written again after %llu failed %s", mw->path,
-                         (unsigned long long)mw->fail_count, mw->fail_count == 1 ? "attempt" : "attempts");
+                say(mw, LOG_INFO, false, "%s: map written again after %llu failed %s", mw->path,
+                    (unsigned long long)mw->fail_count, mw->fail_count == 1 ? "attempt" : "attempts");
+        mw->phase = PHASE_NONE;
         mw->fail_key = 0;
         mw->fail_count = 0;
         mw->state = IDLE;
@@ -486,10 +547,17 @@ static void finish(MapWriter *mw, int r)
 
 static void refresh_admin(MapWriter *mw, const MapText *mt, const FileId *id)
 {
+        uint64_t h = admin_hash(mt);
+
+        if (!mw->admin || h != mw->admin_hash)
+                mw->admin_gen++;
         adminkeys_free(mw->admin);
         mw->admin = adminkeys_parse(mt);
         mw->admin_id = *id;
+        mw->admin_hash = h;
 }
+
+uint64_t mapwriter_admin_generation(const MapWriter *mw) { return mw->admin_gen; }
 
 const AdminKeys *mapwriter_admin_keys(MapWriter *mw)
 {
@@ -501,6 +569,11 @@ const AdminKeys *mapwriter_admin_keys(MapWriter *mw)
         /* Called for every matched line: look at the file once per loop
            iteration, not once per line of a burst read in one go. */
         if (mw->admin && mw->admin_checked == ev_now(mw->loop))
+                return mw->admin;
+        /* Our renames are under way: the map changes under us with the
+           admin's lines we parsed (final_done takes note of the new file);
+           reading it now would cost the loop the whole file for nothing. */
+        if (mw->admin && mw->state == RUNNING && mw->phase == PHASE_FINAL)
                 return mw->admin;
         mw->admin_checked = ev_now(mw->loop);
         id = file_id(mw->path);
@@ -549,14 +622,13 @@ static const char *dir_hint(MapWriter *mw, int r, char *buf, size_t size)
         return buf;
 }
 
-/* Make the private folder, and write data to the text file in it. */
-static int write_tmp(MapWriter *mw, const Buf *data, Step *step)
+/* Make the private folder of this write (on the loop: a kill of a child leaves it to us). */
+static int make_tmpdir(MapWriter *mw)
 {
         _cleanup_free_ char *tmpl = xasprintf("%s/.%s" TMP_TAG ".XXXXXX", mw->dir, mw->base);
         char hint[256];
-        int fd, r;
+        int r;
 
-        *step = STEP_TMPDIR;
         if (!mkdtemp(tmpl)) {
                 r = -errno;
                 set_error(mw, "%s: cannot make a temporary folder: %s%s", mw->dir, strerror(-r),
@@ -566,7 +638,18 @@ static int write_tmp(MapWriter *mw, const Buf *data, Step *step)
         mw->tmpdir = TAKE_PTR(tmpl);
         mw->tmp = xasprintf("%s/%s", mw->tmpdir, mw->base);
         mw->tmp_db = xasprintf("%s%s", mw->tmp, mw->suffix);
-        *step = STEP_WRITE;
+        return 0;
+}
+
+/*
+ * Write data to the text file in the private folder.  Not fsynced here:
+ * postmap reads it from the page cache, and set_perm makes it durable
+ * before the rename, in the final child, while nothing waits for it.
+ */
+static int write_tmp(MapWriter *mw, const Buf *data)
+{
+        int fd, r;
+
         fd = open(mw->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
         if (fd < 0) {
                 r = -errno;
@@ -574,8 +657,6 @@ static int write_tmp(MapWriter *mw, const Buf *data, Step *step)
                 return r;
         }
         r = write_all(fd, data->data, data->len);
-        if (r == 0 && fsync(fd) < 0)
-                r = -errno;
         if (close(fd) < 0 && r == 0)
                 r = -errno;
         if (r < 0)
@@ -587,9 +668,9 @@ static int write_tmp(MapWriter *mw, const Buf *data, Step *step)
  * Give a built file its owner and mode, and make it durable.  The mode
  * first: after the chown the file may no longer be ours to chmod.  A
  * chown we are not allowed (no CAP_CHOWN) leaves the file ours, with a
- * warning once.
+ * warning once (into warn).
  */
-static int set_perm(MapWriter *mw, const char *path, const Perm *p)
+static int set_perm(MapWriter *mw, const char *path, const Perm *p, Buf *warn)
 {
         _cleanup_close_ int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
         struct stat st;
@@ -602,37 +683,16 @@ static int set_perm(MapWriter *mw, const char *path, const Perm *p)
                 if (errno != EPERM)
                         return -errno;
                 if (!mw->owner_warned)
-                        log_warn("%s: cannot keep the owner %u:%u (%m): the map becomes %u:%u; "
-                                 "give the daemon CAP_CHOWN to keep it",
-                                 mw->path, (unsigned)p->uid, (unsigned)p->gid, (unsigned)st.st_uid,
-                                 (unsigned)st.st_gid);
+                        buf_printf(warn,
+                                   "%s: cannot keep the owner %u:%u (%m): the map becomes %u:%u; "
+                                   "give the daemon CAP_CHOWN to keep it",
+                                   mw->path, (unsigned)p->uid, (unsigned)p->gid, (unsigned)st.st_uid,
+                                   (unsigned)st.st_gid);
                 mw->owner_warned = true;
         }
         if (fsync(fd) < 0)
                 return -errno;
         return 0;
-}
-
-/* Keep what postmap wrote so far (its first OUTPUT_MAX bytes); true at its end. */
-static bool read_output(MapWriter *mw)
-{
-        char chunk[1024];
-        ssize_t n;
-
-        while ((n = read(mw->out_fd, chunk, sizeof(chunk))) > 0)
-                if (mw->out.len < OUTPUT_MAX)
-                        buf_append(&mw->out, chunk, MIN((size_t)n, OUTPUT_MAX - mw->out.len));
-        return !(n < 0 && (errno == EINTR || errno == EAGAIN));
-}
-
-static void out_cb(struct ev_loop *loop, ev_io *w, int revents)
-{
-        MapWriter *mw = w->data;
-
-        (void)loop;
-        (void)revents;
-        if (read_output(mw))
-                close_output(mw);
 }
 
 /* The output of postmap on one line, for the log. */
@@ -644,140 +704,6 @@ static const char *one_line(Buf *b)
         return b->len ? b->data : "(no output)";
 }
 
-static void child_cb(struct ev_loop *loop, ev_child *w, int revents)
-{
-        MapWriter *mw = w->data;
-        int status = w->rstatus, r;
-        FileId now;
-
-        (void)revents;
-        ev_child_stop(loop, w);
-        ev_timer_stop(loop, &mw->timeout);
-        /* Whatever it started and left behind goes with it. */
-        kill(-mw->pid, SIGKILL);
-        mw->pid = 0;
-        if (mw->out_fd >= 0) {
-                (void)read_output(mw); /* what is there; a grandchild may have held the pipe open */
-                close_output(mw);
-        }
-        if (mw->abandon) {
-                mw->abandon = false;
-                mw->timed_out = false;
-                cleanup_tmp(mw);
-                arm(mw, DEBOUNCE, 0.);
-                return;
-        }
-        if (mw->timed_out) {
-                mw->timed_out = false;
-                set_error(mw,
-                          "%s did not finish within %.1fs (postmap_timeout); killed it and its process "
-                          "group: %s",
-                          mw->running, mw->run_timeout_s, one_line(&mw->out));
-                fail(mw, STEP_TIMEOUT, 0, -ETIMEDOUT);
-                return;
-        }
-        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-                if (WIFSIGNALED(status)) {
-                        set_error(mw, "%s killed by signal %d: %s", mw->running, WTERMSIG(status),
-                                  one_line(&mw->out));
-                        fail(mw, STEP_SIGNAL, WTERMSIG(status), -EIO);
-                } else {
-                        set_error(mw, "%s exited with status %d: %s", mw->running, WEXITSTATUS(status),
-                                  one_line(&mw->out));
-                        fail(mw, STEP_EXIT, WEXITSTATUS(status), -EIO);
-                }
-                return;
-        }
-        if (mw->out.len)
-                log_warn("%s: %s", mw->running, one_line(&mw->out));
-
-        /* Did the admin edit the map while postmap ran?  Then theirs wins. */
-        now = file_id(mw->path);
-        if (!same_file(&now, &mw->read_id)) {
-                cleanup_tmp(mw);
-                if (++mw->redo > MAX_REDO) {
-                        set_error(mw, "the map keeps changing under us");
-                        fail(mw, STEP_BUSY, 0, -EBUSY);
-                        return;
-                }
-                log_info("%s: changed while we wrote it; writing again from the new text", mw->path);
-                start_write(mw);
-                return;
-        }
-        r = set_perm(mw, mw->tmp, &mw->text_perm);
-        if (r == 0)
-                r = set_perm(mw, mw->tmp_db, &mw->db_perm);
-        if (r < 0) {
-                set_error(mw, "%s: cannot set owner and mode: %s", mw->tmpdir, strerror(-r));
-                fail(mw, STEP_OWNER, -r, r);
-                return;
-        }
-        /* The text first, then the database: see the top of this file. */
-        if (rename(mw->tmp, mw->path) < 0) {
-                r = -errno;
-                set_error(mw, "%s: rename to %s: %s", mw->tmp, mw->path, strerror(-r));
-                fail(mw, STEP_RENAME, -r, r);
-                return;
-        }
-        if (rename(mw->tmp_db, mw->db) < 0) {
-                r = -errno;
-                set_error(mw, "%s: rename to %s: %s", mw->tmp_db, mw->db, strerror(-r));
-                fail(mw, STEP_RENAME, -r, r);
-                return;
-        }
-        (void)fsync_parent(mw->path);
-        cleanup_tmp(mw);
-        mw->force = false;
-        mw->stats.writes++;
-        mw->stats.last_write_ms = now_ms();
-        mw->stats.last_error[0] = '\0';
-        /* The admin part is what we read; remember the file as it is now. */
-        mw->admin_id = file_id(mw->path);
-        finish(mw, 0);
-}
-
-static void timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-        MapWriter *mw = w->data;
-
-        (void)loop;
-        (void)revents;
-        if (mw->pid <= 0)
-                return;
-        mw->timed_out = true;
-        kill(-mw->pid, SIGKILL); /* child_cb sees it and fails the write */
-}
-
-static int spawn_postmap(MapWriter *mw)
-{
-        _cleanup_free_ char *arg = xasprintf("%s:%s", mw->type, mw->tmp);
-        size_t n = strv_length(mw->postmap);
-        _cleanup_free_ char **argv = xcalloc(n + 2, sizeof(char *));
-        double timeout = mw->timeout_s * MAX(1.0, (double)mw->entries / TIMEOUT_PER);
-        int r;
-
-        for (size_t i = 0; i < n; i++)
-                argv[i] = mw->postmap[i];
-        argv[n] = arg;
-        r = spawn_piped(argv, &mw->pid, &mw->out_fd);
-        if (r < 0)
-                return r;
-        free(mw->running);
-        mw->running = xstrdup(mw->postmap[0]);
-        (void)fcntl(mw->out_fd, F_SETFL, O_NONBLOCK);
-        buf_clear(&mw->out);
-        ev_io_init(&mw->out_io, out_cb, mw->out_fd, EV_READ);
-        mw->out_io.data = mw;
-        ev_io_start(mw->loop, &mw->out_io);
-        ev_child_init(&mw->child, child_cb, mw->pid, 0);
-        mw->child.data = mw;
-        ev_child_start(mw->loop, &mw->child);
-        mw->timed_out = false;
-        mw->run_timeout_s = timeout;
-        ev_timer_set(&mw->timeout, timeout, 0.);
-        ev_timer_start(mw->loop, &mw->timeout);
-        return 0;
-}
 
 /* Is the indexed file at least as new as the text? */
 static bool db_current(const MapWriter *mw)
@@ -790,62 +716,326 @@ static bool db_current(const MapWriter *mw)
                (d.st_mtim.tv_sec == t.st_mtim.tv_sec && d.st_mtim.tv_nsec >= t.st_mtim.tv_nsec);
 }
 
-static void start_write(MapWriter *mw)
+/* --- in the children ------------------------------------------------------ */
+
+/* Send rep and what follows it to the parent; the child's exit status. */
+static int send_report(MapWriter *mw, int fd, Report *rep, const Buf *warn, const Buf *notes)
 {
+        size_t elen = rep->result < 0 ? strlen(mw->stats.last_error) : 0;
+
+        rep->magic = REPORT_MAGIC;
+        rep->error_len = elen;
+        rep->warn_len = warn ? warn->len : 0;
+        rep->notes_len = notes ? notes->len : 0;
+        if (write_all(fd, rep, sizeof(*rep)) < 0 || write_all(fd, mw->stats.last_error, elen) < 0 ||
+            (rep->warn_len && write_all(fd, warn->data, warn->len) < 0) ||
+            (rep->notes_len && write_all(fd, notes->data, notes->len) < 0))
+                return 1;
+        return 0;
+}
+
+/* Step 1, in a fork: read the map, render it, write the text and fsync it. */
+static int render_child(void *ctx, int fd)
+{
+        MapWriter *mw = ctx;
         _cleanup_free_ char *text = NULL;
         size_t len = 0;
-        Buf entries = {0}, out = {0};
+        Buf entries = {0}, out = {0}, notes = {0};
+        AdminKeys *admin;
+        Report rep = {0};
         MapText mt;
-        Step step;
         int r;
 
-        mw->state = RUNNING;
-        if (!mw->swept)
-                sweep(mw);
-        mw->read_id = file_id(mw->path);
-        if (mw->read_id.exists) {
+        rep.read_id = file_id(mw->path);
+        if (rep.read_id.exists) {
                 r = read_file(mw->path, SIZE_MAX / 2, &text, &len);
                 if (r < 0) {
                         set_error(mw, "%s: cannot read: %s", mw->path, strerror(-r));
-                        fail(mw, STEP_READ, -r, r);
-                        return;
+                        rep = (Report){.result = r, .step = STEP_READ, .code = -r};
+                        return send_report(mw, fd, &rep, NULL, NULL);
                 }
         }
         r = mapfile_split(text ? text : "", len, &mt);
         if (r < 0) {
                 set_error(mw, "the '%s' and '%s' lines do not pair up; fix the file by hand, "
                               "nothing was written", MAP_BEGIN, MAP_END);
-                fail(mw, STEP_SPLIT, -r, r);
-                return;
+                rep = (Report){.result = r, .step = STEP_SPLIT, .code = -r};
+                return send_report(mw, fd, &rep, NULL, NULL);
         }
-        refresh_admin(mw, &mt, &mw->read_id);
-        mw->entries = mw->ops->render(mw->ctx, mw->admin, &entries);
+        rep.admin_hash = admin_hash(&mt);
+        admin = adminkeys_parse(&mt);
+        rep.entries = mw->ops->render(mw->ctx, admin, &entries, &notes);
         if (mw->no_block) {
                 buf_append(&out, mt.before, mt.before_len);
                 buf_append(&out, mt.after, mt.after_len);
         } else
-                mapfile_render(&out, &mt, entries.data ? entries.data : "", mw->entries);
-        buf_free(&entries);
+                mapfile_render(&out, &mt, entries.data ? entries.data : "", rep.entries);
         if (!out.data)
                 buf_puts(&out, ""); /* an empty map is still a file */
 
         if (!mw->force && text && out.len == len && memcmp(out.data, text, len) == 0 && db_current(mw)) {
-                buf_free(&out);
+                rep.result = MAPWRITER_UNCHANGED;
+                return send_report(mw, fd, &rep, NULL, &notes);
+        }
+        map_perms(mw);
+        rep.text_perm = mw->text_perm;
+        rep.db_perm = mw->db_perm;
+        r = write_tmp(mw, &out);
+        if (r < 0) {
+                rep.result = r;
+                rep.step = STEP_WRITE;
+                rep.code = -r;
+        }
+        /* no frees: the process ends here, and its memory with it */
+        return send_report(mw, fd, &rep, NULL, &notes);
+}
+
+/* Step 3, in a fork: owners, modes, fsync, and the renames. */
+static int final_child(void *ctx, int fd)
+{
+        MapWriter *mw = ctx;
+        Report rep = {0};
+        Buf warn = {0};
+        int r;
+
+        r = set_perm(mw, mw->tmp, &mw->text_perm, &warn);
+        if (r == 0)
+                r = set_perm(mw, mw->tmp_db, &mw->db_perm, &warn);
+        rep.owner_warned = mw->owner_warned;
+        if (r < 0) {
+                set_error(mw, "%s: cannot set owner and mode: %s", mw->tmpdir, strerror(-r));
+                rep = (Report){.result = r, .step = STEP_OWNER, .code = -r, .owner_warned = mw->owner_warned};
+                return send_report(mw, fd, &rep, &warn, NULL);
+        }
+        /* The text first, then the database: see the top of this file. */
+        if (rename(mw->tmp, mw->path) < 0) {
+                r = -errno;
+                set_error(mw, "%s: rename to %s: %s", mw->tmp, mw->path, strerror(-r));
+        } else if (rename(mw->tmp_db, mw->db) < 0) {
+                r = -errno;
+                set_error(mw, "%s: rename to %s: %s", mw->tmp_db, mw->db, strerror(-r));
+        }
+        if (r < 0) {
+                rep.result = r;
+                rep.step = STEP_RENAME;
+                rep.code = -r;
+        } else
+                (void)fsync_parent(mw->path);
+        return send_report(mw, fd, &rep, &warn, NULL);
+}
+
+/* --- on the loop ------------------------------------------------------------ */
+
+/*
+ * A forked child's report, checked: NULL (and the write failed) if the
+ * child died or said something that does not add up.
+ */
+static const Report *take_report(MapWriter *mw, const ChildResult *res, const char *what)
+{
+        const Report *rep = (const Report *)res->out;
+
+        if (res->timed_out)
+                set_error(mw, "the %s did not finish within %ds; killed it", what, FORK_TIMEOUT_MS / 1000);
+        else if (!WIFEXITED(res->status) || WEXITSTATUS(res->status) != 0)
+                set_error(mw, "the %s (pid %d) %s %d", what, (int)res->pid,
+                          WIFSIGNALED(res->status) ? "was killed by signal" : "exited with status",
+                          WIFSIGNALED(res->status) ? WTERMSIG(res->status) : WEXITSTATUS(res->status));
+        else if (res->out_len < sizeof(Report) || rep->magic != REPORT_MAGIC ||
+                 rep->error_len > res->out_len || rep->warn_len > res->out_len ||
+                 rep->notes_len > res->out_len ||
+                 sizeof(Report) + rep->error_len + rep->warn_len + rep->notes_len != res->out_len)
+                set_error(mw, "the %s (pid %d) sent a report that does not add up", what, (int)res->pid);
+        else
+                return rep;
+        fail(mw, STEP_CHILD, res->timed_out ? 1 : 2, -EIO);
+        return NULL;
+}
+
+static void start_final(MapWriter *mw)
+{
+        int r;
+
+        mw->phase = PHASE_FINAL;
+        r = child_run_fork(mw->run, final_child, mw, FORK_TIMEOUT_MS, REPORT_MAX);
+        if (r < 0) {
+                set_error(mw, "cannot fork the map writer: %s", strerror(-r));
+                fail(mw, STEP_SPAWN, -r, r);
+        }
+}
+
+static void start_postmap(MapWriter *mw)
+{
+        _cleanup_free_ char *arg = xasprintf("%s:%s", mw->type, mw->tmp);
+        size_t n = strv_length(mw->postmap);
+        _cleanup_free_ char **argv = xcalloc(n + 2, sizeof(char *));
+        double timeout = mw->timeout_s * MAX(1.0, (double)mw->entries / TIMEOUT_PER);
+        int r;
+
+        for (size_t i = 0; i < n; i++)
+                argv[i] = mw->postmap[i];
+        argv[n] = arg;
+        free(mw->running);
+        mw->running = xstrdup(mw->postmap[0]);
+        mw->run_timeout_s = timeout;
+        mw->phase = PHASE_POSTMAP;
+        r = child_run_exec(mw->run, argv, (uint64_t)(timeout * 1000.0), OUTPUT_MAX);
+        if (r < 0) {
+                set_error(mw, "cannot run %s: %s", mw->postmap[0], strerror(-r));
+                fail(mw, STEP_SPAWN, -r, r);
+        }
+}
+
+static void render_done(MapWriter *mw, const ChildResult *res)
+{
+        const Report *rep = take_report(mw, res, "map writer's render");
+        const char *p;
+
+        if (!rep)
+                return;
+        p = res->out + sizeof(Report);
+        if (rep->notes_len && mw->ops->notes)
+                mw->ops->notes(mw->ctx, p + rep->error_len + rep->warn_len, rep->notes_len);
+        if (mw->state != RUNNING)
+                return; /* the notes callback freed or reconfigured us: nothing more to do */
+        mw->entries = rep->entries;
+        if (rep->result < 0) {
+                snprintf(mw->stats.last_error, sizeof(mw->stats.last_error), "%.*s", (int)rep->error_len, p);
+                fail(mw, (Step)rep->step, rep->code, rep->result);
+                return;
+        }
+        if (rep->result == MAPWRITER_UNCHANGED) {
+                cleanup_tmp(mw);
                 mw->stats.skipped++;
                 mw->stats.last_error[0] = '\0';
                 finish(mw, MAPWRITER_UNCHANGED);
                 return;
         }
-        map_perms(mw);
-        r = write_tmp(mw, &out, &step);
-        buf_free(&out);
-        if (r < 0) {
-                fail(mw, step, -r, r);
+        mw->read_id = rep->read_id;
+        mw->text_perm = rep->text_perm;
+        mw->db_perm = rep->db_perm;
+        mw->written_hash = rep->admin_hash;
+        start_postmap(mw);
+}
+
+static void postmap_done(MapWriter *mw, const ChildResult *res)
+{
+        int status = res->status;
+        Buf out = {0};
+        FileId now;
+
+        buf_append(&out, res->out, res->out_len);
+        if (res->timed_out) {
+                set_error(mw,
+                          "%s did not finish within %.1fs (postmap_timeout); killed it and its process "
+                          "group: %s",
+                          mw->running, mw->run_timeout_s, one_line(&out));
+                buf_free(&out);
+                fail(mw, STEP_TIMEOUT, 0, -ETIMEDOUT);
                 return;
         }
-        r = spawn_postmap(mw);
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+                if (WIFSIGNALED(status)) {
+                        set_error(mw, "%s killed by signal %d: %s", mw->running, WTERMSIG(status),
+                                  one_line(&out));
+                        buf_free(&out);
+                        fail(mw, STEP_SIGNAL, WTERMSIG(status), -EIO);
+                } else {
+                        set_error(mw, "%s exited with status %d: %s", mw->running, WEXITSTATUS(status),
+                                  one_line(&out));
+                        buf_free(&out);
+                        fail(mw, STEP_EXIT, WEXITSTATUS(status), -EIO);
+                }
+                return;
+        }
+        if (out.len)
+                say(mw, LOG_WARNING, false, "%s: %s", mw->running, one_line(&out));
+        buf_free(&out);
+
+        /* Did the admin edit the map while we wrote it?  Then theirs wins. */
+        now = file_id(mw->path);
+        if (!same_file(&now, &mw->read_id)) {
+                mw->phase = PHASE_NONE;
+                cleanup_tmp(mw);
+                if (++mw->redo > MAX_REDO) {
+                        set_error(mw, "the map keeps changing under us");
+                        fail(mw, STEP_BUSY, 0, -EBUSY);
+                        return;
+                }
+                say(mw, LOG_INFO, false, "%s: changed while we wrote it; writing again from the new text",
+                    mw->path);
+                start_write(mw);
+                return;
+        }
+        start_final(mw);
+}
+
+static void final_done(MapWriter *mw, const ChildResult *res)
+{
+        const Report *rep = take_report(mw, res, "map writer's rename");
+        const char *p;
+
+        if (!rep)
+                return;
+        p = res->out + sizeof(Report);
+        if (rep->warn_len)
+                say(mw, LOG_WARNING, false, "%.*s", (int)rep->warn_len, p + rep->error_len);
+        mw->owner_warned = mw->owner_warned || rep->owner_warned;
+        if (rep->result < 0) {
+                snprintf(mw->stats.last_error, sizeof(mw->stats.last_error), "%.*s", (int)rep->error_len, p);
+                fail(mw, (Step)rep->step, rep->code, rep->result);
+                return;
+        }
+        mw->phase = PHASE_NONE;
+        cleanup_tmp(mw);
+        mw->force = false;
+        mw->stats.writes++;
+        mw->stats.last_write_ms = now_ms();
+        mw->stats.last_error[0] = '\0';
+        /* The admin part is what the render read: if that is what we parsed
+           last, our keys still hold for the file as it is now; if not, the
+           next look reads it again. */
+        mw->admin_id = mw->admin && mw->written_hash == mw->admin_hash ? file_id(mw->path) : (FileId){0};
+        finish(mw, 0);
+}
+
+static void run_done(void *ctx, const ChildResult *res)
+{
+        MapWriter *mw = ctx;
+
+        switch (mw->phase) {
+        case PHASE_RENDER:
+                render_done(mw, res);
+                break;
+        case PHASE_POSTMAP:
+                postmap_done(mw, res);
+                break;
+        case PHASE_FINAL:
+                final_done(mw, res);
+                break;
+        case PHASE_NONE:
+                break;
+        }
+}
+
+static void start_write(MapWriter *mw)
+{
+        int r;
+
+        mw->state = RUNNING;
+        if (!mw->swept)
+                sweep(mw);
+        /* The state must hold what the fork below renders. */
+        if (mw->ops->prepare)
+                mw->ops->prepare(mw->ctx);
+        r = make_tmpdir(mw);
         if (r < 0) {
-                set_error(mw, "cannot run %s: %s", mw->postmap[0], strerror(-r));
+                fail(mw, STEP_TMPDIR, -r, r);
+                return;
+        }
+        mw->phase = PHASE_RENDER;
+        r = child_run_fork(mw->run, render_child, mw, FORK_TIMEOUT_MS, REPORT_MAX);
+        if (r < 0) {
+                set_error(mw, "cannot fork the map writer: %s", strerror(-r));
                 fail(mw, STEP_SPAWN, -r, r);
         }
 }

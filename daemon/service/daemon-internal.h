@@ -48,6 +48,7 @@ typedef struct FlushWaiter {
 
 typedef struct Daemon {
         struct ev_loop *loop;
+        struct Postconf *postconf; /* postconf's answers at a reload, on the loop */
         const DaemonOptions *opts;
         Config *cfg;
         Names *names;

@@ -48,6 +48,7 @@
 
 #include "backend/fleet.h"
 #include "service/log.h"
+#include "service/postconf.h"
 #include "service/sources.h"
 #include "service/state.h"
 #include "util/util.h"
@@ -114,23 +115,16 @@ static void add_local_addresses(Exempt *e)
         freeifaddrs(ifa);
 }
 
-/* ignore_mynetworks: what "postconf -h mynetworks" says. */
-static void add_mynetworks(const Config *cfg, Exempt *e)
+/* ignore_mynetworks: what "postconf -h mynetworks" said (r, out). */
+static void add_mynetworks(const Config *cfg, Exempt *e, int r, const char *out)
 {
-        size_t n = strv_length(cfg->postconf);
-        _cleanup_free_ char **argv = xcalloc(n + 3, sizeof(char *));
-        _cleanup_free_ char *out = NULL;
         Diags skipped = {0};
-        int r;
+        size_t n;
 
-        for (size_t i = 0; i < n; i++)
-                argv[i] = cfg->postconf[i];
-        argv[n] = (char *)"-h";
-        argv[n + 1] = (char *)"mynetworks";
-        r = run_capture(argv, 1 << 20, 10000, &out);
         if (r < 0) {
+                _cleanup_free_ char *said = xstrdup(out ? out : "");
                 log_err("ignore_mynetworks: %s -h mynetworks failed: %s; mynetworks is not protected",
-                        cfg->postconf[0], r == -EIO && out ? strip(out) : strerror(-r));
+                        cfg->postconf[0], r == -EIO && out ? strip(said) : strerror(-r));
                 return;
         }
         n = exempt_add_mynetworks(e, out, "mynetworks", &skipped);
@@ -153,11 +147,11 @@ static char *postconf_out(const Config *cfg, const char *a1, const char *a2, int
         argv[n] = (char *)a1;
         argv[n + 1] = (char *)a2;
         *r = run_capture(argv, 1 << 20, 10000, &out);
-        if (*r < 0) {
+        if (*r < 0 && *r != -EIO) {
                 free(out);
                 return NULL;
         }
-        return out;
+        return out; /* on -EIO: what it said */
 }
 
 /*
@@ -166,22 +160,16 @@ static char *postconf_out(const Config *cfg, const char *a1, const char *a2, int
  * (postconf -n, restriction classes included) and in master.cf's -o
  * overrides (postconf -P).
  */
-static void check_network_map(const Config *cfg)
+static void network_map_verdict(const Config *cfg, int r, const char *main_cf, const char *master_cf)
 {
-        _cleanup_free_ char *needle = NULL, *main_cf = NULL, *master_cf = NULL;
-        int r;
+        _cleanup_free_ char *needle = xasprintf("cidr:%s", cfg->network_map);
 
-        if (!cfg->network_map)
-                return;
-        needle = xasprintf("cidr:%s", cfg->network_map);
-        main_cf = postconf_out(cfg, "-n", NULL, &r);
         if (!main_cf) {
                 log_warn("network_map: cannot read Postfix's settings with %s -n (%s); make sure "
                          "smtpd_client_restrictions has check_client_access %s after the access map",
                          cfg->postconf[0], strerror(-r), needle);
                 return;
         }
-        master_cf = postconf_out(cfg, "-P", NULL, &r);
         if (!strstr(main_cf, needle) && !(master_cf && strstr(master_cf, needle)))
                 log_warn("network_map: Postfix's settings do not name %s; network bans have no effect until "
                          "smtpd_client_restrictions has check_client_access %s after the access map (their "
@@ -189,16 +177,106 @@ static void check_network_map(const Config *cfg)
                          needle, needle);
 }
 
-/* Build the never-ban list for cfg into e. */
-static void build_exempt(const Config *cfg, Exempt *e)
+/* At the start (the loop does not run yet): ask postconf and wait. */
+static void check_network_map(const Config *cfg)
+{
+        _cleanup_free_ char *main_cf = NULL, *master_cf = NULL;
+        int r, r2;
+
+        if (!cfg->network_map)
+                return;
+        main_cf = postconf_out(cfg, "-n", NULL, &r);
+        if (r < 0)
+                main_cf = mfree(main_cf);
+        if (main_cf) {
+                master_cf = postconf_out(cfg, "-P", NULL, &r2);
+                if (r2 < 0)
+                        master_cf = mfree(master_cf);
+        }
+        network_map_verdict(cfg, r, main_cf, master_cf);
+}
+
+/* At a reload: the same, with postconf's answers on the loop. */
+typedef struct NetworkMapCheck {
+        Daemon *d;
+        int r;
+        char *main_cf;
+} NetworkMapCheck;
+
+static void network_map_master_cb(void *ctx, int r, const char *out)
+{
+        NetworkMapCheck *c = ctx;
+
+        if (r != -ECANCELED && c->d->cfg->network_map)
+                network_map_verdict(c->d->cfg, c->r, c->main_cf, r == 0 ? out : NULL);
+        free(c->main_cf);
+        free(c);
+}
+
+static void network_map_main_cb(void *ctx, int r, const char *out)
+{
+        NetworkMapCheck *c = ctx;
+
+        if (r == 0 && c->d->cfg->network_map) {
+                c->main_cf = xstrdup(out);
+                postconf_ask(c->d->postconf, c->d->cfg->postconf, "-P", NULL, network_map_master_cb, c);
+                return;
+        }
+        if (r != -ECANCELED && c->d->cfg->network_map)
+                network_map_verdict(c->d->cfg, r, NULL, NULL);
+        free(c);
+}
+
+static void check_network_map_async(Daemon *d)
+{
+        NetworkMapCheck *c;
+
+        if (!d->cfg->network_map)
+                return;
+        c = xcalloc(1, sizeof(NetworkMapCheck));
+        c->d = d;
+        postconf_ask(d->postconf, d->cfg->postconf, "-n", NULL, network_map_main_cb, c);
+}
+
+/* Build the never-ban list for cfg into e, with postconf's answer about mynetworks. */
+static void build_exempt_with(const Config *cfg, Exempt *e, int mynetworks_r, const char *mynetworks)
 {
         for (size_t i = 0; i < cfg->n_ignore; i++)
                 exempt_add(e, &cfg->ignore[i], "ignore list");
         add_local_addresses(e);
         if (cfg->ignore_mynetworks)
-                add_mynetworks(cfg, e);
+                add_mynetworks(cfg, e, mynetworks_r, mynetworks);
         if (!cfg->ban_private)
                 exempt_add_private(e);
+}
+
+/* Build the never-ban list for cfg into e (at the start: postconf is waited for). */
+static void build_exempt(const Config *cfg, Exempt *e)
+{
+        _cleanup_free_ char *out = NULL;
+        int r = 0;
+
+        if (cfg->ignore_mynetworks)
+                out = postconf_out(cfg, "-h", "mynetworks", &r);
+        build_exempt_with(cfg, e, r, out);
+}
+
+/*
+ * At a reload with ignore_mynetworks: the never-ban list of the new
+ * config replaces the old one once postconf has said what mynetworks
+ * is; until then the old one stays (no moment with mynetworks open).
+ */
+static void reload_mynetworks_cb(void *ctx, int r, const char *out)
+{
+        Daemon *d = ctx;
+        Exempt e = {0};
+
+        if (r == -ECANCELED)
+                return;
+        build_exempt_with(d->cfg, &e, r, out);
+        policy_set_exempt(d->policy, &e);
+        /* bans of addresses that mynetworks now covers are lifted by the render */
+        (void)daemon_map_request(d, false);
 }
 
 const char *daemon_private_policy(const Daemon *d)
@@ -543,24 +621,37 @@ const char *daemon_never_ban(const Daemon *d, const Addr *net, unsigned plen)
 }
 
 /*
- * A backend renders its snapshot: the bans it holds (the policy's plan,
- * without a host that a network ban in the same backend covers), that may
- * be banned and that the state file holds.  A ban the never-ban check
- * refuses now (the ignore list, or the admin's OK since the ban) is lifted.
+ * On the loop, right before the fork that renders b: the state holds
+ * every ban before a map does (if it cannot be saved, the bans it does
+ * not hold wait).
  */
-static void plan(void *ctx, BanBackend *b, BackendEmit emit, void *emit_ctx)
+static void prepare(void *ctx, BanBackend *b)
 {
         Daemon *d = ctx;
-        _cleanup_free_ const Ban **lift = NULL;
-        _cleanup_free_ const char **lift_why = NULL;
-        size_t n, n_lift = 0, cap_lift = 0, cap_why = 0, held = 0, emitted = 0, n_nets = 0;
+
+        (void)b;
+        if (d->bans_dirty)
+                (void)save_state(d);
+}
+
+/* A ban to lift, as plan notes it for the loop: Addr, plen, why, NUL. */
+static void note_lift(Buf *notes, const Ban *ban, const char *why)
+{
+        uint8_t plen = ban->plen;
+
+        buf_append(notes, &ban->addr, sizeof(ban->addr));
+        buf_append(notes, &plen, 1);
+        buf_append(notes, why, strlen(why) + 1);
+}
+
+/* In the writer's child, on a snapshot of the daemon: lifts go back as notes. */
+static void plan(void *ctx, BanBackend *b, BackendEmit emit, void *emit_ctx, Buf *notes)
+{
+        Daemon *d = ctx;
+        size_t n, n_lift = 0, held = 0, emitted = 0, n_nets = 0;
         PolicyPlan it;
         PolicyEntry e;
 
-        /* The state holds every ban before the map does: if it cannot be
-           saved, the bans it does not hold wait. */
-        if (d->bans_dirty)
-                (void)save_state(d);
         policy_plan_start(d->policy, &it,
                           backend_type_of(b)->flags & BACKEND_EXACT ? POLICY_PLAN_HOSTS : POLICY_PLAN_ACCESS,
                           d->bans_dirty);
@@ -569,12 +660,10 @@ static void plan(void *ctx, BanBackend *b, BackendEmit emit, void *emit_ctx)
 
                 if (!backends_holds(d->backends, b, &e.ban->addr, e.ban->plen, key, sizeof(key)))
                         continue;
-                /* Added to the ignore list or set OK since the ban: lift it. */
+                /* Added to the ignore list or set OK since the ban: lift it (on the loop). */
                 if (e.exempt) {
-                        GROW(lift, cap_lift, n_lift + 1);
-                        GROW(lift_why, cap_why, n_lift + 1);
-                        lift_why[n_lift] = e.exempt;
-                        lift[n_lift++] = e.ban;
+                        note_lift(notes, e.ban, e.exempt);
+                        n_lift++;
                         continue;
                 }
                 /* The state holds every ban before a map does (the network map too). */
@@ -593,16 +682,41 @@ static void plan(void *ctx, BanBackend *b, BackendEmit emit, void *emit_ctx)
         }
         n = it.n; /* the active bans */
         policy_plan_end(&it);
-        for (size_t i = 0; i < n_lift; i++) {
-                _cleanup_free_ char *why = xasprintf("never banned (%s)", lift_why[i]);
-                daemon_lift(d, lift[i], why);
+        if (held)
+                log_debug("%zu new bans held back from the map until the state is saved", held);
+        log_debug("%s: rendered %zu of %zu bans as keys, %zu as networks, %zu to lift, %zu held back",
+                  backend_name(b), emitted - n_nets, n, n_nets, n_lift, held);
+}
+
+/* On the loop: lift what a render found exempt now (an admin's OK, a new ignore entry). */
+static void lift_noted(void *ctx, BanBackend *b, const char *data, size_t len)
+{
+        Daemon *d = ctx;
+        size_t n_lift = 0;
+
+        (void)b;
+        while (len > sizeof(Addr) + 1) {
+                Addr a;
+                uint8_t plen;
+                const char *why = data + sizeof(Addr) + 1;
+                const char *nul = memchr(why, '\0', len - sizeof(Addr) - 1);
+                const Ban *ban;
+
+                if (!nul)
+                        break;
+                memcpy(&a, data, sizeof(a));
+                plen = (uint8_t)data[sizeof(Addr)];
+                ban = policy_get(d->policy, &a, plen);
+                if (ban && ban->active) { /* not lifted meanwhile */
+                        _cleanup_free_ char *text = xasprintf("never banned (%s)", why);
+                        daemon_lift(d, ban, text);
+                        n_lift++;
+                }
+                len -= (size_t)(nul + 1 - data);
+                data = nul + 1;
         }
         if (n_lift)
                 (void)save_state(d);
-        if (held)
-                log_debug("%zu new bans held back from the map until the state is saved", held);
-        log_debug("%s: rendered %zu of %zu bans as keys, %zu as networks, %zu lifted, %zu held back",
-                  backend_name(b), emitted - n_nets, n, n_nets, n_lift, held);
 }
 
 /*
@@ -701,6 +815,13 @@ static void backend_said(void *ctx, BanBackend *b, int priority, const char *tex
         log_event(LOG_EVENT_NONE, priority, NULL, "%s", text);
 }
 
+static void backend_write_failed(void *ctx, BanBackend *b, const char *text)
+{
+        (void)ctx;
+        (void)b;
+        log_event(LOG_EVENT_POSTMAP_FAILED, LOG_ERR, NULL, "%s", text);
+}
+
 /*
  * The admin's entries changed (their edit of the map, or our own write):
  * a ban that they accept now (ADDR OK) is lifted at once, so that the
@@ -737,9 +858,12 @@ static void stop_progress(void *ctx, BanBackend *b)
 }
 
 static const BackendHooks backend_hooks = {
+        .prepare = prepare,
         .plan = plan,
+        .lift = lift_noted,
         .done = backend_written,
         .note = backend_said,
+        .write_failed = backend_write_failed,
         .admin_changed = admin_changed,
         .imported = daemon_fleet_imported,
         .import_done = daemon_fleet_changed,
@@ -1082,7 +1206,9 @@ static int daemon_reload(Daemon *d, char **why)
         cfg->fleet = d->cfg->fleet ? xstrdup(d->cfg->fleet) : NULL;
         free(cfg->fleet_name);
         cfg->fleet_name = d->cfg->fleet_name ? xstrdup(d->cfg->fleet_name) : NULL;
-        build_exempt(cfg, &exempt);
+        /* with ignore_mynetworks, postconf answers on the loop (reload_mynetworks_cb) */
+        if (!cfg->ignore_mynetworks)
+                build_exempt_with(cfg, &exempt, 0, NULL);
         {
                 /* what the source takes without a restart (the journal's users may have changed) */
                 SourceConfig sc;
@@ -1098,10 +1224,15 @@ static int daemon_reload(Daemon *d, char **why)
         d->rules = rules;
         config_free(d->cfg);
         d->cfg = cfg;
-        policy_set_exempt(d->policy, &exempt);
+        /* the questions of an earlier reload are for a config that is gone */
+        postconf_cancel(d->postconf);
+        if (cfg->ignore_mynetworks)
+                postconf_ask(d->postconf, cfg->postconf, "-h", "mynetworks", reload_mynetworks_cb, d);
+        else
+                policy_set_exempt(d->policy, &exempt);
         log_setup(cfg->log_target, cfg->log_level);
         log_info("private address space: %s", daemon_private_policy(d));
-        check_network_map(cfg);
+        check_network_map_async(d);
         {
                 PolicySettings ps;
                 policy_settings(d, cfg, d->rules, backends_exact(d->backends), &ps);
@@ -1206,6 +1337,7 @@ static void daemon_done(Daemon *d)
         d->notify = notify_free(d->notify);
         d->source = source_free(d->source);
         d->source_why = mfree(d->source_why);
+        d->postconf = postconf_free(d->postconf);
         free(d->flushes);
         free(d->saved_position);
         d->rules = ruleset_free(d->rules);
@@ -1263,6 +1395,7 @@ int daemon_run(const DaemonOptions *opts)
                 return fail(&d, EX_OSERR);
         }
         d.started_ms = now_ms();
+        d.postconf = postconf_new(d.loop);
         d.notify = notify_new(d.loop);
         d.sessions = sessions_new(SESSIONS_MAX_DEFAULT);
         {

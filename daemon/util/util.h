@@ -27,6 +27,7 @@
 
 #include "util/alloc.h"
 #include "util/buf.h"
+#include "util/child.h"
 #include "util/diag.h"
 #include "util/duration.h"
 #include "util/file.h"
@@ -35,20 +36,3 @@
 #include "util/panic.h"
 #include "util/pfsyntax.h"
 #include "util/str.h"
-
-/*
- * Start argv (no shell, looked up in PATH) with stdin from /dev/null, and
- * stdout and stderr into a pipe whose reading end (close-on-exec) goes to
- * *out_fd.  The child starts with no signal blocked and every signal at its
- * default, whatever the daemon has blocked or ignored, as the leader of a
- * process group of its own (kill(-pid, ...) reaches its children too).
- * 0, or -errno.
- */
-int spawn_piped(char *const *argv, pid_t *pid, int *out_fd);
-
-/*
- * Run argv (no shell), wait for it at most timeout_ms, and return its
- * standard output (up to max bytes) in *out.  0 if it exited with status 0;
- * -EIO (with what it printed in *out) if not; -ETIMEDOUT; -errno.
- */
-int run_capture(char *const *argv, size_t max, int timeout_ms, char **out);

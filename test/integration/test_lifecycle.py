@@ -247,6 +247,39 @@ class Lifecycle(DaemonTest):
             self.assertIn("never banned", err)
         self.assertIn("never banned", env.status()["hits"])
 
+    def test_reload_asks_postconf_without_stopping_the_loop(self):
+        # postconf answers after 3 s at the reload: the daemon answers meanwhile,
+        # keeps the old never-ban list, and applies the new one when it arrives
+        env = self.env
+        pf = env.pfdir
+        maincf = os.path.join(pf, "main.cf")
+        slow = os.path.join(env.dir, "slow")
+        wrapper = os.path.join(env.dir, "postconf")
+        with open(wrapper, "w") as f:
+            f.write("#!/bin/sh\n[ -e %s ] && sleep 3\nexec postconf -c %s \"$@\"\n" % (slow, pf))
+        os.chmod(wrapper, 0o755)
+        with open(maincf, "w") as f:
+            f.write("mynetworks = 127.0.0.0/8\n")
+        os.utime(maincf, (0, 0))
+        env.write_config(ignore_mynetworks="yes", postconf=wrapper)
+        env.start()
+        for _ in range(3):
+            env.append(sasl_fail("198.51.100.9"))
+        wait_until(lambda: env.postmap_q("198.51.100.9"), what="the ban")
+        with open(maincf, "w") as f:
+            f.write("mynetworks = 127.0.0.0/8 198.51.100.0/24\n")
+        os.utime(maincf, (0, 0))
+        open(slow, "w").close()
+        t0 = time.monotonic()
+        env.signal(signal.SIGHUP)
+        time.sleep(0.2)
+        env.ctl("status", check=0)
+        self.assertLess(time.monotonic() - t0, 1.5, "status waited for postconf")
+        self.assertEqual(env.postmap_q("198.51.100.9")[:6], "REJECT", "lifted before postconf answered")
+        wait_until(lambda: env.postmap_q("198.51.100.9") is None, timeout=15, what="the lift")
+        self.assertGreater(time.monotonic() - t0, 2.5, "lifted before postconf answered")
+        self.assertIn("unban 198.51.100.9: never banned (mynetworks", env.stderr())
+
     def test_ok_set_after_the_ban_lifts_it(self):
         env = self.env
         env.start()

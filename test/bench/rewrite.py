@@ -1,0 +1,98 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""What a map rewrite costs, as a ratio to a bare postmap of the same file,
+on the built daemon with Debian's postmap.
+
+    AUTOBLACKLISTD=build/daemon/autoblacklistd test/bench/rewrite.py [--bans 100000] [--trials 5]
+
+The daemon holds --bans bans (debounce 0, no auth map, so that one write
+runs at a time).  Each trial bans one more address with autoblacklistctl
+and times until the map's database is replaced (its inode changes: the
+rename that ends a write), then times a bare `postmap` of a copy of the
+text as it is now.  The two alternate, so that both see the same load.
+Prints the median of each and the median of the ratios.  Target (issue
+15): a rewrite costs at most 1.5 x a bare postmap, at 100,000 and
+1,000,000 bans.
+"""
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+import benchlib  # noqa: E402
+import harness  # noqa: E402
+
+
+def inode(path):
+    try:
+        return os.stat(path).st_ino
+    except FileNotFoundError:
+        return None
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--bans", type=int, default=100000)
+    p.add_argument("--trials", type=int, default=5)
+    args = p.parse_args()
+    if not harness.DAEMON:
+        harness.DAEMON = os.path.abspath("build/daemon/autoblacklistd")
+    if not harness.CTL:
+        harness.CTL = os.path.abspath("build/daemon/autoblacklistctl")
+    harness.require_postmap()
+
+    env = harness.Env(debounce="0ms", start_at="beginning", auth_map="", postmap_timeout="10m")
+    rules = os.path.join(env.dir, "one.rules")
+    with open(rules, "w") as f:
+        f.write("[any-sasl]\nprogram = postfix*/smtpd\n"
+                "pattern = ^warning: [-._A-Za-z0-9]+\\[<ADDR>\\]: SASL \\S+ authentication failed\n"
+                "max_hits = 1\nban_time = 1d\n")
+    env.write_config(rules=rules)
+    with open(env.log, "w") as f:
+        for i in range(args.bans):
+            f.write(harness.sasl_fail("10.%d.%d.%d" % (i >> 16 & 255, i >> 8 & 255, i & 255)) + "\n")
+    db = env.map + ".db"
+    copy = os.path.join(env.dir, "bare")
+
+    try:
+        env.start(timeout=600)
+        harness.wait_until(lambda: (env.read_map() or "").count(" REJECT ") >= args.bans, timeout=1200,
+                           interval=0.5, what="every ban in the map")
+        time.sleep(3)  # the state save that follows a batch of bans
+        writes, bares, ratios = [], [], []
+        for i in range(args.trials):
+            before = inode(db)
+            t0 = time.monotonic()
+            env.ctl("ban", "203.0.113.%d" % (i + 1), check=0)
+            while inode(db) == before:
+                time.sleep(0.002)
+            write = time.monotonic() - t0
+            time.sleep(1)
+            shutil.copyfile(env.map, copy)
+            t0 = time.monotonic()
+            subprocess.run([harness.POSTMAP, "-c", env.pfdir, "hash:" + copy], check=True)
+            bare = time.monotonic() - t0
+            writes.append(write)
+            bares.append(bare)
+            ratios.append(write / bare)
+            time.sleep(1)
+        print("bans %d, %d trials: a rewrite takes %.0f ms (median), a bare postmap of the same file %.0f ms; "
+              "ratio %.2f (median; trials: %s); target <= 1.5"
+              % (args.bans, args.trials, statistics.median(writes) * 1000, statistics.median(bares) * 1000,
+                 statistics.median(ratios), ", ".join("%.2f" % r for r in ratios)))
+        benchlib.result("map rewrite of %d bans / a bare postmap" % args.bans,
+                        "%.2f x (%.0f ms / %.0f ms)" % (statistics.median(ratios), statistics.median(writes) * 1000,
+                                                        statistics.median(bares) * 1000), "<= 1.5 x")
+    finally:
+        if os.environ.get("ABL_SHOW_STDERR"):
+            print(env.stderr())
+        env.close()
+
+
+if __name__ == "__main__":
+    main()
