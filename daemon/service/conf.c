@@ -711,3 +711,19 @@ void config_dump(const Config *c, Buf *out)
         buf_printf(out, "log_target = %s\n", log_target_to_string(c->log_target));
         buf_printf(out, "log_level = %s\n", log_level_to_string(c->log_level));
 }
+
+void config_policy_settings(const Config *cfg, uint64_t window_ms, PolicySettings *s)
+{
+        *s = (PolicySettings){
+                .ban_time_ms = cfg->ban_time_ms,
+                .ban_time_factor = cfg->ban_time_factor,
+                .ban_time_max_ms = cfg->ban_time_max_ms,
+                .ban_memory_ms = cfg->ban_memory_ms,
+                .max_tracked = cfg->max_tracked,
+                .window_ms = window_ms,
+                .ipv6_net_prefix = cfg->ipv6_net_prefix,
+                .ipv6_net_hosts = cfg->ipv6_net_hosts,
+                .ipv6_net_factor = cfg->ipv6_net_factor,
+                .network_map = cfg->network_map != NULL,
+        };
+}

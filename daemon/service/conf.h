@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/policy.h"
 #include "util/addr.h"
 #include "service/log.h"
 #include "util/names.h"
@@ -101,3 +102,10 @@ void config_dump(const Config *c, Buf *out);
 #endif
 #define DEFAULT_CONFIG_FILE SYSCONFDIR "/postfix-autoblacklist/autoblacklist.conf"
 #define DEFAULT_RULES SYSCONFDIR "/postfix-autoblacklist/rules"
+
+/*
+ * The policy's settings that the configuration gives (window_ms: the
+ * rules' longest find_time).  The caller adds what it knows itself: the
+ * names it interned, whether an auth map counts hosts under a network ban.
+ */
+void config_policy_settings(const Config *cfg, uint64_t window_ms, PolicySettings *s);

@@ -290,21 +290,10 @@ const char *daemon_private_policy(const Daemon *d)
 static void policy_settings(const Daemon *d, const Config *cfg, const RuleSet *rules, bool auth_map,
                             PolicySettings *s)
 {
-        *s = (PolicySettings){
-                .ban_time_ms = cfg->ban_time_ms,
-                .ban_time_factor = cfg->ban_time_factor,
-                .ban_time_max_ms = cfg->ban_time_max_ms,
-                .ban_memory_ms = cfg->ban_memory_ms,
-                .max_tracked = cfg->max_tracked,
-                .window_ms = ruleset_max_find_time(rules),
-                .ipv6_net_prefix = cfg->ipv6_net_prefix,
-                .ipv6_net_hosts = cfg->ipv6_net_hosts,
-                .ipv6_net_factor = cfg->ipv6_net_factor,
-                .count_under_net = auth_map,
-                .network_map = cfg->network_map != NULL,
-                .manual_rule = d->manual_rule,
-                .net_rule = d->net_rule,
-        };
+        config_policy_settings(cfg, ruleset_max_find_time(rules), s);
+        s->count_under_net = auth_map;
+        s->manual_rule = d->manual_rule;
+        s->net_rule = d->net_rule;
 }
 
 /* What belongs to the backends, for the policy: keys, the networks they reach, the admin's entries. */

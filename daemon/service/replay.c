@@ -116,20 +116,10 @@ Replay *replay_new(const Config *cfg, RuleSet *rs, Names *names, const Exempt *e
                    FILE *out)
 {
         Replay *r = xcalloc(1, sizeof(*r));
-        PolicySettings ps = {
-                .ban_time_ms = cfg->ban_time_ms,
-                .ban_time_factor = cfg->ban_time_factor,
-                .ban_time_max_ms = cfg->ban_time_max_ms,
-                .ban_memory_ms = cfg->ban_memory_ms,
-                .max_tracked = cfg->max_tracked,
-                .window_ms = ruleset_max_find_time(rs),
-                .ipv6_net_prefix = cfg->ipv6_net_prefix,
-                .ipv6_net_hosts = cfg->ipv6_net_hosts,
-                .ipv6_net_factor = cfg->ipv6_net_factor,
-                .network_map = cfg->network_map != NULL,
-        };
+        PolicySettings ps;
         Exempt e = {0};
 
+        config_policy_settings(cfg, ruleset_max_find_time(rs), &ps);
         for (size_t i = 0; i < sizeof(r->key); i++)
                 r->key[i] = (uint8_t)(0x5a ^ (i * 37)); /* no secrecy needed: the log is the admin's */
         r->cfg = cfg;
