@@ -178,6 +178,7 @@ struct MapWriter {
 
         AdminKeys *admin;
         FileId admin_id;
+        FileId text_id; /* the text the final child renames into place, as it is */
         uint64_t admin_hash;     /* of the admin's part that admin was parsed from */
         uint64_t admin_gen;      /* counts the changes of the admin's part */
         ev_tstamp admin_checked; /* the loop time of the last look at the file */
@@ -856,6 +857,9 @@ static void start_final(MapWriter *mw)
         int r;
 
         mw->phase = PHASE_FINAL;
+        /* Taken now, not after the rename: an edit by the admin between the
+           rename and our hearing of it must not be taken for our file. */
+        mw->text_id = file_id(mw->tmp);
         r = child_run_fork(mw->run, final_child, mw, FORK_TIMEOUT_MS, REPORT_MAX);
         if (r < 0) {
                 set_error(mw, "cannot fork the map writer: %s", strerror(-r));
@@ -994,7 +998,7 @@ static void final_done(MapWriter *mw, const ChildResult *res)
         /* The admin part is what the render read: if that is what we parsed
            last, our keys still hold for the file as it is now; if not, the
            next look reads it again. */
-        mw->admin_id = mw->admin && mw->written_hash == mw->admin_hash ? file_id(mw->path) : (FileId){0};
+        mw->admin_id = mw->admin && mw->written_hash == mw->admin_hash ? mw->text_id : (FileId){0};
         finish(mw, 0);
 }
 
