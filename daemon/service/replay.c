@@ -285,7 +285,8 @@ void replay_summary(Replay *r, FILE *out)
                 if (r->rule_bans[i])
                         fprintf(out, "#   %-28s %" PRIu64 "\n", names_get(r->names, (uint16_t)i), r->rule_bans[i]);
         /* came close: one short of a threshold, and never banned as a host */
-        qsort(r->close, r->n_close, sizeof(Close), close_cmp);
+        if (r->n_close > 1)
+                qsort(r->close, r->n_close, sizeof(Close), close_cmp);
         for (size_t i = 0; i < r->n_close; i++)
                 if (!r->close[i].banned)
                         close++;

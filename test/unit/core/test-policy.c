@@ -262,7 +262,8 @@ static void step(Rig *r, const Step *s, Buf *out)
                 size_t n = policy_expire(r->p, now, &v, &forgot);
                 int64_t next = policy_next_due(r->p);
                 buf_puts(out, "expired:");
-                qsort(v, n, sizeof(*v), expired_cmp);
+                if (n)
+                        qsort(v, n, sizeof(*v), expired_cmp);
                 for (size_t i = 0; i < n; i++) {
                         buf_puts(out, " ");
                         ban_text(&v[i].addr, v[i].plen, out);
