@@ -245,6 +245,8 @@ class Fleet(unittest.TestCase):
         a.ctl("ban", "198.51.100.1", check=0)
         wait_until(lambda: self.banned(b, "198.51.100.1"), timeout=2, what="the first ban on B")
         PG.kill()
+        # a failure below must not leave the next tests without a database
+        self.addCleanup(lambda: os.path.exists(os.path.join(PG.data, "postmaster.pid")) or PG.start())
         wait_until(lambda: a.status()["fleet"].startswith("down"), timeout=15, what="A sees the database down")
         # both keep banning, from their logs
         a.append(*[sasl_fail("203.0.113.71")] * 3)
@@ -252,8 +254,11 @@ class Fleet(unittest.TestCase):
         wait_until(lambda: self.banned(a, "203.0.113.71") and self.banned(b, "203.0.113.72"), timeout=5,
                    what="local bans with the database down")
         wait_until(lambda: "1 queued" in a.status()["fleet changes"], timeout=2, what="A's queued change")
-        a.read_notify()
-        self.assertTrue(any("fleet database down, banning locally" in m for m in a.messages), a.messages)
+
+        def down_said():  # STATUS= goes out on the loop's next turns, not at once
+            a.read_notify()
+            return any("fleet database down, banning locally" in m for m in a.messages)
+        wait_until(down_said, timeout=5, what="STATUS= saying the database is down")
         self.assertFalse(self.banned(a, "203.0.113.72"))
         PG.start()
         wait_until(lambda: self.banned(a, "203.0.113.72") and self.banned(b, "203.0.113.71"), timeout=15,
@@ -307,6 +312,8 @@ class Fleet(unittest.TestCase):
     def test_changes_queued_at_a_stop_are_not_lost(self):
         a, b = self.host("mx-a"), self.host("mx-b")
         PG.kill()
+        # a failure below must not leave the next tests without a database
+        self.addCleanup(lambda: os.path.exists(os.path.join(PG.data, "postmaster.pid")) or PG.start())
         wait_until(lambda: a.status()["fleet"].startswith("down"), timeout=15, what="A sees the database down")
         a.ctl("ban", "198.51.100.40", check=0)
         self.assertIn("1 queued", a.status()["fleet changes"])
