@@ -330,8 +330,8 @@ static char *word_literal(const char *p)
                                 break;
                         c = p[i + 1];
                         n = 2;
-                } else if (strchr(".^$|()[]{}*+?", c))
-                        break;
+                } else if (strchr(".^$|()[]{}*+?", c) || (c == '<' && startswith(p + i, ADDR_TOKEN)))
+                        break; /* <ADDR> stands for the address, not for its own bytes */
                 if (p[i + n] && strchr("*+?{", p[i + n]))
                         break; /* a quantified byte is not surely there; the run ends before it */
                 buf_append(&lit, &c, 1);
