@@ -47,15 +47,7 @@ def main():
     harness.require_postmap()
 
     env = harness.Env(debounce="0ms", start_at="beginning", auth_map="", postmap_timeout="10m")
-    rules = os.path.join(env.dir, "one.rules")
-    with open(rules, "w") as f:
-        f.write("[any-sasl]\nprogram = postfix*/smtpd\n"
-                "pattern = ^warning: [-._A-Za-z0-9]+\\[<ADDR>\\]: SASL \\S+ authentication failed\n"
-                "max_hits = 1\nban_time = 1d\n")
-    env.write_config(rules=rules)
-    with open(env.log, "w") as f:
-        for i in range(args.bans):
-            f.write(harness.sasl_fail("10.%d.%d.%d" % (i >> 16 & 255, i >> 8 & 255, i & 255)) + "\n")
+    benchlib.log_of_bans(env, args.bans)
     db = env.map + ".db"
     copy = os.path.join(env.dir, "bare")
 
