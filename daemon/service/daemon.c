@@ -402,6 +402,9 @@ static void restore_bans(Daemon *d, const State *st, int64_t now)
         if (st->n_bans)
                 log_info("%s: restored %zu bans (and %zu ended ones, remembered for repeat offenders)",
                          d->cfg->state_file, active, remembered);
+        /* They come from the file, and the first save is a full one: not
+           changes to list on the loop at that save (1,000,000 of them). */
+        policy_clear_changes(d->policy);
 }
 
 /* --- bans and the map --------------------------------------------------- */

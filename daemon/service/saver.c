@@ -23,6 +23,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 
 #include "service/daemon-internal.h"
@@ -35,6 +36,7 @@
 #define SAVE_RETRY_MIN_S 1.0
 #define SAVE_RETRY_MAX_S 60.0
 #define SAVE_TIMEOUT_MS 300000 /* a state file on a hung disk */
+#define SAVE_NICE 10
 
 /* What the child tells: its result, and the file's new figures. */
 typedef struct SaveReport {
@@ -183,6 +185,8 @@ static int save_child(void *ctx, int fd)
 {
         SaveReport rep;
 
+        /* Behind the loop and smtpd for the CPU: it has seconds, they have not. */
+        (void)setpriority(PRIO_PROCESS, 0, SAVE_NICE);
         write_save(ctx, &rep);
         return write_all(fd, &rep, sizeof(rep)) < 0 ? 1 : 0;
 }
