@@ -522,8 +522,9 @@ static void prepare(void *ctx, BanBackend *b)
 
         (void)b;
         if (daemon_state_behind(d)) {
-                d->held_render = true;
                 saver_start(d->saver);
+                /* still behind, unless there was nothing new to save */
+                d->held_render |= daemon_state_behind(d);
         }
 }
 
