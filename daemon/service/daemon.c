@@ -15,11 +15,13 @@
  * logged-in smtpd session (session.c) are not counted.
  *
  * Invariant: a ban is written to the map only after it is in the state
- * file.  The state is saved when the map writer renders, if the bans
- * changed; if that save fails, the render leaves out every active ban
- * that the last good save does not hold (unbans and expiries still go
- * through), and the save is retried with backoff.  So a kill -9 can never
- * leave a ban in the map that a restart would drop.
+ * file.  The state is saved by a child (saver.c) soon after the bans
+ * change, so that the save has normally ended when the map writer
+ * renders; while it is under way, or if it failed, the render leaves out
+ * every active ban that the last good save does not hold (unbans and
+ * expiries still go through), and the end of the save (or its retry,
+ * with backoff) asks for the write that shows them.  So a kill -9 can
+ * never leave a ban in the map that a restart would drop.
  *
  * Readiness: READY=1 comes when the rules are loaded, the log is followed
  * and the first map write has ended, in success or failure, or after
