@@ -523,7 +523,10 @@ static void prepare(void *ctx, BanBackend *b)
         Daemon *d = ctx;
 
         (void)b;
-        if (daemon_state_behind(d)) {
+        /* The last write at a stop shows every ban: nothing follows it to wait for a child. */
+        if (d->stopping && daemon_state_behind(d))
+                (void)saver_save_sync(d->saver);
+        else if (daemon_state_behind(d)) {
                 saver_start(d->saver);
                 /* still behind, unless there was nothing new to save */
                 d->held_render |= daemon_state_behind(d);
