@@ -66,6 +66,17 @@ def faults():
     with open("/proc/%d/stat" % pid) as f:
         return int(f.read().rsplit(")", 1)[1].split()[7])
 
+def where():
+    # what the loop is doing: the system call it sleeps in (and where), or "running"
+    try:
+        with open("/proc/%d/syscall" % pid) as f:
+            w = f.read().split()
+        with open("/proc/%d/wchan" % pid) as f:
+            chan = f.read().strip()
+    except OSError:
+        return "?"
+    return "running" if w[0] == "running" else "syscall %s in %s" % (w[0], chan or "-")
+
 out = []
 end = time.monotonic() + seconds
 while time.monotonic() < end or len(out) < count:
@@ -74,19 +85,33 @@ while time.monotonic() < end or len(out) < count:
     s = socket.socket(socket.AF_UNIX)
     s.connect(sock)
     s.sendall(b"status\n")
-    while s.recv(65536):
-        pass
+    sent = time.monotonic() - t0
+    s.settimeout(0.02)
+    seen = {}
+    first = None
+    while True:
+        try:
+            if not s.recv(65536):
+                break
+            if first is None:
+                first = time.monotonic() - t0
+        except socket.timeout:
+            w = where()  # a wait longer than 20 ms: sample the loop
+            seen[w] = seen.get(w, 0) + 1
     s.close()
     t = time.monotonic() - t0
     (r1, d1), (_, c1) = sched(theirs), sched("/proc/self/schedstat")
-    out.append((t, (d1 - d0) / 1e9, (c1 - c0) / 1e9, (r1 - r0) / 1e9, faults() - f0))
+    seen = ", ".join("%s x%d" % kv for kv in sorted(seen.items(), key=lambda kv: -kv[1]))
+    out.append((t, (d1 - d0) / 1e9, (c1 - c0) / 1e9, (r1 - r0) / 1e9, faults() - f0,
+                "sent after %.0f ms, first byte after %.0f ms; %s" % (sent * 1000, (first or t) * 1000, seen or "-")))
 json.dump(out, sys.stdout)
 """
 
 
 def asks(env, seconds, count=0):
     """Ask `status` back to back for seconds (and at least count times): a list of
-    (wait, the loop's run-queue time, the asker's, the loop's CPU time, its page faults)."""
+    (wait, the loop's run-queue time, the asker's, the loop's CPU time, its page faults,
+    where the loop was when sampled during the wait)."""
     r = subprocess.run([sys.executable, "-c", ASKER, env.socket, str(env.proc.pid), str(seconds), str(count)],
                        capture_output=True, text=True, check=True)
     return json.loads(r.stdout)
@@ -108,7 +133,7 @@ def main():
     benchlib.log_of_bans(env, args.bans)
 
     adjusted = []  # the waits less the run-queue time of the loop and of the asker
-    worst_ask = [[0.0, 0.0, 0.0, 0.0, 0]]  # the longest ask, as asks() gives it
+    worst_ask = [[0.0, 0.0, 0.0, 0.0, 0, ""]]  # the longest ask, as asks() gives it
 
     def trial(addr):
         env.ctl("ban", addr, check=0)
@@ -153,13 +178,13 @@ def main():
         during += waits
         print("bans %d: status waits at most %.0f ms during a write (trials: %s; the last after a restart; "
               "median %.1f ms); in the longest the loop waited %.0f ms for a CPU, the asker %.0f ms, "
-              "the loop ran %.0f ms (%d page faults); "
+              "the loop ran %.0f ms (%d page faults), sampled every 20 ms: %s; "
               "less the CPU queueing of the loop and the asker at most %.0f ms; "
               "idle at most %.1f ms; a bare postmap takes %.0f ms; target <= 50 ms; "
               "the loop's CPU per write %.0f ms"
               % (args.bans, max(worst) * 1000, ", ".join("%.0f" % (w * 1000) for w in worst),
                  statistics.median(during) * 1000, worst_ask[0][1] * 1000, worst_ask[0][2] * 1000,
-                 worst_ask[0][3] * 1000, worst_ask[0][4],
+                 worst_ask[0][3] * 1000, worst_ask[0][4], worst_ask[0][5] or "-",
                  max(adjusted) * 1000, max(idle) * 1000, bare * 1000,
                  max(0, cpu) * 1000))
         benchlib.result("status wait during a write of %d bans" % args.bans,
