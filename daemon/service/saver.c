@@ -22,7 +22,6 @@
 #include "service/saver.h"
 
 #include <errno.h>
-#include <inttypes.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 
@@ -51,8 +50,8 @@ struct Saver {
         bool again; /* a save was asked for while one ran */
         /* The save under way (the child has its own copy of all this). */
         bool full;
-        State head;        /* source, position and map: the records beside the bans */
-        BanChange *batch;  /* an append's changes */
+        State head;       /* source, position and map: the records beside the bans */
+        BanChange *batch; /* an append's changes */
         size_t n_batch;
         /* Active bans the state file does not hold yet: marked saved at the
            end of a save that holds them (kept over failed saves). */

@@ -113,7 +113,11 @@ def asks(env, seconds, count=0):
     (wait, the loop's run-queue time, the asker's, the loop's CPU time, its page faults,
     where the loop was when sampled during the wait)."""
     r = subprocess.run([sys.executable, "-c", ASKER, env.socket, str(env.proc.pid), str(seconds), str(count)],
-                       capture_output=True, text=True, check=True)
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        raise AssertionError("the asker failed:\n%s\nthe daemon (%s) said:\n%s"
+                             % (r.stderr, "running" if env.proc.poll() is None else "exit %s" % env.proc.returncode,
+                                env.stderr()[-3000:]))
     return json.loads(r.stdout)
 
 
