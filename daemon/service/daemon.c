@@ -527,7 +527,7 @@ static void prepare(void *ctx, BanBackend *b)
         if (d->stopping && daemon_state_behind(d))
                 (void)saver_save_sync(d->saver);
         else if (daemon_state_behind(d)) {
-                saver_start(d->saver);
+                saver_before_render(d->saver);
                 /* still behind, unless there was nothing new to save */
                 d->held_render |= daemon_state_behind(d);
         }
