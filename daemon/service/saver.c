@@ -38,9 +38,9 @@
 #define SAVE_TIMEOUT_MS 300000 /* a state file on a hung disk */
 #define SAVE_NICE 10
 /* A batch this small is appended on the loop right before a render (a
-   write of a few KB and one fdatasync: 0.4 to 5 ms measured) rather than
+   write of at most some 400 KB and one fdatasync: a few ms) rather than
    held back from it, which would cost a whole second map write. */
-#define SAVE_INLINE_MAX 256
+#define SAVE_INLINE_MAX 4096
 
 /* What the child tells: its result, and the file's new figures. */
 typedef struct SaveReport {
