@@ -2,7 +2,9 @@
 loop: a save that hangs does not stop the daemon from answering, the bans
 it does not hold yet stay out of the map until a save holds them, a save
 that fails in the child is said once and retried until it works, and what
-is on disk after a SIGKILL loads with every ban the map showed.
+is on disk after a SIGKILL loads with every ban the map showed.  A
+control connection that a child inherited at its fork still ends when the
+daemon has answered (the child's copy does not hold it open).
 
 The hang is real: the change log is replaced by a FIFO that nobody reads,
 so the child's open() blocks, as a write to a hung disk would.  Once a
@@ -45,7 +47,18 @@ class Saver(DaemonTest):
             os.unlink(log)
         os.mkfifo(log, 0o600)
 
+        # A connection open when the save forks: the stuck child holds a copy.
+        held = socket.socket(socket.AF_UNIX)
+        held.settimeout(5)
+        held.connect(env.socket)
         env.ctl("ban", "198.51.100.2", check=0)
+        time.sleep(0.5)
+        t0 = time.monotonic()
+        held.sendall(b"status\n")
+        while held.recv(65536):
+            pass
+        held.close()
+        self.assertLess(time.monotonic() - t0, 1.0, "the answer's end waited for a child holding the connection")
         # The save of that ban is stuck in open(); the loop answers all along,
         # and the map (written meanwhile for the ban) holds the ban back.
         worst = 0.0
