@@ -24,10 +24,11 @@
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <systemd/sd-daemon.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "service/log.h"
 #include "util/util.h"
@@ -207,6 +208,33 @@ static void open_socket(Notify *n)
                 log_warn("NOTIFY_SOCKET: socket: %m; systemd is not told how we are");
 }
 
+/* sd_watchdog_enabled(3)'s reading of the environment: WATCHDOG_USEC, for
+   us if WATCHDOG_PID is unset or is our pid.  (Done here so that libsystemd
+   is not loaded for it: util/sdlib.h.) */
+static bool watchdog_usec(uint64_t *usec)
+{
+        const char *s = getenv("WATCHDOG_USEC"), *p = getenv("WATCHDOG_PID");
+        char *end;
+        unsigned long long v;
+
+        if (!s || !*s)
+                return false;
+        if (p && *p) {
+                unsigned long long pid;
+
+                errno = 0;
+                pid = strtoull(p, &end, 10);
+                if (errno || *end || pid != (unsigned long long)getpid())
+                        return false;
+        }
+        errno = 0;
+        v = strtoull(s, &end, 10);
+        if (errno || *end || s[0] == '-')
+                return false;
+        *usec = v;
+        return true;
+}
+
 Notify *notify_new(struct ev_loop *loop)
 {
         Notify *n = xcalloc(1, sizeof(Notify));
@@ -220,7 +248,7 @@ Notify *notify_new(struct ev_loop *loop)
         n->retry.data = n;
         ev_init(&n->watchdog, watchdog_cb);
         n->watchdog.data = n;
-        if (sd_watchdog_enabled(0, &usec) > 0 && usec > 0) {
+        if (watchdog_usec(&usec) && usec > 0) {
                 ev_timer_set(&n->watchdog, 0., (double)usec / 2e6);
                 ev_timer_again(loop, &n->watchdog);
         }

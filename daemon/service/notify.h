@@ -2,7 +2,7 @@
 #pragma once
 
 /*
- * The systemd notify protocol (sd_notify(3)), through libsystemd: READY,
+ * The systemd notify protocol (sd_notify(3)), spoken without libsystemd: READY,
  * RELOADING (with MONOTONIC_USEC), STOPPING, a STATUS line that is sent at
  * most every STATUS interval, and WATCHDOG=1 from the event loop at half
  * of WATCHDOG_USEC, when systemd sets it.  Without NOTIFY_SOCKET every
