@@ -576,14 +576,12 @@ void daemon_set_blocks(Daemon *d, bool present)
         backends_set_block(d->backends, present);
 }
 
+static char *status_text(void *d) { return status_line(d); }
+
 void daemon_status_changed(Daemon *d)
 {
-        _cleanup_free_ char *status = NULL;
-
-        if (d->ready) {
-                status = status_line(d);
-                notify_status(d->notify, status);
-        }
+        if (d->ready)
+                notify_status_later(d->notify, status_text, d);
 }
 
 /* The bans changed: a new map soon, the state before it, the timer. */

@@ -10,6 +10,8 @@
  * Every send is non-blocking:
  *   - STATUS is coalesced: at most one every STATUS_INTERVAL_S, the
  *     latest text wins, and one that cannot be sent waits for the next try;
+ *     a change told by notify_status_later() has its text made only when
+ *     it is sent, so a ban per line costs no status line per line;
  *   - READY, RELOADING and STOPPING are never dropped: one that cannot be
  *     sent is queued, in order, and sent again from a timer; a warning
  *     says once that the socket is full, and another what was never sent;
@@ -46,6 +48,9 @@ struct Notify {
         ev_timer status_timer;
         ev_timer retry;
         char *pending; /* the status waiting for the rate limit or for room */
+        NotifyText text; /* notify_status_later(): makes the status when it is sent */
+        void *text_ctx;
+        bool stale; /* the status changed since pending was made (text makes the new one) */
         char *last;
         ev_tstamp last_sent;
         char *queue[QUEUE_MAX]; /* READY, RELOADING, STOPPING not sent yet, oldest first */
@@ -141,6 +146,18 @@ static void send_status(Notify *n, const char *text)
         n->last_sent = ev_now(n->loop);
 }
 
+/* A change told by notify_status_later() becomes the pending text now that it can be sent. */
+static void make_pending(Notify *n)
+{
+        if (!n->stale)
+                return;
+        n->stale = false;
+        free(n->pending);
+        n->pending = n->text(n->text_ctx);
+        if (n->last && streq(n->last, n->pending))
+                n->pending = mfree(n->pending);
+}
+
 static void retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
         Notify *n = w->data;
@@ -148,6 +165,8 @@ static void retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
         (void)revents;
         if (!flush_queue(n))
                 return;
+        if (!ev_is_active(&n->status_timer))
+                make_pending(n);
         if (n->pending && !ev_is_active(&n->status_timer)) {
                 _cleanup_free_ char *p = n->pending;
                 n->pending = NULL;
@@ -177,6 +196,7 @@ static void status_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
         (void)loop;
         (void)revents;
+        make_pending(n);
         if (n->pending) {
                 _cleanup_free_ char *p = n->pending;
                 n->pending = NULL;
@@ -285,6 +305,7 @@ void notify_ready(Notify *n, const char *status)
                 n->last = xstrdup(status);
                 n->last_sent = ev_now(n->loop);
                 n->pending = mfree(n->pending); /* older than this one */
+                n->stale = false;
         } else
                 send_lifecycle(n, xstrdup("READY=1"));
 }
@@ -310,6 +331,7 @@ void notify_status(Notify *n, const char *status)
 
         if (n->fd < 0)
                 return;
+        n->stale = false; /* this text is newer */
         if (n->last && streq(n->last, status)) {
                 n->pending = mfree(n->pending);
                 return;
@@ -321,6 +343,28 @@ void notify_status(Notify *n, const char *status)
         }
         free(n->pending);
         n->pending = xstrdup(status);
+        if (!ev_is_active(&n->status_timer) && !ev_is_active(&n->retry)) {
+                ev_timer_set(&n->status_timer, MAX(0.0, n->last_sent + STATUS_INTERVAL_S - now), 0.);
+                ev_timer_start(n->loop, &n->status_timer);
+        }
+}
+
+void notify_status_later(Notify *n, NotifyText text, void *ctx)
+{
+        ev_tstamp now = ev_now(n->loop);
+
+        if (n->fd < 0)
+                return;
+        if (now - n->last_sent >= STATUS_INTERVAL_S && !ev_is_active(&n->status_timer) &&
+            !ev_is_active(&n->retry)) {
+                _cleanup_free_ char *status = text(ctx);
+                notify_status(n, status);
+                return;
+        }
+        /* Made when it can be sent: a burst of changes costs one text per interval. */
+        n->text = text;
+        n->text_ctx = ctx;
+        n->stale = true;
         if (!ev_is_active(&n->status_timer) && !ev_is_active(&n->retry)) {
                 ev_timer_set(&n->status_timer, MAX(0.0, n->last_sent + STATUS_INTERVAL_S - now), 0.);
                 ev_timer_start(n->loop, &n->status_timer);

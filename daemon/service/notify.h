@@ -21,3 +21,9 @@ void notify_reloading(Notify *n);
 void notify_stopping(Notify *n);
 /* Send this status line now, or when the rate limit allows (the latest wins). */
 void notify_status(Notify *n, const char *status);
+/* The status changed: text(ctx) makes its line (malloc'ed) now if the rate
+   limit allows, else when it does, so that a burst of changes (a ban per
+   line while catching up) makes one line per interval, not one per change.
+   Nothing is made without a NOTIFY_SOCKET. */
+typedef char *(*NotifyText)(void *ctx);
+void notify_status_later(Notify *n, NotifyText text, void *ctx);
