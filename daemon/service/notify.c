@@ -47,7 +47,7 @@ struct Notify {
         ev_timer watchdog;
         ev_timer status_timer;
         ev_timer retry;
-        char *pending; /* the status waiting for the rate limit or for room */
+        char *pending;   /* the status waiting for the rate limit or for room */
         NotifyText text; /* notify_status_later(): makes the status when it is sent */
         void *text_ctx;
         bool stale; /* the status changed since pending was made (text makes the new one) */

@@ -427,7 +427,8 @@ static bool read_batch(Journal *jr, size_t max)
                 int r = SD(sd_journal_next)(jr->j);
                 if (r <= 0)
                         return false;
-                if (jr->start_cursor && !jr->read_one && SD(sd_journal_test_cursor)(jr->j, jr->start_cursor) > 0)
+                if (jr->start_cursor && !jr->read_one &&
+                    SD(sd_journal_test_cursor)(jr->j, jr->start_cursor) > 0)
                         continue; /* read before the restart */
                 jr->read_one = true;
                 handle_entry(jr);

@@ -36,10 +36,10 @@ int sdlib_load(const char **why)
                 load_error = dlerror();
                 goto fail;
         }
-#define SD_LOAD(f)                                                                                            \
-        if (!(*(void **)&lib.f = dlsym(h, #f))) {                                                             \
-                load_error = SD_SONAME " has no " #f;                                                         \
-                goto fail;                                                                                    \
+#define SD_LOAD(f)                                                                                           \
+        if (!(*(void **)&lib.f = dlsym(h, #f))) {                                                            \
+                load_error = SD_SONAME " has no " #f;                                                        \
+                goto fail;                                                                                   \
         }
         SD_FUNCTIONS(SD_LOAD)
 #undef SD_LOAD
@@ -51,4 +51,7 @@ fail:
         return -ENOENT;
 }
 
-bool sdlib_loaded(void) { return sd_lib != NULL; }
+bool sdlib_loaded(void)
+{
+        return sd_lib != NULL;
+}

@@ -19,22 +19,22 @@
 #include <stdbool.h>
 #include <systemd/sd-journal.h>
 
-#define SD_FUNCTIONS(X)                                                                                       \
-        X(sd_journal_close)                                                                                   \
-        X(sd_journal_enumerate_available_data)                                                                \
-        X(sd_journal_get_cursor)                                                                              \
-        X(sd_journal_get_fd)                                                                                  \
-        X(sd_journal_get_realtime_usec)                                                                       \
-        X(sd_journal_next)                                                                                    \
-        X(sd_journal_open)                                                                                    \
-        X(sd_journal_previous)                                                                                \
-        X(sd_journal_process)                                                                                 \
-        X(sd_journal_restart_data)                                                                            \
-        X(sd_journal_seek_cursor)                                                                             \
-        X(sd_journal_seek_realtime_usec)                                                                      \
-        X(sd_journal_seek_tail)                                                                               \
-        X(sd_journal_sendv)                                                                                   \
-        X(sd_journal_set_data_threshold)                                                                      \
+#define SD_FUNCTIONS(X)                                                                                      \
+        X(sd_journal_close)                                                                                  \
+        X(sd_journal_enumerate_available_data)                                                               \
+        X(sd_journal_get_cursor)                                                                             \
+        X(sd_journal_get_fd)                                                                                 \
+        X(sd_journal_get_realtime_usec)                                                                      \
+        X(sd_journal_next)                                                                                   \
+        X(sd_journal_open)                                                                                   \
+        X(sd_journal_previous)                                                                               \
+        X(sd_journal_process)                                                                                \
+        X(sd_journal_restart_data)                                                                           \
+        X(sd_journal_seek_cursor)                                                                            \
+        X(sd_journal_seek_realtime_usec)                                                                     \
+        X(sd_journal_seek_tail)                                                                              \
+        X(sd_journal_sendv)                                                                                  \
+        X(sd_journal_set_data_threshold)                                                                     \
         X(sd_journal_test_cursor)
 
 typedef struct SdLib {

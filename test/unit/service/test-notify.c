@@ -51,13 +51,8 @@ static const struct {
         const char *usec, *pid; /* NULL: unset; "self": our pid */
         bool want_pings;
 } watchdogs[] = {
-        {"50000", NULL, true},
-        {"50000", "self", true},
-        {"50000", "1", false}, /* for another process */
-        {"0", NULL, false},
-        {"junk", NULL, false},
-        {"-5", NULL, false},
-        {NULL, NULL, false},
+        {"50000", NULL, true}, {"50000", "self", true}, {"50000", "1", false}, /* for another process */
+        {"0", NULL, false},    {"junk", NULL, false},   {"-5", NULL, false},   {NULL, NULL, false},
 };
 
 typedef struct Texts {
