@@ -111,4 +111,7 @@ void htab_remove(HTab *t, uint32_t entry, uint64_t hash)
                 resize(t, (t->mask + 1) / 2);
 }
 
-size_t htab_memory(const HTab *t) { return t->slots ? (t->mask + 1) * sizeof(*t->slots) : 0; }
+size_t htab_memory(const HTab *t)
+{
+        return t->slots ? (t->mask + 1) * sizeof(*t->slots) : 0;
+}

@@ -29,7 +29,7 @@ typedef struct HTabSlot {
 
 typedef struct HTab {
         HTabSlot *slots;
-        size_t mask;     /* slots - 1; slots is a power of two */
+        size_t mask; /* slots - 1; slots is a power of two */
         size_t count;
         const HTabOps *ops;
         const void *ctx;
