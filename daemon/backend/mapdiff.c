@@ -40,7 +40,10 @@ typedef struct Lines {
         size_t n, cap;
 } Lines;
 
-static char fold(char c) { return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c; }
+static char fold(char c)
+{
+        return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+}
 
 /* FNV-1a of the key as postmap folds it. */
 static uint64_t key_hash(const char *k, size_t n)
@@ -64,7 +67,10 @@ static bool key_equal(const Line *a, const Line *b)
         return true;
 }
 
-static bool blank(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v'; }
+static bool blank(char c)
+{
+        return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v';
+}
 
 /* The entry lines of text, or -EINVAL for one that only postmap itself may read. */
 static int parse(const char *text, size_t len, Lines *out)
@@ -113,8 +119,14 @@ static const Line *line_of(const Both *b, uint32_t e)
         return e < b->old->n ? &b->old->v[e] : &b->new->v[e - b->old->n];
 }
 
-static uint64_t ops_hash(const void *ctx, uint32_t e) { return line_of(ctx, e)->hash; }
-static bool ops_equal(const void *ctx, uint32_t e, const void *key) { return key_equal(line_of(ctx, e), key); }
+static uint64_t ops_hash(const void *ctx, uint32_t e)
+{
+        return line_of(ctx, e)->hash;
+}
+static bool ops_equal(const void *ctx, uint32_t e, const void *key)
+{
+        return key_equal(line_of(ctx, e), key);
+}
 static const HTabOps ops = {ops_hash, ops_equal};
 
 static void del(MapDiff *d, const Line *l)

@@ -13,8 +13,8 @@
 #include "util/buf.h"
 
 typedef struct MapDiff {
-        Buf dels;    /* keys to delete, one a line (postmap -d - reads them) */
-        Buf adds;    /* entry lines to add, as the text has them (postmap -i) */
+        Buf dels; /* keys to delete, one a line (postmap -d - reads them) */
+        Buf adds; /* entry lines to add, as the text has them (postmap -i) */
         size_t n_dels, n_adds;
         size_t n_old, n_new; /* entry lines of each side */
 } MapDiff;
