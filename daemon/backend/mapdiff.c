@@ -72,39 +72,53 @@ static bool blank(char c)
         return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v';
 }
 
-/* The entry lines of text, or -EINVAL for one that only postmap itself may read. */
+/*
+ * The next line of text at *p (which moves past it): 1 with *l for an
+ * entry line, 0 for a blank or comment line, -EINVAL for one that only
+ * postmap itself may read.
+ */
+static int next_line(const char **p, const char *end, Line *l)
+{
+        const char *nl = memchr(*p, '\n', (size_t)(end - *p));
+        const char *eol = nl ? nl : end, *k = *p, *v;
+
+        *p = nl ? nl + 1 : end;
+        if (k == eol || *k == '#')
+                return 0;
+        if (blank(*k)) {
+                while (k < eol && blank(*k))
+                        k++;
+                if (k == eol || *k == '#')
+                        return 0; /* blank, or a comment after white space */
+                return -EINVAL;   /* a continuation line */
+        }
+        for (v = k; v < eol && !blank(*v); v++)
+                if ((unsigned char)*v >= 0x80)
+                        return -EINVAL;
+        *l = (Line){.key = k, .key_len = (size_t)(v - k), .text = k, .len = (size_t)(eol - k)};
+        while (v < eol && blank(*v))
+                v++;
+        if (v == eol)
+                return -EINVAL; /* no value */
+        l->hash = key_hash(l->key, l->key_len);
+        return 1;
+}
+
+/* The entry lines of text, or -EINVAL. */
 static int parse(const char *text, size_t len, Lines *out)
 {
-        const char *p = text, *end = len ? text + len : text;
+        const char *p = text, *end = text + len;
 
         while (p < end) {
-                const char *nl = memchr(p, '\n', (size_t)(end - p));
-                const char *eol = nl ? nl : end, *k = p, *v;
-                Line *l;
+                Line l;
+                int r = next_line(&p, end, &l);
 
-                p = nl ? nl + 1 : end;
-                if (k == eol || *k == '#')
+                if (r < 0)
+                        return r;
+                if (r == 0)
                         continue;
-                if (blank(*k)) {
-                        while (k < eol && blank(*k))
-                                k++;
-                        if (k == eol || *k == '#')
-                                continue; /* blank, or a comment after white space */
-                        return -EINVAL;   /* a continuation line */
-                }
-                for (v = k; v < eol && !blank(*v); v++)
-                        if ((unsigned char)*v >= 0x80)
-                                return -EINVAL;
-                if (v == eol)
-                        return -EINVAL; /* no value */
                 GROW(out->v, out->cap, out->n + 1);
-                l = &out->v[out->n++];
-                *l = (Line){.key = k, .key_len = (size_t)(v - k), .text = k, .len = (size_t)(eol - k)};
-                while (v < eol && blank(*v))
-                        v++;
-                if (v == eol)
-                        return -EINVAL; /* no value */
-                l->hash = key_hash(l->key, l->key_len);
+                out->v[out->n++] = l;
         }
         return 0;
 }
@@ -129,21 +143,27 @@ static bool ops_equal(const void *ctx, uint32_t e, const void *key)
 }
 static const HTabOps ops = {ops_hash, ops_equal};
 
-static void del(MapDiff *d, const Line *l)
+static void del(MapDiff *d, Lines *touched, const Line *l)
 {
         buf_append(&d->dels, l->key, l->key_len);
         buf_append(&d->dels, "\n", 1);
         d->n_dels++;
+        GROW(touched->v, touched->cap, touched->n + 1);
+        touched->v[touched->n++] = *l;
 }
 
-static void add(MapDiff *d, const Line *l)
+static void add(MapDiff *d, Lines *touched, const Line *l)
 {
         buf_append(&d->adds, l->text, l->len);
         buf_append(&d->adds, "\n", 1);
         d->n_adds++;
+        GROW(touched->v, touched->cap, touched->n + 1);
+        touched->v[touched->n++] = *l;
 }
 
-int mapdiff(const char *old, size_t old_len, const char *new, size_t new_len, MapDiff *d)
+/* The difference of the middles (what is not common to both), through a hash table of their lines. */
+static int diff_middle(const char *old, size_t old_len, const char *new, size_t new_len, MapDiff *d,
+                       Lines *touched)
 {
         Lines o = {0}, n = {0};
         Both both = {&o, &n};
@@ -151,7 +171,6 @@ int mapdiff(const char *old, size_t old_len, const char *new, size_t new_len, Ma
         HTab t;
         int r;
 
-        *d = (MapDiff){0};
         htab_init(&t, &ops, &both);
         r = parse(old, old_len, &o);
         if (r == 0)
@@ -173,7 +192,7 @@ int mapdiff(const char *old, size_t old_len, const char *new, size_t new_len, Ma
                 uint32_t e = htab_find(&t, l, l->hash);
 
                 if (e == HTAB_NONE) {
-                        add(d, l);
+                        add(d, touched, l);
                 } else if (e >= o.n) {
                         r = -EINVAL; /* twice in new */
                         goto out;
@@ -183,24 +202,115 @@ int mapdiff(const char *old, size_t old_len, const char *new, size_t new_len, Ma
                         kept[e] = true;
                         htab_remove(&t, e, l->hash);
                         if (ol->len != l->len || memcmp(ol->text, l->text, l->len) != 0) {
-                                del(d, ol);
-                                add(d, l);
+                                del(d, touched, ol);
+                                add(d, touched, l);
                         }
                 }
                 htab_insert(&t, (uint32_t)(o.n + j), l->hash);
         }
         for (size_t i = 0; i < o.n; i++)
                 if (!kept[i])
-                        del(d, &o.v[i]);
+                        del(d, touched, &o.v[i]);
         d->n_old = o.n;
         d->n_new = n.n;
 out:
         htab_free(&t);
         free(o.v);
         free(n.v);
-        if (r < 0)
-                mapdiff_free(d);
         return r;
+}
+
+/*
+ * The lines common to both texts, which neither changes: checked as
+ * parse() checks them, counted, and searched for the keys deleted,
+ * changed or added in the middle, which must not be there too (a key
+ * twice: postmap's database has the first line's).  Cheap: one pass and
+ * a small table, no table of every line.
+ */
+static int check_common(const char *text, size_t len, const Lines *touched, size_t *entries)
+{
+        const char *p = text, *end = text + len;
+        Both both = {touched, touched};
+        HTab t;
+        int r = 0;
+
+        htab_init(&t, &ops, &both);
+        for (size_t i = 0; i < touched->n; i++)
+                htab_insert(&t, (uint32_t)i, touched->v[i].hash);
+        while (p < end && r >= 0) {
+                Line l;
+
+                r = next_line(&p, end, &l);
+                if (r > 0) {
+                        (*entries)++;
+                        if (touched->n && htab_find(&t, &l, l.hash) != HTAB_NONE)
+                                r = -EINVAL;
+                }
+        }
+        htab_free(&t);
+        return r < 0 ? r : 0;
+}
+
+/* Where a and b first differ, backed up to the start of that line. */
+static size_t common_head(const char *a, size_t alen, const char *b, size_t blen)
+{
+        size_t max = MIN(alen, blen), p = 0;
+
+        while (p + 4096 <= max && memcmp(a + p, b + p, 4096) == 0)
+                p += 4096;
+        while (p < max && a[p] == b[p])
+                p++;
+        if (p == alen && p == blen)
+                return p;
+        while (p > 0 && a[p - 1] != '\n')
+                p--;
+        return p;
+}
+
+/* The length of the whole lines that end both a and b (at most max bytes). */
+static size_t common_tail(const char *a, size_t alen, const char *b, size_t blen, size_t max)
+{
+        size_t s = 0;
+
+        max = MIN(max, MIN(alen, blen));
+        while (s + 4096 <= max && memcmp(a + alen - s - 4096, b + blen - s - 4096, 4096) == 0)
+                s += 4096;
+        while (s < max && a[alen - 1 - s] == b[blen - 1 - s])
+                s++;
+        /* at s itself, if that starts a line in both; else past a newline inside the common bytes */
+        if ((s == alen || a[alen - 1 - s] == '\n') && (s == blen || b[blen - 1 - s] == '\n'))
+                return s;
+        while (s > 0)
+                if (a[alen - 1 - --s] == '\n')
+                        return s;
+        return 0;
+}
+
+int mapdiff(const char *old, size_t old_len, const char *new, size_t new_len, MapDiff *d)
+{
+        /* A ban in a map of 100,000 adds a line at the end or removes one:
+           the lines before and after are the same in both, and only what
+           is between them goes through the table. */
+        size_t head = common_head(old, old_len, new, new_len);
+        size_t tail = common_tail(old, old_len, new, new_len, MIN(old_len, new_len) - head);
+        size_t common = 0;
+        Lines touched = {0};
+        int r;
+
+        *d = (MapDiff){0};
+        r = diff_middle(old + head, old_len - head - tail, new + head, new_len - head - tail, d, &touched);
+        if (r == 0)
+                r = check_common(new, head, &touched, &common);
+        if (r == 0)
+                r = check_common(new + new_len - tail, tail, &touched, &common);
+        free(touched.v);
+        if (r < 0) {
+                mapdiff_free(d);
+                return r;
+        }
+        d->n_old += common;
+        d->n_new += common;
+        return 0;
 }
 
 void mapdiff_free(MapDiff *d)

@@ -39,6 +39,8 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--bans", type=int, default=100000)
     p.add_argument("--trials", type=int, default=5)
+    p.add_argument("--stages", action="store_true",
+                   help="run the daemon at log_level debug and print the stage times of each write it logs")
     args = p.parse_args()
     if not harness.DAEMON:
         harness.DAEMON = os.path.abspath("build/daemon/autoblacklistd")
@@ -46,7 +48,8 @@ def main():
         harness.CTL = os.path.abspath("build/daemon/autoblacklistctl")
     harness.require_postmap()
 
-    env = harness.Env(debounce="0ms", start_at="beginning", auth_map="", postmap_timeout="10m")
+    env = harness.Env(debounce="0ms", start_at="beginning", auth_map="", postmap_timeout="10m",
+                      log_level="debug" if args.stages else None)
     benchlib.log_of_bans(env, args.bans)
     db = env.map + ".db"
     copy = os.path.join(env.dir, "bare")
@@ -80,6 +83,11 @@ def main():
         benchlib.result("map rewrite of %d bans / a bare postmap" % args.bans,
                         "%.2f x (%.0f ms / %.0f ms)" % (statistics.median(ratios), statistics.median(writes) * 1000,
                                                         statistics.median(bares) * 1000), "<= 1.5 x")
+        if args.stages:
+            # the writer's own account of its last writes (the trials'): render, postmap, fsync and rename
+            stages = [line.split("debug: ", 1)[-1] for line in env.stderr().splitlines()
+                      if " ms: render " in line]
+            print("\n".join(stages[-args.trials:]))
     finally:
         if os.environ.get("ABL_SHOW_STDERR"):
             print(env.stderr())

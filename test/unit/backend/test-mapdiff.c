@@ -38,6 +38,16 @@ static const struct {
         {"a key twice in old", "a REJECT x\na REJECT y\n", "a REJECT x\n", -EINVAL, NULL, NULL},
         {"a key twice in new", "", "a REJECT x\nA REJECT y\n", -EINVAL, NULL, NULL},
         {"a key twice in new, once in old", "a REJECT x\n", "a REJECT x\na REJECT x\n", -EINVAL, NULL, NULL},
+        {"a key added in the middle that the common lines have", "a R x\nz R x\n",
+         "a R x\nq R q\na R y\nz R x\n", -EINVAL, NULL, NULL},
+        {"a key deleted in the middle that the common lines have up to case", "k R x\nm R x\nK R y\n",
+         "k R x\nn R x\n", -EINVAL, NULL, NULL},
+        {"a continuation line in the common lines", "a R x\n  b\nc R x\n", "a R x\n  b\nc R x\nd R x\n",
+         -EINVAL, NULL, NULL},
+        {"the middle only", "a R x\nb R x\nc R x\n", "a R x\nB R y\nc R x\n", 0, "b\n", "B R y\n"},
+        {"a line cut short is no common line", "a R xy\n", "a R x\n", 0, "a\n", "a R x\n"},
+        {"a longer last line", "a R x\nb R x\n", "a R x\nb R xx\n", 0, "b\n", "b R xx\n"},
+        {"common tail that is not a whole line", "a R x\nb R yz\n", "a R x\nc R z\n", 0, "b\n", "c R z\n"},
 };
 
 int main(void)
@@ -71,6 +81,30 @@ int main(void)
                 CHECK_INT(d.n_adds, 100, "many: additions");
                 CHECK_INT(d.n_old, n, "many: old entries");
                 CHECK_INT(d.n_new, n / 2 + 100, "many: new entries");
+                mapdiff_free(&d);
+                buf_free(&old);
+                buf_free(&new);
+        }
+
+        /* One ban more at the end and one less in the middle: only those lines go through the table. */
+        {
+                Buf old = {0}, new = {0};
+                MapDiff d;
+                size_t n = 100000;
+
+                for (size_t i = 0; i < n; i++)
+                        buf_printf(&old, "10.%zu.%zu.%zu REJECT x\n", i >> 16 & 255, i >> 8 & 255, i & 255);
+                for (size_t i = 0; i <= n; i++)
+                        if (i != n / 3)
+                                buf_printf(&new, "10.%zu.%zu.%zu REJECT x\n", i >> 16 & 255, i >> 8 & 255,
+                                           i & 255);
+                CHECK_INT(mapdiff(old.data, old.len, new.data, new.len, &d), 0, "trimmed");
+                buf_append(&d.dels, "", 1);
+                buf_append(&d.adds, "", 1);
+                CHECK_STR(d.dels.data, "10.0.130.53\n", "trimmed: deletions");
+                CHECK_STR(d.adds.data, "10.1.134.160 REJECT x\n", "trimmed: additions");
+                CHECK_INT(d.n_old, n, "trimmed: old entries");
+                CHECK_INT(d.n_new, n, "trimmed: new entries");
                 mapdiff_free(&d);
                 buf_free(&old);
                 buf_free(&new);
