@@ -41,8 +41,28 @@
  *      it too, as postmap reads it from the page cache), and renames them
  *      into place.
  *
+ * Step 2 is cheaper when few entries changed (a ban, an expiry) and the
+ * map is the one our last write put in place (text and database, same
+ * inode, size and mtime: the admin touched neither): the render copies
+ * the database into the private folder beside the new text, mapdiff.c
+ * gives the keys to delete and the lines to add, and postmap applies them
+ * to the copy (`postmap -d -`, then `postmap -i`, each reading stdin)
+ * instead of building it whole: a copy and a few entries instead of a
+ * full build, 20 ms instead of 150 at 100,000 bans.  The live database is
+ * never modified in place (smtpd may have it open); the copy is renamed
+ * like a built one, so a kill at any moment leaves the same old-or-new
+ * pair as a full build.  Anything else builds in full: the first write
+ * (which repairs a pair a crash left out of step), an admin's edit or
+ * postmap, cdb and lmdb maps, a change of more than a quarter of the
+ * entries, a text that mapdiff cannot be sure of, and an update that
+ * failed or said anything (then a full build follows in the same write).
+ *
+ * A request during a write is written when it ends, or when the debounce
+ * counted from that request ends, whichever comes later.
+ *
  * Between 2 and 3 we check that the map text is still the file the render
- * read (inode, size, mtime).  If the admin edited it meanwhile, their edit
+ * read (inode, size, mtime), and that the database we copied is still the
+ * one in place (an admin's postmap rewrites it in place).  If the admin edited it meanwhile, their edit
  * wins: we redo the write from the new text, so no admin line is lost.
  * Library code: nothing is logged here; ops->log gets each message and
  * the service layer logs it.
@@ -81,7 +101,7 @@
 #define REPORT_MAX ((size_t)1 << 30)
 #define REPORT_MAGIC 0x4d575250u
 #define TMP_TAG ".autoblacklist-tmp"
-#define MAX_INC_FAILS   3 /* incremental updates failed in a row: build in full from then on */
+#define MAX_INC_FAILS 3 /* incremental updates failed in a row: build in full from then on */
 
 typedef enum State {
         IDLE,
@@ -891,12 +911,11 @@ static int write_new(const char *path, const Buf *data)
 static int try_incremental(MapWriter *mw, const char *text, const MapText *mt, const Buf *entries,
                            Report *rep)
 {
+        uint64_t t0 = mono_us();
         const char *block, *end;
         MapDiff d;
         FileId db;
         int r;
-
-        uint64_t t0 = mono_us();
 
         if (mw->force || mw->no_inc || mw->no_block || mw->inc_fails >= MAX_INC_FAILS ||
             !type_incremental(mw->type) || !text || !mt->has_block || !mw->placed_db.exists ||
