@@ -1235,16 +1235,17 @@ static void postmap_done(MapWriter *mw, const ChildResult *res)
         Buf out = {0};
 
         buf_append(&out, res->out, res->out_len);
-        if (mw->phase != PHASE_POSTMAP &&
-            (res->timed_out || !WIFEXITED(status) || WEXITSTATUS(status) != 0 || out.len)) {
-                /* Anything but a silent success: the full build decides. */
-                _cleanup_free_ char *why =
-                        xasprintf("%s -%c %s: %s", mw->running, mw->phase == PHASE_DELETE ? 'd' : 'i',
-                                  res->timed_out                             ? "timed out"
-                                  : WIFSIGNALED(status)                      ? "killed by a signal"
-                                  : WIFEXITED(status) && WEXITSTATUS(status) ? "failed"
-                                                                             : "said something",
-                                  one_line(&out));
+        /* An update that timed out or was killed fails the write as a full
+           build would (a hung postmap must not be waited for twice); the
+           retry builds in full.  One that failed or said anything: the
+           full build, at once, decides. */
+        if (mw->phase != PHASE_POSTMAP && (res->timed_out || WIFSIGNALED(status)))
+                mw->no_inc = true;
+        else if (mw->phase != PHASE_POSTMAP && (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || out.len)) {
+                _cleanup_free_ char *why = xasprintf("%s -%c %s: %s", mw->running,
+                                                     mw->phase == PHASE_DELETE ? 'd' : 'i',
+                                                     WEXITSTATUS(status) ? "failed" : "said something",
+                                                     one_line(&out));
                 buf_free(&out);
                 incremental_failed(mw, why);
                 return;
