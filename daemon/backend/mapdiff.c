@@ -5,7 +5,10 @@
  * other would build.  A new ban is one line more in a map of 100,000;
  * postmap of the whole map costs 150 ms, `postmap -i` of the one line a
  * few, so the map writer applies this difference to a copy of the
- * database when it can (mapwriter.c).
+ * database when it can (mapwriter.c).  The lines both blocks start and
+ * end with (all but the new line at the end, or the expired one in the
+ * middle, as the render keeps its order) are only checked and searched
+ * for the changed keys; what is between them goes through a hash table.
  *
  * The difference must give exactly postmap's database, so anything whose
  * reading by postmap we would have to imitate makes us refuse (-EINVAL)
@@ -18,7 +21,7 @@
  * harmless.  Security: the lines (SASL names may be a client's choice)
  * are copied as they are, never interpreted beyond the key; the hash
  * table is sized by the input and probes linearly (util/htab), whose
- * worst case with chosen keys is quadratic only in our own ban count.
+ * worst case with chosen keys is quadratic only in the changed lines.
  */
 #include "backend/mapdiff.h"
 
