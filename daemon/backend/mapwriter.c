@@ -57,8 +57,14 @@
  * entries, a text that mapdiff cannot be sure of, and an update that
  * failed or said anything (then a full build follows in the same write).
  *
- * A request during a write is written when it ends, or when the debounce
- * counted from that request ends, whichever comes later.
+ * The debounce is a least interval between the starts of two writes, not
+ * a delay: a request after a quiet spell (the last write started a
+ * debounce or more ago) is written at once, so a lone offender is
+ * refused within one write's time; the requests that follow within the
+ * debounce gather into one write when it ends.  A request during a write
+ * is written when it ends, or when the debounce counted from that request
+ * ends, whichever comes later.  A flood thus costs one write per debounce,
+ * as before, and the first ban of it is out a debounce sooner.
  *
  * Between 2 and 3 we check that the map text is still the file the render
  * read (inode, size, mtime), and that the database we copied is still the
@@ -191,6 +197,7 @@ struct MapWriter {
         bool pending; /* a request came while a write was under way */
         bool pending_now;        /* ... by mapwriter_request_now */
         ev_tstamp pending_since; /* the first of them: its debounce counts from there */
+        ev_tstamp last_start;    /* ev_now() when the last write started; 0: none yet */
         bool force;   /* run postmap even if the text says what we would write */
         bool swept;   /* old private folders removed */
         unsigned redo;
@@ -516,7 +523,10 @@ void mapwriter_request(MapWriter *mw)
 {
         switch (mw->state) {
         case IDLE:
-                arm(mw, DEBOUNCE, mw->debounce_s);
+                /* At once after a quiet spell; else when the debounce since
+                   the last write's start is over. */
+                arm(mw, DEBOUNCE,
+                    mw->last_start ? MAX(0., mw->last_start + mw->debounce_s - ev_now(mw->loop)) : 0.);
                 break;
         case RUNNING:
                 /* The debounce counts from this request, not from the end
@@ -1387,6 +1397,7 @@ static void start_write(MapWriter *mw)
 
         mw->state = RUNNING;
         mw->incremental = false;
+        mw->last_start = ev_now(mw->loop);
         if (!mw->redo && !mw->inc_fell_back)
                 mw->t_start = ev_time();
         mw->t_phase = ev_time();
