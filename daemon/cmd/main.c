@@ -108,9 +108,18 @@ typedef struct TestRun {
         uint64_t matched, exempted, own, unparsed, logged_in;
         Addr *addrs; /* distinct addresses counted */
         size_t n_addrs, cap_addrs;
+        /* the text of each, formatted once: offsets into texts (a match prints it, not formats it) */
+        size_t *text_off, cap_text_off;
+        Buf texts;
+        size_t *name_len; /* of each rule, by its index in the set */
         HTab seen;
         uint8_t key[16];
+        /* the output of the matches, written in blocks (see test_out()) */
+        char *obuf;
+        size_t olen;
 } TestRun;
+
+#define TEST_OBUF (1u << 16)
 
 /*
  * The distinct-address count of --test: a keyed multiply-xor mix, cheaper
@@ -142,24 +151,55 @@ static bool seen_equal(const void *ctx, uint32_t i, const void *key)
 
 static const HTabOps seen_ops = {seen_hash, seen_equal};
 
-static void remember(TestRun *t, const Addr *a)
+/* The index of a among the distinct addresses, added (and its text formatted) if it is new. */
+static uint32_t remember(TestRun *t, const Addr *a)
 {
         uint64_t h = quick_hash(t, a);
+        uint32_t i = htab_find(&t->seen, a, h);
+        char text[ADDR_STRLEN];
 
-        if (htab_find(&t->seen, a, h) != HTAB_NONE)
-                return;
+        if (i != HTAB_NONE)
+                return i;
         GROW(t->addrs, t->cap_addrs, t->n_addrs + 1);
+        GROW(t->text_off, t->cap_text_off, t->n_addrs + 2);
         t->addrs[t->n_addrs] = *a;
-        htab_insert(&t->seen, (uint32_t)t->n_addrs++, h);
+        if (t->n_addrs == 0)
+                t->text_off[0] = 0;
+        buf_puts(&t->texts, addr_format(a, text));
+        t->text_off[t->n_addrs + 1] = t->texts.len;
+        htab_insert(&t->seen, (uint32_t)t->n_addrs, h);
+        return (uint32_t)t->n_addrs++;
+}
+
+/* The matches' output: through a block buffer, a write per 64 KiB without stdio's per-call work. */
+static void test_flush(TestRun *t)
+{
+        if (t->olen)
+                fwrite_unlocked(t->obuf, 1, t->olen, t->out);
+        t->olen = 0;
+}
+
+static inline void test_out(TestRun *t, const char *s, size_t n)
+{
+        if (TEST_OBUF - t->olen < n) {
+                test_flush(t);
+                if (n >= TEST_OBUF) {
+                        fwrite_unlocked(s, 1, n, t->out);
+                        return;
+                }
+        }
+        memcpy(t->obuf + t->olen, s, n);
+        t->olen += n;
 }
 
 /* One record (line, len: what --verbose prints for it). */
 static void test_record(TestRun *t, const LogRecord *rec, const char *line, size_t len)
 {
         RuleMatch m;
-        char text[ADDR_STRLEN];
         Addr client;
         SessionAnswer session;
+        uint32_t a;
+        size_t rule;
 
         if (t->replay) {
                 replay_record(t->replay, rec);
@@ -183,24 +223,25 @@ static void test_record(TestRun *t, const LogRecord *rec, const char *line, size
                 return;
         }
         t->matched++;
-        remember(t, &m.addr);
+        a = remember(t, &m.addr);
+        rule = (size_t)(m.rule - ruleset_rule(t->rs, 0));
         {
-                /* LINENO<TAB>ADDRESS<TAB>RULE, without printf and the stream's lock: it runs for every match */
-                char num[24], *p = num + sizeof(num);
+                /* LINENO<TAB>ADDRESS<TAB>RULE, built in place: it runs for every match */
+                char num[24], *p = num + sizeof(num) - 1;
                 uint64_t v = t->lineno;
+                *p = '\t';
                 do
                         *--p = (char)('0' + v % 10);
                 while (v /= 10);
-                fwrite_unlocked(p, 1, (size_t)(num + sizeof(num) - p), t->out);
-                putc_unlocked('\t', t->out);
-                fputs_unlocked(addr_format(&m.addr, text), t->out);
-                putc_unlocked('\t', t->out);
-                fputs_unlocked(m.rule->name, t->out);
-                putc_unlocked('\n', t->out);
+                test_out(t, p, (size_t)(num + sizeof(num) - p));
+                test_out(t, t->texts.data + t->text_off[a], t->text_off[a + 1] - t->text_off[a]);
+                test_out(t, "\t", 1);
+                test_out(t, m.rule->name, t->name_len[rule]);
+                test_out(t, "\n", 1);
                 if (t->verbose) {
-                        putc_unlocked('\t', t->out);
-                        fwrite_unlocked(line, 1, len, t->out);
-                        putc_unlocked('\n', t->out);
+                        test_out(t, "\t", 1);
+                        test_out(t, line, len);
+                        test_out(t, "\n", 1);
                 }
         }
 }
@@ -342,6 +383,10 @@ static int run_test(const Options *o)
         if (o->replay)
                 t.replay = replay_new(cfg, t.rs, names, &t.exempt, t.admin, stdout);
         t.sessions = sessions_new(SESSIONS_MAX_DEFAULT);
+        t.obuf = xmalloc(TEST_OBUF);
+        t.name_len = xcalloc(ruleset_count(t.rs) + 1, sizeof(size_t));
+        for (size_t i = 0; i < ruleset_count(t.rs); i++)
+                t.name_len[i] = strlen(ruleset_rule(t.rs, i)->name);
         htab_init(&t.seen, &seen_ops, &t);
         if (getrandom(t.key, sizeof(t.key), 0) != sizeof(t.key))
                 memcpy(t.key, "autoblacklist-ts", 16);
@@ -383,6 +428,7 @@ static int run_test(const Options *o)
         cut = source_counts(src)->cut;
         src = source_free(src);
         secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+        test_flush(&t);
         if (t.replay)
                 replay_summary(t.replay, stdout);
         fflush(stdout);
@@ -417,6 +463,10 @@ finish:
         r = 0;
 done:
         free(t.addrs);
+        free(t.text_off);
+        buf_free(&t.texts);
+        free(t.name_len);
+        free(t.obuf);
         htab_free(&t.seen);
         replay_free(t.replay);
         ruleset_free(t.rs);
