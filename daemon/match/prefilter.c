@@ -758,12 +758,8 @@ int prefilter_next(Prefilter *pf, PrefilterScan *s)
                 if (m->after_word != NONE) {
                         const char *lit = pf->lits[m->after_word];
                         size_t n = pf->lit_len[m->after_word];
-                        if (s->word == SIZE_MAX) {
-                                size_t w = 0;
-                                while (w < s->len && word_byte[(unsigned char)s->msg[w]])
-                                        w++;
-                                s->word = w;
-                        }
+                        if (s->word == SIZE_MAX)
+                                s->word = alnum_span(s->msg, s->len);
                         /* no such literal starts with the byte after the word: skip them all at once */
                         if (s->word == 0 || s->word >= s->len || !pf->aw_first[(unsigned char)s->msg[s->word]]) {
                                 s->k = st->past_aw;
