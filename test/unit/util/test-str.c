@@ -58,7 +58,7 @@ int main(void)
                 CHECK_INT(strv_length(NULL), 0, "strv_length(NULL)");
         }
         {
-                /* alnum_span: the leading [0-9A-Za-z] run, in buffers of their own size (ASan sees reads past) */
+                /* alnum_span: the leading [0-9A-Za-z] run, each in a buffer of its size */
                 static const struct {
                         const char *in;
                         size_t want;
