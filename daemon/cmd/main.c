@@ -14,7 +14,6 @@
 #include "service/conf.h"
 #include "service/daemon.h"
 #include "core/exempt.h"
-#include "util/htab.h"
 #include "source/journal.h"
 #include "service/log.h"
 #include "util/names.h"
@@ -112,11 +111,13 @@ typedef struct TestRun {
         size_t *text_off, cap_text_off;
         Buf texts;
         size_t *name_len; /* of each rule, by its index in the set */
-        HTab seen;
+        uint32_t *seen; /* index of addrs: entry + 1 (0: empty), open addressing */
+        size_t seen_mask;
         uint8_t key[16];
         /* the output of the matches, written in blocks (see test_out()) */
         char *obuf;
         size_t olen;
+        bool tty; /* stdout is a terminal: each match is flushed */
 } TestRun;
 
 #define TEST_OBUF (1u << 16)
@@ -138,28 +139,28 @@ static uint64_t quick_hash(const TestRun *t, const Addr *a)
         return h ^ (h >> 31);
 }
 
-static uint64_t seen_hash(const void *ctx, uint32_t i)
-{
-        const TestRun *t = ctx;
-        return quick_hash(t, &t->addrs[i]);
-}
-
-static bool seen_equal(const void *ctx, uint32_t i, const void *key)
-{
-        return addr_equal(&((const TestRun *)ctx)->addrs[i], key);
-}
-
-static const HTabOps seen_ops = {seen_hash, seen_equal};
-
-/* The index of a among the distinct addresses, added (and its text formatted) if it is new. */
+/*
+ * The index of a among the distinct addresses, added (and its text
+ * formatted) if it is new.  A table of its own rather than util/htab: this
+ * runs for every match, and an inline compare of two words costs less
+ * than htab's calls back.  Half full at most, so probes stay short.
+ */
 static uint32_t remember(TestRun *t, const Addr *a)
 {
-        uint64_t h = quick_hash(t, a);
-        uint32_t i = htab_find(&t->seen, a, h);
+        uint64_t h = quick_hash(t, a), w0, w1;
         char text[ADDR_STRLEN];
+        size_t k;
 
-        if (i != HTAB_NONE)
-                return i;
+        memcpy(&w0, a->b, 8);
+        memcpy(&w1, a->b + 8, 8);
+        for (k = h & t->seen_mask; t->seen[k]; k = (k + 1) & t->seen_mask) {
+                const Addr *b = &t->addrs[t->seen[k] - 1];
+                uint64_t x0, x1;
+                memcpy(&x0, b->b, 8);
+                memcpy(&x1, b->b + 8, 8);
+                if (x0 == w0 && x1 == w1)
+                        return t->seen[k] - 1;
+        }
         GROW(t->addrs, t->cap_addrs, t->n_addrs + 1);
         GROW(t->text_off, t->cap_text_off, t->n_addrs + 2);
         t->addrs[t->n_addrs] = *a;
@@ -167,8 +168,21 @@ static uint32_t remember(TestRun *t, const Addr *a)
                 t->text_off[0] = 0;
         buf_puts(&t->texts, addr_format(a, text));
         t->text_off[t->n_addrs + 1] = t->texts.len;
-        htab_insert(&t->seen, (uint32_t)t->n_addrs, h);
-        return (uint32_t)t->n_addrs++;
+        t->seen[k] = (uint32_t)++t->n_addrs;
+        if (t->n_addrs * 2 > t->seen_mask) { /* grow: twice the slots, all placed again */
+                size_t mask = t->seen_mask * 2 + 1;
+                uint32_t *slots = xcalloc(mask + 1, sizeof(uint32_t));
+                for (size_t i = 0; i < t->n_addrs; i++) {
+                        size_t j = quick_hash(t, &t->addrs[i]) & mask;
+                        while (slots[j])
+                                j = (j + 1) & mask;
+                        slots[j] = (uint32_t)i + 1;
+                }
+                free(t->seen);
+                t->seen = slots;
+                t->seen_mask = mask;
+        }
+        return (uint32_t)t->n_addrs - 1;
 }
 
 /* The matches' output: through a block buffer, a write per 64 KiB without stdio's per-call work. */
@@ -243,6 +257,8 @@ static void test_record(TestRun *t, const LogRecord *rec, const char *line, size
                         test_out(t, line, len);
                         test_out(t, "\n", 1);
                 }
+                if (t->tty)
+                        test_flush(t);
         }
 }
 
@@ -291,13 +307,16 @@ static void test_report(void *ctx, int prio, SourceEvent ev, const char *text)
 
 /*
  * stdout of --test into a file or a pipe: 64 KiB buffers, not the pipe's
- * 4 KiB (a write(2) per 100 matches instead of per 1,500).  A terminal
- * keeps its line buffering.
+ * 4 KiB (a write(2) per 100 matches instead of per 1,500).  The matches
+ * are gathered in TestRun's own 64 KiB block, which then goes to write(2)
+ * with no copy into stdio's (--replay prints through stdio).  A terminal
+ * keeps its line buffering, and sees each match as it is found.
  */
-static void test_output_init(FILE *out)
+static void test_output_init(TestRun *t, FILE *out, bool replay)
 {
-        if (!isatty(fileno(out)))
-                setvbuf(out, NULL, _IOFBF, 1u << 16);
+        t->tty = isatty(fileno(out));
+        if (!t->tty)
+                setvbuf(out, NULL, replay ? _IOFBF : _IONBF, replay ? 1u << 16 : 0);
 }
 
 static const LogSourceOps test_source_ops = {test_source_record, test_unparsed, test_report, NULL};
@@ -362,7 +381,7 @@ static int run_test(const Options *o)
         double secs;
         int r;
 
-        test_output_init(stdout);
+        test_output_init(&t, stdout, o->replay);
         r = config_load_or_default(o->config, &cfg, &errors);
         if (r == 0)
                 r = config_load_rules(cfg, o->rules, names, &t.rs, &errors, &warnings);
@@ -387,7 +406,8 @@ static int run_test(const Options *o)
         t.name_len = xcalloc(ruleset_count(t.rs) + 1, sizeof(size_t));
         for (size_t i = 0; i < ruleset_count(t.rs); i++)
                 t.name_len[i] = strlen(ruleset_rule(t.rs, i)->name);
-        htab_init(&t.seen, &seen_ops, &t);
+        t.seen_mask = 1023;
+        t.seen = xcalloc(t.seen_mask + 1, sizeof(uint32_t));
         if (getrandom(t.key, sizeof(t.key), 0) != sizeof(t.key))
                 memcpy(t.key, "autoblacklist-ts", 16);
 
@@ -467,7 +487,7 @@ done:
         buf_free(&t.texts);
         free(t.name_len);
         free(t.obuf);
-        htab_free(&t.seen);
+        free(t.seen);
         replay_free(t.replay);
         ruleset_free(t.rs);
         sessions_free(t.sessions);
