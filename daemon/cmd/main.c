@@ -107,10 +107,18 @@ typedef struct TestRun {
         uint64_t matched, exempted, own, unparsed, logged_in;
         Addr *addrs; /* distinct addresses counted */
         size_t n_addrs, cap_addrs;
-        /* the text of each, formatted once: offsets into texts (a match prints it, not formats it) */
+        /*
+         * The text of each, formatted once: offsets into texts (a match
+         * prints it, not formats it).  texts keeps COPY_PAD bytes to spare
+         * past its end, and each rule's name is copied into a block of
+         * COPY_PAD bytes (rulefile.c allows no longer name), so that a
+         * match copies them by a fixed size, which the compiler does inline.
+         */
         size_t *text_off, cap_text_off;
-        Buf texts;
-        size_t *name_len; /* of each rule, by its index in the set */
+        char *texts;
+        size_t texts_len, texts_cap;
+        char **name_pad; /* of each rule, by its index in the set: its name in COPY_PAD bytes */
+        size_t *name_len;
         uint32_t *seen; /* index of addrs: entry + 1 (0: empty), open addressing */
         size_t seen_mask;
         uint8_t key[16];
@@ -121,6 +129,9 @@ typedef struct TestRun {
 } TestRun;
 
 #define TEST_OBUF (1u << 16)
+#define COPY_PAD 64u /* > ADDR_STRLEN, and the longest rule name (rulefile.c) */
+/* room a match's line may take in the block past TEST_OBUF, its copies by COPY_PAD included */
+#define OBUF_SLACK (24u + 2 * COPY_PAD + 8u)
 
 /*
  * The distinct-address count of --test: a keyed multiply-xor mix, cheaper
@@ -166,8 +177,19 @@ static uint32_t remember(TestRun *t, const Addr *a)
         t->addrs[t->n_addrs] = *a;
         if (t->n_addrs == 0)
                 t->text_off[0] = 0;
-        buf_puts(&t->texts, addr_format(a, text));
-        t->text_off[t->n_addrs + 1] = t->texts.len;
+        addr_format(a, text);
+        {
+                size_t n = strlen(text);
+                if (t->texts_len + n + COPY_PAD > t->texts_cap) {
+                        size_t cap = MAX(t->texts_cap * 2, t->texts_len + n + COPY_PAD + 4096);
+                        t->texts = xrealloc(t->texts, cap);
+                        memset(t->texts + t->texts_cap, 0, cap - t->texts_cap); /* what the copies read past */
+                        t->texts_cap = cap;
+                }
+                memcpy(t->texts + t->texts_len, text, n);
+                t->texts_len += n;
+        }
+        t->text_off[t->n_addrs + 1] = t->texts_len;
         t->seen[k] = (uint32_t)++t->n_addrs;
         if (t->n_addrs * 2 > t->seen_mask) { /* grow: twice the slots, all placed again */
                 size_t mask = t->seen_mask * 2 + 1;
@@ -241,17 +263,26 @@ static void test_record(TestRun *t, const LogRecord *rec, const char *line, size
         rule = (size_t)(m.rule - ruleset_rule(t->rs, 0));
         {
                 /* LINENO<TAB>ADDRESS<TAB>RULE, built in place: it runs for every match */
-                char num[24], *p = num + sizeof(num) - 1;
+                size_t tl = t->text_off[a + 1] - t->text_off[a], nl = t->name_len[rule];
                 uint64_t v = t->lineno;
-                *p = '\t';
+                char *p, *q;
+                int digits = 1;
+                if (t->olen + 24 + tl + nl + 3 > TEST_OBUF)
+                        test_flush(t);
+                for (uint64_t x = v; x >= 10; x /= 10)
+                        digits++;
+                p = q = t->obuf + t->olen + digits;
                 do
-                        *--p = (char)('0' + v % 10);
+                        *--q = (char)('0' + v % 10);
                 while (v /= 10);
-                test_out(t, p, (size_t)(num + sizeof(num) - p));
-                test_out(t, t->texts.data + t->text_off[a], t->text_off[a + 1] - t->text_off[a]);
-                test_out(t, "\t", 1);
-                test_out(t, m.rule->name, t->name_len[rule]);
-                test_out(t, "\n", 1);
+                *p++ = '\t';
+                memcpy(p, t->texts + t->text_off[a], COPY_PAD); /* texts has COPY_PAD bytes to spare */
+                p += tl;
+                *p++ = '\t';
+                memcpy(p, t->name_pad[rule], COPY_PAD);
+                p += nl;
+                *p++ = '\n';
+                t->olen = (size_t)(p - t->obuf);
                 if (t->verbose) {
                         test_out(t, "\t", 1);
                         test_out(t, line, len);
@@ -402,10 +433,16 @@ static int run_test(const Options *o)
         if (o->replay)
                 t.replay = replay_new(cfg, t.rs, names, &t.exempt, t.admin, stdout);
         t.sessions = sessions_new(SESSIONS_MAX_DEFAULT);
-        t.obuf = xmalloc(TEST_OBUF);
+        t.obuf = xmalloc(TEST_OBUF + OBUF_SLACK);
         t.name_len = xcalloc(ruleset_count(t.rs) + 1, sizeof(size_t));
-        for (size_t i = 0; i < ruleset_count(t.rs); i++)
-                t.name_len[i] = strlen(ruleset_rule(t.rs, i)->name);
+        t.name_pad = xcalloc(ruleset_count(t.rs) + 1, sizeof(char *));
+        for (size_t i = 0; i < ruleset_count(t.rs); i++) {
+                const char *name = ruleset_rule(t.rs, i)->name;
+                t.name_len[i] = strlen(name);
+                ASSERT(t.name_len[i] <= COPY_PAD);
+                t.name_pad[i] = xcalloc(1, COPY_PAD);
+                memcpy(t.name_pad[i], name, t.name_len[i]);
+        }
         t.seen_mask = 1023;
         t.seen = xcalloc(t.seen_mask + 1, sizeof(uint32_t));
         if (getrandom(t.key, sizeof(t.key), 0) != sizeof(t.key))
@@ -484,7 +521,10 @@ finish:
 done:
         free(t.addrs);
         free(t.text_off);
-        buf_free(&t.texts);
+        free(t.texts);
+        for (size_t i = 0; t.name_pad && i < ruleset_count(t.rs); i++)
+                free(t.name_pad[i]);
+        free(t.name_pad);
         free(t.name_len);
         free(t.obuf);
         free(t.seen);
