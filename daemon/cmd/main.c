@@ -105,22 +105,17 @@ typedef struct TestRun {
         bool verbose;
         uint64_t lineno;
         uint64_t matched, exempted, own, unparsed, logged_in;
-        Addr *addrs; /* distinct addresses counted */
-        size_t n_addrs, cap_addrs;
         /*
-         * The text of each, formatted once: offsets into texts (a match
-         * prints it, not formats it).  texts keeps COPY_PAD bytes to spare
-         * past its end, and each rule's name is copied into a block of
-         * COPY_PAD bytes (rulefile.c allows no longer name), so that a
-         * match copies them by a fixed size, which the compiler does inline.
+         * The distinct addresses counted, each with its text, formatted
+         * once (a match prints it, not formats it): one cache line each,
+         * which is all a match reads of them.  Each rule's name is copied
+         * into a block of COPY_PAD bytes (rulefile.c allows no longer name).
+         * Both are copied by a fixed size, which the compiler does inline.
          */
-        size_t *text_off, cap_text_off;
-        char *texts;
-        size_t texts_len, texts_cap;
+        struct Seen *seen; /* open addressing, at most half full; seen_mask + 1 slots and COPY_PAD to spare */
+        size_t seen_mask, n_addrs;
         char **name_pad; /* of each rule, by its index in the set: its name in COPY_PAD bytes */
         size_t *name_len;
-        uint32_t *seen; /* index of addrs: entry + 1 (0: empty), open addressing */
-        size_t seen_mask;
         uint8_t key[16];
         /* the output of the matches, written in blocks (see test_out()) */
         char *obuf;
@@ -129,7 +124,7 @@ typedef struct TestRun {
 } TestRun;
 
 #define TEST_OBUF (1u << 16)
-#define COPY_PAD 64u /* > ADDR_STRLEN, and the longest rule name (rulefile.c) */
+#define COPY_PAD  64u /* > ADDR_STRLEN, and the longest rule name (rulefile.c) */
 /* room a match's line may take in the block past TEST_OBUF, its copies by COPY_PAD included */
 #define OBUF_SLACK (24u + 2 * COPY_PAD + 8u)
 
@@ -150,13 +145,27 @@ static uint64_t quick_hash(const TestRun *t, const Addr *a)
         return h ^ (h >> 31);
 }
 
-/*
- * The index of a among the distinct addresses, added (and its text
- * formatted) if it is new.  A table of its own rather than util/htab: this
- * runs for every match, and an inline compare of two words costs less
- * than htab's calls back.  Half full at most, so probes stay short.
- */
-static uint32_t remember(TestRun *t, const Addr *a)
+/* A distinct address: its words (the key) and its text. */
+typedef struct Seen {
+        uint64_t w0, w1;
+        uint8_t len; /* of text; 0: the slot is free */
+        char text[47];
+} Seen;
+_Static_assert(sizeof(Seen) == 64 && sizeof(((Seen *)0)->text) >= ADDR_STRLEN - 1, "a slot is a cache line");
+
+static Seen *seen_table(size_t slots)
+{
+        /* COPY_PAD to spare: the last slot's text is copied by COPY_PAD bytes too */
+        Seen *s = aligned_alloc(64, slots * sizeof(Seen) + COPY_PAD);
+
+        if (!s)
+                oom();
+        memset(s, 0, slots * sizeof(Seen) + COPY_PAD);
+        return s;
+}
+
+/* The slot of a among the distinct addresses, added (and its text formatted) if it is new. */
+static const Seen *remember(TestRun *t, const Addr *a)
 {
         uint64_t h = quick_hash(t, a), w0, w1;
         char text[ADDR_STRLEN];
@@ -164,47 +173,34 @@ static uint32_t remember(TestRun *t, const Addr *a)
 
         memcpy(&w0, a->b, 8);
         memcpy(&w1, a->b + 8, 8);
-        for (k = h & t->seen_mask; t->seen[k]; k = (k + 1) & t->seen_mask) {
-                const Addr *b = &t->addrs[t->seen[k] - 1];
-                uint64_t x0, x1;
-                memcpy(&x0, b->b, 8);
-                memcpy(&x1, b->b + 8, 8);
-                if (x0 == w0 && x1 == w1)
-                        return t->seen[k] - 1;
-        }
-        GROW(t->addrs, t->cap_addrs, t->n_addrs + 1);
-        GROW(t->text_off, t->cap_text_off, t->n_addrs + 2);
-        t->addrs[t->n_addrs] = *a;
-        if (t->n_addrs == 0)
-                t->text_off[0] = 0;
+        for (k = h & t->seen_mask; t->seen[k].len; k = (k + 1) & t->seen_mask)
+                if (t->seen[k].w0 == w0 && t->seen[k].w1 == w1)
+                        return &t->seen[k];
         addr_format(a, text);
-        {
-                size_t n = strlen(text);
-                if (t->texts_len + n + COPY_PAD > t->texts_cap) {
-                        size_t cap = MAX(t->texts_cap * 2, t->texts_len + n + COPY_PAD + 4096);
-                        t->texts = xrealloc(t->texts, cap);
-                        memset(t->texts + t->texts_cap, 0, cap - t->texts_cap); /* what the copies read past */
-                        t->texts_cap = cap;
-                }
-                memcpy(t->texts + t->texts_len, text, n);
-                t->texts_len += n;
-        }
-        t->text_off[t->n_addrs + 1] = t->texts_len;
-        t->seen[k] = (uint32_t)++t->n_addrs;
-        if (t->n_addrs * 2 > t->seen_mask) { /* grow: twice the slots, all placed again */
+        t->seen[k] = (Seen){.w0 = w0, .w1 = w1, .len = (uint8_t)strlen(text)};
+        memcpy(t->seen[k].text, text, t->seen[k].len);
+        if (++t->n_addrs * 2 > t->seen_mask) { /* grow: twice the slots, all placed again */
                 size_t mask = t->seen_mask * 2 + 1;
-                uint32_t *slots = xcalloc(mask + 1, sizeof(uint32_t));
-                for (size_t i = 0; i < t->n_addrs; i++) {
-                        size_t j = quick_hash(t, &t->addrs[i]) & mask;
-                        while (slots[j])
+                Seen *slots = seen_table(mask + 1), *at = NULL;
+                for (size_t i = 0; i <= t->seen_mask; i++) {
+                        Addr b;
+                        size_t j;
+                        if (!t->seen[i].len)
+                                continue;
+                        memcpy(b.b, &t->seen[i].w0, 8);
+                        memcpy(b.b + 8, &t->seen[i].w1, 8);
+                        for (j = quick_hash(t, &b) & mask; slots[j].len;)
                                 j = (j + 1) & mask;
-                        slots[j] = (uint32_t)i + 1;
+                        slots[j] = t->seen[i];
+                        if (i == k)
+                                at = &slots[j];
                 }
                 free(t->seen);
                 t->seen = slots;
                 t->seen_mask = mask;
+                return at;
         }
-        return (uint32_t)t->n_addrs - 1;
+        return &t->seen[k];
 }
 
 /* The matches' output: through a block buffer, a write per 64 KiB without stdio's per-call work. */
@@ -234,7 +230,7 @@ static void test_record(TestRun *t, const LogRecord *rec, const char *line, size
         RuleMatch m;
         Addr client;
         SessionAnswer session;
-        uint32_t a;
+        const Seen *a;
         size_t rule;
 
         if (t->replay) {
@@ -263,7 +259,7 @@ static void test_record(TestRun *t, const LogRecord *rec, const char *line, size
         rule = (size_t)(m.rule - ruleset_rule(t->rs, 0));
         {
                 /* LINENO<TAB>ADDRESS<TAB>RULE, built in place: it runs for every match */
-                size_t tl = t->text_off[a + 1] - t->text_off[a], nl = t->name_len[rule];
+                size_t tl = a->len, nl = t->name_len[rule];
                 uint64_t v = t->lineno;
                 char *p, *q;
                 int digits = 1;
@@ -276,7 +272,7 @@ static void test_record(TestRun *t, const LogRecord *rec, const char *line, size
                         *--q = (char)('0' + v % 10);
                 while (v /= 10);
                 *p++ = '\t';
-                memcpy(p, t->texts + t->text_off[a], COPY_PAD); /* texts has COPY_PAD bytes to spare */
+                memcpy(p, a->text, COPY_PAD); /* into the next slot, or the table's spare bytes */
                 p += tl;
                 *p++ = '\t';
                 memcpy(p, t->name_pad[rule], COPY_PAD);
@@ -444,7 +440,7 @@ static int run_test(const Options *o)
                 memcpy(t.name_pad[i], name, t.name_len[i]);
         }
         t.seen_mask = 1023;
-        t.seen = xcalloc(t.seen_mask + 1, sizeof(uint32_t));
+        t.seen = seen_table(t.seen_mask + 1);
         if (getrandom(t.key, sizeof(t.key), 0) != sizeof(t.key))
                 memcpy(t.key, "autoblacklist-ts", 16);
 
@@ -519,9 +515,6 @@ static int run_test(const Options *o)
 finish:
         r = 0;
 done:
-        free(t.addrs);
-        free(t.text_off);
-        free(t.texts);
         for (size_t i = 0; t.name_pad && i < ruleset_count(t.rs); i++)
                 free(t.name_pad[i]);
         free(t.name_pad);
