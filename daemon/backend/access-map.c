@@ -81,6 +81,7 @@ static int split_spec(const char *spec, char **type, char **path)
 }
 
 static void old_done(AccessMap *m, int result);
+static void check_admin(AccessMap *m);
 
 static void prepare(void *ctx)
 {
@@ -112,10 +113,15 @@ static void done(void *ctx, int result, size_t entries)
 {
         Slot *slot = ctx;
 
-        if (slot->retiring)
+        if (slot->retiring) {
                 old_done(slot->m, result);
-        else
-                backend_done(slot->m->b, result == MAPWRITER_UNCHANGED ? BACKEND_UNCHANGED : result, entries);
+                return;
+        }
+        backend_done(slot->m->b, result == MAPWRITER_UNCHANGED ? BACKEND_UNCHANGED : result, entries);
+        /* An edit that came while our renames were under way was not read
+           then (mapwriter_admin_keys keeps what the write parsed): look now. */
+        if (slot->mw == CUR(slot->m))
+                check_admin(slot->m);
 }
 
 static void said(void *ctx, int priority, bool failed, const char *text)
@@ -164,12 +170,9 @@ static void reap_cb(struct ev_loop *loop, ev_idle *w, int revents)
                 m->slots[m->cur ^ 1] = (Slot){.m = m, .mw = mapwriter_free(OLD(m))};
 }
 
-static void stat_cb(struct ev_loop *loop, ev_stat *w, int revents)
+/* Has the admin's part of the map changed since we last looked? */
+static void check_admin(AccessMap *m)
 {
-        AccessMap *m = w->data;
-
-        (void)loop;
-        (void)revents;
         if (!mapwriter_admin_keys(CUR(m)))
                 return;
         /* Every write of ours renames the map: scan the bans only when the admin's part changed. */
@@ -178,6 +181,13 @@ static void stat_cb(struct ev_loop *loop, ev_stat *w, int revents)
         m->seen_mw = CUR(m);
         m->seen_gen = mapwriter_admin_generation(CUR(m));
         backend_admin_changed(m->b);
+}
+
+static void stat_cb(struct ev_loop *loop, ev_stat *w, int revents)
+{
+        (void)loop;
+        (void)revents;
+        check_admin(w->data);
 }
 
 static void watch(AccessMap *m)

@@ -17,6 +17,9 @@
  * Every step runs in a child watched by the loop: the loop never waits
  * for a render, a write or an fsync, at any map size.
  *
+ * When few entries changed since our last write, postmap updates a copy
+ * of the database in place (postmap -d -, -i) instead of the full build.
+ *
  * A failure is logged once per episode and retried with backoff; the
  * bans stay in memory.  The first write after start always runs postmap,
  * which repairs a text and database that a crash left out of step.

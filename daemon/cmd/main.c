@@ -14,7 +14,6 @@
 #include "service/conf.h"
 #include "service/daemon.h"
 #include "core/exempt.h"
-#include "util/htab.h"
 #include "source/journal.h"
 #include "service/log.h"
 #include "util/names.h"
@@ -106,11 +105,28 @@ typedef struct TestRun {
         bool verbose;
         uint64_t lineno;
         uint64_t matched, exempted, own, unparsed, logged_in;
-        Addr *addrs; /* distinct addresses counted */
-        size_t n_addrs, cap_addrs;
-        HTab seen;
+        /*
+         * The distinct addresses counted, each with its text, formatted
+         * once (a match prints it, not formats it): one cache line each,
+         * which is all a match reads of them.  Each rule's name is copied
+         * into a block of COPY_PAD bytes (rulefile.c allows no longer name).
+         * Both are copied by a fixed size, which the compiler does inline.
+         */
+        struct Seen *seen; /* open addressing, at most half full; seen_mask + 1 slots and COPY_PAD to spare */
+        size_t seen_mask, n_addrs;
+        char **name_pad; /* of each rule, by its index in the set: its name in COPY_PAD bytes */
+        size_t *name_len;
         uint8_t key[16];
+        /* the output of the matches, written in blocks (see test_out()) */
+        char *obuf;
+        size_t olen;
+        bool tty; /* stdout is a terminal: each match is flushed */
 } TestRun;
+
+#define TEST_OBUF (1u << 16)
+#define COPY_PAD  64u /* > ADDR_STRLEN, and the longest rule name (rulefile.c) */
+/* room a match's line may take in the block past TEST_OBUF, its copies by COPY_PAD included */
+#define OBUF_SLACK (24u + 2 * COPY_PAD + 8u)
 
 /*
  * The distinct-address count of --test: a keyed multiply-xor mix, cheaper
@@ -129,37 +145,93 @@ static uint64_t quick_hash(const TestRun *t, const Addr *a)
         return h ^ (h >> 31);
 }
 
-static uint64_t seen_hash(const void *ctx, uint32_t i)
+/* A distinct address: its words (the key) and its text. */
+typedef struct Seen {
+        uint64_t w0, w1;
+        uint8_t len; /* of text; 0: the slot is free */
+        char text[47];
+} Seen;
+_Static_assert(sizeof(Seen) == 64 && sizeof(((Seen *)0)->text) >= ADDR_STRLEN - 1, "a slot is a cache line");
+
+static Seen *seen_table(size_t slots)
 {
-        const TestRun *t = ctx;
-        return quick_hash(t, &t->addrs[i]);
+        /* COPY_PAD to spare: the last slot's text is copied by COPY_PAD bytes too */
+        Seen *s = aligned_alloc(64, slots * sizeof(Seen) + COPY_PAD);
+
+        if (!s)
+                oom();
+        memset(s, 0, slots * sizeof(Seen) + COPY_PAD);
+        return s;
 }
 
-static bool seen_equal(const void *ctx, uint32_t i, const void *key)
+/* The slot of a among the distinct addresses, added (and its text formatted) if it is new. */
+static const Seen *remember(TestRun *t, const Addr *a)
 {
-        return addr_equal(&((const TestRun *)ctx)->addrs[i], key);
+        uint64_t h = quick_hash(t, a), w0, w1;
+        char text[ADDR_STRLEN];
+        size_t k;
+
+        memcpy(&w0, a->b, 8);
+        memcpy(&w1, a->b + 8, 8);
+        for (k = h & t->seen_mask; t->seen[k].len; k = (k + 1) & t->seen_mask)
+                if (t->seen[k].w0 == w0 && t->seen[k].w1 == w1)
+                        return &t->seen[k];
+        addr_format(a, text);
+        t->seen[k] = (Seen){.w0 = w0, .w1 = w1, .len = (uint8_t)strlen(text)};
+        memcpy(t->seen[k].text, text, t->seen[k].len);
+        if (++t->n_addrs * 2 > t->seen_mask) { /* grow: twice the slots, all placed again */
+                size_t mask = t->seen_mask * 2 + 1;
+                Seen *slots = seen_table(mask + 1), *at = NULL;
+                for (size_t i = 0; i <= t->seen_mask; i++) {
+                        Addr b;
+                        size_t j;
+                        if (!t->seen[i].len)
+                                continue;
+                        memcpy(b.b, &t->seen[i].w0, 8);
+                        memcpy(b.b + 8, &t->seen[i].w1, 8);
+                        for (j = quick_hash(t, &b) & mask; slots[j].len;)
+                                j = (j + 1) & mask;
+                        slots[j] = t->seen[i];
+                        if (i == k)
+                                at = &slots[j];
+                }
+                free(t->seen);
+                t->seen = slots;
+                t->seen_mask = mask;
+                return at;
+        }
+        return &t->seen[k];
 }
 
-static const HTabOps seen_ops = {seen_hash, seen_equal};
-
-static void remember(TestRun *t, const Addr *a)
+/* The matches' output: through a block buffer, a write per 64 KiB without stdio's per-call work. */
+static void test_flush(TestRun *t)
 {
-        uint64_t h = quick_hash(t, a);
+        if (t->olen)
+                fwrite_unlocked(t->obuf, 1, t->olen, t->out);
+        t->olen = 0;
+}
 
-        if (htab_find(&t->seen, a, h) != HTAB_NONE)
-                return;
-        GROW(t->addrs, t->cap_addrs, t->n_addrs + 1);
-        t->addrs[t->n_addrs] = *a;
-        htab_insert(&t->seen, (uint32_t)t->n_addrs++, h);
+static inline void test_out(TestRun *t, const char *s, size_t n)
+{
+        if (TEST_OBUF - t->olen < n) {
+                test_flush(t);
+                if (n >= TEST_OBUF) {
+                        fwrite_unlocked(s, 1, n, t->out);
+                        return;
+                }
+        }
+        memcpy(t->obuf + t->olen, s, n);
+        t->olen += n;
 }
 
 /* One record (line, len: what --verbose prints for it). */
 static void test_record(TestRun *t, const LogRecord *rec, const char *line, size_t len)
 {
         RuleMatch m;
-        char text[ADDR_STRLEN];
         Addr client;
         SessionAnswer session;
+        const Seen *a;
+        size_t rule;
 
         if (t->replay) {
                 replay_record(t->replay, rec);
@@ -183,25 +255,37 @@ static void test_record(TestRun *t, const LogRecord *rec, const char *line, size
                 return;
         }
         t->matched++;
-        remember(t, &m.addr);
+        a = remember(t, &m.addr);
+        rule = (size_t)(m.rule - ruleset_rule(t->rs, 0));
         {
-                /* LINENO<TAB>ADDRESS<TAB>RULE, without printf and the stream's lock: it runs for every match */
-                char num[24], *p = num + sizeof(num);
+                /* LINENO<TAB>ADDRESS<TAB>RULE, built in place: it runs for every match */
+                size_t tl = a->len, nl = t->name_len[rule];
                 uint64_t v = t->lineno;
+                char *p, *q;
+                int digits = 1;
+                if (t->olen + 24 + tl + nl + 3 > TEST_OBUF)
+                        test_flush(t);
+                for (uint64_t x = v; x >= 10; x /= 10)
+                        digits++;
+                p = q = t->obuf + t->olen + digits;
                 do
-                        *--p = (char)('0' + v % 10);
+                        *--q = (char)('0' + v % 10);
                 while (v /= 10);
-                fwrite_unlocked(p, 1, (size_t)(num + sizeof(num) - p), t->out);
-                putc_unlocked('\t', t->out);
-                fputs_unlocked(addr_format(&m.addr, text), t->out);
-                putc_unlocked('\t', t->out);
-                fputs_unlocked(m.rule->name, t->out);
-                putc_unlocked('\n', t->out);
+                *p++ = '\t';
+                memcpy(p, a->text, COPY_PAD); /* into the next slot, or the table's spare bytes */
+                p += tl;
+                *p++ = '\t';
+                memcpy(p, t->name_pad[rule], COPY_PAD);
+                p += nl;
+                *p++ = '\n';
+                t->olen = (size_t)(p - t->obuf);
                 if (t->verbose) {
-                        putc_unlocked('\t', t->out);
-                        fwrite_unlocked(line, 1, len, t->out);
-                        putc_unlocked('\n', t->out);
+                        test_out(t, "\t", 1);
+                        test_out(t, line, len);
+                        test_out(t, "\n", 1);
                 }
+                if (t->tty)
+                        test_flush(t);
         }
 }
 
@@ -250,13 +334,16 @@ static void test_report(void *ctx, int prio, SourceEvent ev, const char *text)
 
 /*
  * stdout of --test into a file or a pipe: 64 KiB buffers, not the pipe's
- * 4 KiB (a write(2) per 100 matches instead of per 1,500).  A terminal
- * keeps its line buffering.
+ * 4 KiB (a write(2) per 100 matches instead of per 1,500).  The matches
+ * are gathered in TestRun's own 64 KiB block, which then goes to write(2)
+ * with no copy into stdio's (--replay prints through stdio).  A terminal
+ * keeps its line buffering, and sees each match as it is found.
  */
-static void test_output_init(FILE *out)
+static void test_output_init(TestRun *t, FILE *out, bool replay)
 {
-        if (!isatty(fileno(out)))
-                setvbuf(out, NULL, _IOFBF, 1u << 16);
+        t->tty = isatty(fileno(out));
+        if (!t->tty)
+                setvbuf(out, NULL, replay ? _IOFBF : _IONBF, replay ? 1u << 16 : 0);
 }
 
 static const LogSourceOps test_source_ops = {test_source_record, test_unparsed, test_report, NULL};
@@ -321,7 +408,7 @@ static int run_test(const Options *o)
         double secs;
         int r;
 
-        test_output_init(stdout);
+        test_output_init(&t, stdout, o->replay);
         r = config_load_or_default(o->config, &cfg, &errors);
         if (r == 0)
                 r = config_load_rules(cfg, o->rules, names, &t.rs, &errors, &warnings);
@@ -342,7 +429,18 @@ static int run_test(const Options *o)
         if (o->replay)
                 t.replay = replay_new(cfg, t.rs, names, &t.exempt, t.admin, stdout);
         t.sessions = sessions_new(SESSIONS_MAX_DEFAULT);
-        htab_init(&t.seen, &seen_ops, &t);
+        t.obuf = xmalloc(TEST_OBUF + OBUF_SLACK);
+        t.name_len = xcalloc(ruleset_count(t.rs) + 1, sizeof(size_t));
+        t.name_pad = xcalloc(ruleset_count(t.rs) + 1, sizeof(char *));
+        for (size_t i = 0; i < ruleset_count(t.rs); i++) {
+                const char *name = ruleset_rule(t.rs, i)->name;
+                t.name_len[i] = strlen(name);
+                ASSERT(t.name_len[i] <= COPY_PAD);
+                t.name_pad[i] = xcalloc(1, COPY_PAD);
+                memcpy(t.name_pad[i], name, t.name_len[i]);
+        }
+        t.seen_mask = 1023;
+        t.seen = seen_table(t.seen_mask + 1);
         if (getrandom(t.key, sizeof(t.key), 0) != sizeof(t.key))
                 memcpy(t.key, "autoblacklist-ts", 16);
 
@@ -383,6 +481,7 @@ static int run_test(const Options *o)
         cut = source_counts(src)->cut;
         src = source_free(src);
         secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+        test_flush(&t);
         if (t.replay)
                 replay_summary(t.replay, stdout);
         fflush(stdout);
@@ -416,8 +515,12 @@ static int run_test(const Options *o)
 finish:
         r = 0;
 done:
-        free(t.addrs);
-        htab_free(&t.seen);
+        for (size_t i = 0; t.name_pad && i < ruleset_count(t.rs); i++)
+                free(t.name_pad[i]);
+        free(t.name_pad);
+        free(t.name_len);
+        free(t.obuf);
+        free(t.seen);
         replay_free(t.replay);
         ruleset_free(t.rs);
         sessions_free(t.sessions);

@@ -190,8 +190,7 @@ SessionAnswer sessions_track(Sessions *s, const LogRecord *rec, Addr *client)
                 return SESSION_IN;
         }
         /* "QUEUEID: client=..." */
-        for (q = p; q < end && is_alnum(*q);)
-                q++;
+        q = p + alnum_span(p, (size_t)(end - p));
         if (q > p && starts(q, end, ": client=") && parse_login(q + 2, end, &a)) {
                 login(s, rec->pid, &a);
                 *client = a;

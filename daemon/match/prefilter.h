@@ -38,8 +38,12 @@ typedef struct PrefilterScan {
         size_t word; /* the length of the message's leading word; SIZE_MAX: not measured yet */
 } PrefilterScan;
 
-/* Begin the candidates of a record (tag, message); the texts must outlive the scan. */
-void prefilter_start(Prefilter *pf, PrefilterScan *s, const char *tag, size_t tag_len, const char *msg,
+/*
+ * Begin the candidates of a record (tag, message); the texts must outlive
+ * the scan.  False when there are none at all (prefilter_next() would
+ * return -1 at once): most records stop there.
+ */
+bool prefilter_start(Prefilter *pf, PrefilterScan *s, const char *tag, size_t tag_len, const char *msg,
                      size_t len);
 /* The next candidate pattern, in the order added; -1 when there are no more. */
 int prefilter_next(Prefilter *pf, PrefilterScan *s);

@@ -332,7 +332,8 @@ int ruleset_match_record(RuleSet *rs, const LogRecord *rec, RuleMatch *m)
         PrefilterScan scan;
         int i;
 
-        prefilter_start(rs->pf, &scan, rec->tag, rec->tag_len, rec->msg, rec->msg_len);
+        if (!prefilter_start(rs->pf, &scan, rec->tag, rec->tag_len, rec->msg, rec->msg_len))
+                return 0;
         while ((i = prefilter_next(rs->pf, &scan)) >= 0) {
                 Matcher *mt = &rs->matchers[i];
                 PCRE2_SIZE *ov;

@@ -411,6 +411,22 @@ static void restore_bans(Daemon *d, const State *st, int64_t now)
 
 /* --- bans and the map --------------------------------------------------- */
 
+/* The due watcher is an ev_periodic, at an absolute wall-clock time, as a
+   ban's end is: so libev must notice when the clock is set.  Unless it has
+   a timerfd for that (TFD_TIMER_CANCEL_ON_SET: the kernel tells it), libev
+   wakes every 59.743 s (MAX_BLOCKTIME in ev.c) just to look, and libev 4.33
+   makes that timerfd only at the first ev_periodic_start.  So start and stop
+   the due watcher once, before the loop runs (it cannot fire): from then on
+   libev sleeps until something happens, and an idle daemon without a ban
+   or a watchdog never wakes (issue 15).  Where libev has no timerfd this
+   changes nothing. */
+static void daemon_watch_clock(Daemon *d)
+{
+        ev_periodic_set(&d->due, ev_now(d->loop) + 86400., 0., NULL);
+        ev_periodic_start(d->loop, &d->due);
+        ev_periodic_stop(d->loop, &d->due);
+}
+
 void daemon_arm_due(Daemon *d)
 {
         int64_t next = policy_next_due(d->policy);
@@ -463,14 +479,12 @@ void daemon_set_blocks(Daemon *d, bool present)
         backends_set_block(d->backends, present);
 }
 
+static char *status_text(void *d) { return status_line(d); }
+
 void daemon_status_changed(Daemon *d)
 {
-        _cleanup_free_ char *status = NULL;
-
-        if (d->ready) {
-                status = status_line(d);
-                notify_status(d->notify, status);
-        }
+        if (d->ready)
+                notify_status_later(d->notify, status_text, d);
 }
 
 /* The bans changed: a new map soon, the state before it, the timer. */
@@ -1363,6 +1377,7 @@ int daemon_run(const DaemonOptions *opts)
         ev_signal_start(d.loop, &d.sigint);
         ev_init(&d.due, due_cb);
         d.due.data = &d;
+        daemon_watch_clock(&d);
         ev_init(&d.save_timer, save_timer_cb);
         d.save_timer.data = &d;
         d.saver = saver_new(&d);

@@ -2,7 +2,9 @@
 /*
  * log: messages to the journal (structured) or to stderr (plain lines).
  *
- * The journal target sends each message with sd_journal_sendv(): MESSAGE,
+ * The journal target sends each message with sd_journal_sendv() (libsystemd
+ * is loaded at the first one, util/sdlib.h; if it cannot be, the message
+ * goes to stderr, as when the journal is gone): MESSAGE,
  * PRIORITY, SYSLOG_IDENTIFIER, and for blocker events MESSAGE_ID,
  * AUTOBLACKLIST_EVENT, AUTOBLACKLIST_ADDRESS, AUTOBLACKLIST_RULE and
  * AUTOBLACKLIST_EXPIRES, so that `journalctl AUTOBLACKLIST_ADDRESS=x` gives
@@ -21,9 +23,9 @@
 #include <stdarg.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
-#include <systemd/sd-journal.h>
 
 #include "util/panic.h"
+#include "util/sdlib.h"
 
 static LogTarget log_target = LOG_TARGET_STDERR;
 int log_max_prio = LOG_INFO;
@@ -240,7 +242,8 @@ static void emit(LogEvent ev, int prio, const LogFields *f, const char *msg)
                                               format_time(f->expires_ms, t, sizeof(t)));
                         iov[n++] = (struct iovec){x, strlen(x)};
                 }
-                if (sd_journal_sendv(iov, (int)n) >= 0)
+                /* libsystemd is loaded at the first message (util/sdlib.h) */
+                if (sdlib_load(NULL) == 0 && SD(sd_journal_sendv)(iov, (int)n) >= 0)
                         return;
                 /* The journal is gone: fall back to stderr for this one. */
         }

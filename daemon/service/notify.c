@@ -10,6 +10,8 @@
  * Every send is non-blocking:
  *   - STATUS is coalesced: at most one every STATUS_INTERVAL_S, the
  *     latest text wins, and one that cannot be sent waits for the next try;
+ *     a change told by notify_status_later() has its text made only when
+ *     it is sent, so a ban per line costs no status line per line;
  *   - READY, RELOADING and STOPPING are never dropped: one that cannot be
  *     sent is queued, in order, and sent again from a timer; a warning
  *     says once that the socket is full, and another what was never sent;
@@ -24,10 +26,11 @@
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <systemd/sd-daemon.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "service/log.h"
 #include "util/util.h"
@@ -44,7 +47,10 @@ struct Notify {
         ev_timer watchdog;
         ev_timer status_timer;
         ev_timer retry;
-        char *pending; /* the status waiting for the rate limit or for room */
+        char *pending;   /* the status waiting for the rate limit or for room */
+        NotifyText text; /* notify_status_later(): makes the status when it is sent */
+        void *text_ctx;
+        bool stale; /* the status changed since pending was made (text makes the new one) */
         char *last;
         ev_tstamp last_sent;
         char *queue[QUEUE_MAX]; /* READY, RELOADING, STOPPING not sent yet, oldest first */
@@ -140,6 +146,18 @@ static void send_status(Notify *n, const char *text)
         n->last_sent = ev_now(n->loop);
 }
 
+/* A change told by notify_status_later() becomes the pending text now that it can be sent. */
+static void make_pending(Notify *n)
+{
+        if (!n->stale)
+                return;
+        n->stale = false;
+        free(n->pending);
+        n->pending = n->text(n->text_ctx);
+        if (n->last && streq(n->last, n->pending))
+                n->pending = mfree(n->pending);
+}
+
 static void retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
         Notify *n = w->data;
@@ -147,6 +165,8 @@ static void retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
         (void)revents;
         if (!flush_queue(n))
                 return;
+        if (!ev_is_active(&n->status_timer))
+                make_pending(n);
         if (n->pending && !ev_is_active(&n->status_timer)) {
                 _cleanup_free_ char *p = n->pending;
                 n->pending = NULL;
@@ -176,6 +196,7 @@ static void status_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
         (void)loop;
         (void)revents;
+        make_pending(n);
         if (n->pending) {
                 _cleanup_free_ char *p = n->pending;
                 n->pending = NULL;
@@ -207,6 +228,33 @@ static void open_socket(Notify *n)
                 log_warn("NOTIFY_SOCKET: socket: %m; systemd is not told how we are");
 }
 
+/* sd_watchdog_enabled(3)'s reading of the environment: WATCHDOG_USEC, for
+   us if WATCHDOG_PID is unset or is our pid.  (Done here so that libsystemd
+   is not loaded for it: util/sdlib.h.) */
+static bool watchdog_usec(uint64_t *usec)
+{
+        const char *s = getenv("WATCHDOG_USEC"), *p = getenv("WATCHDOG_PID");
+        char *end;
+        unsigned long long v;
+
+        if (!s || !*s)
+                return false;
+        if (p && *p) {
+                unsigned long long pid;
+
+                errno = 0;
+                pid = strtoull(p, &end, 10);
+                if (errno || *end || pid != (unsigned long long)getpid())
+                        return false;
+        }
+        errno = 0;
+        v = strtoull(s, &end, 10);
+        if (errno || *end || s[0] == '-')
+                return false;
+        *usec = v;
+        return true;
+}
+
 Notify *notify_new(struct ev_loop *loop)
 {
         Notify *n = xcalloc(1, sizeof(Notify));
@@ -220,7 +268,7 @@ Notify *notify_new(struct ev_loop *loop)
         n->retry.data = n;
         ev_init(&n->watchdog, watchdog_cb);
         n->watchdog.data = n;
-        if (sd_watchdog_enabled(0, &usec) > 0 && usec > 0) {
+        if (watchdog_usec(&usec) && usec > 0) {
                 ev_timer_set(&n->watchdog, 0., (double)usec / 2e6);
                 ev_timer_again(loop, &n->watchdog);
         }
@@ -257,6 +305,7 @@ void notify_ready(Notify *n, const char *status)
                 n->last = xstrdup(status);
                 n->last_sent = ev_now(n->loop);
                 n->pending = mfree(n->pending); /* older than this one */
+                n->stale = false;
         } else
                 send_lifecycle(n, xstrdup("READY=1"));
 }
@@ -282,6 +331,7 @@ void notify_status(Notify *n, const char *status)
 
         if (n->fd < 0)
                 return;
+        n->stale = false; /* this text is newer */
         if (n->last && streq(n->last, status)) {
                 n->pending = mfree(n->pending);
                 return;
@@ -293,6 +343,28 @@ void notify_status(Notify *n, const char *status)
         }
         free(n->pending);
         n->pending = xstrdup(status);
+        if (!ev_is_active(&n->status_timer) && !ev_is_active(&n->retry)) {
+                ev_timer_set(&n->status_timer, MAX(0.0, n->last_sent + STATUS_INTERVAL_S - now), 0.);
+                ev_timer_start(n->loop, &n->status_timer);
+        }
+}
+
+void notify_status_later(Notify *n, NotifyText text, void *ctx)
+{
+        ev_tstamp now = ev_now(n->loop);
+
+        if (n->fd < 0)
+                return;
+        if (now - n->last_sent >= STATUS_INTERVAL_S && !ev_is_active(&n->status_timer) &&
+            !ev_is_active(&n->retry)) {
+                _cleanup_free_ char *status = text(ctx);
+                notify_status(n, status);
+                return;
+        }
+        /* Made when it can be sent: a burst of changes costs one text per interval. */
+        n->text = text;
+        n->text_ctx = ctx;
+        n->stale = true;
         if (!ev_is_active(&n->status_timer) && !ev_is_active(&n->retry)) {
                 ev_timer_set(&n->status_timer, MAX(0.0, n->last_sent + STATUS_INTERVAL_S - now), 0.);
                 ev_timer_start(n->loop, &n->status_timer);

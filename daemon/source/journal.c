@@ -5,7 +5,7 @@
  * One sd_journal handle on the local journal, no match filter (a prefix
  * of SYSLOG_IDENTIFIER such as "postfix-out/" cannot be expressed as a
  * journal match, and reading an entry we do not want costs little), its
- * inotify fd in an ev_io.  Each wake-up calls sd_journal_process() and
+ * inotify fd in an ev_io.  Each wake-up calls SD(sd_journal_process)() and
  * reads to the end in batches; a long catch-up yields to the loop between
  * batches (an ev_idle), so control commands and signals stay responsive.
  * Rotation, vacuuming and a restarted journald show as
@@ -35,6 +35,7 @@
 #include <time.h>
 
 #include "source/source.h"
+#include "util/sdlib.h"
 #include "util/util.h"
 
 #define BATCH 4096 /* entries per loop turn while catching up */
@@ -282,8 +283,8 @@ static void read_fields(sd_journal *j, Entry *e)
         memset(&e->f, 0, sizeof(e->f));
         e->msg = e->message_id = e->transport = e->n_dropped = e->syslog_pid = NULL;
         e->msg_len = e->id_len = 0;
-        SD_JOURNAL_FOREACH_DATA(j, data, len)
-        {
+        /* SD_JOURNAL_FOREACH_DATA, through the loaded library */
+        for (SD(sd_journal_restart_data)(j); SD(sd_journal_enumerate_available_data)(j, &data, &len) > 0;) {
                 const char *d = data;
                 switch (d[0]) {
                 case 'M':
@@ -406,7 +407,7 @@ static void handle_entry(Journal *jr)
         }
         if (!e.msg)
                 return;
-        (void)sd_journal_get_realtime_usec(jr->j, &usec);
+        (void)SD(sd_journal_get_realtime_usec)(jr->j, &usec);
         jr->stats.records++;
         /* The session key: journald's _PID (the kernel's word), else the program's SYSLOG_PID. */
         if (parse_uint(e.f.pid ? e.f.pid : e.syslog_pid ? e.syslog_pid : "", INT32_MAX, &pid) < 0)
@@ -423,10 +424,11 @@ static void handle_entry(Journal *jr)
 static bool read_batch(Journal *jr, size_t max)
 {
         for (size_t i = 0; i < max; i++) {
-                int r = sd_journal_next(jr->j);
+                int r = SD(sd_journal_next)(jr->j);
                 if (r <= 0)
                         return false;
-                if (jr->start_cursor && !jr->read_one && sd_journal_test_cursor(jr->j, jr->start_cursor) > 0)
+                if (jr->start_cursor && !jr->read_one &&
+                    SD(sd_journal_test_cursor)(jr->j, jr->start_cursor) > 0)
                         continue; /* read before the restart */
                 jr->read_one = true;
                 handle_entry(jr);
@@ -457,7 +459,7 @@ static void io_cb(struct ev_loop *loop, ev_io *w, int revents)
 
         (void)loop;
         (void)revents;
-        r = sd_journal_process(jr->j);
+        r = SD(sd_journal_process)(jr->j);
         if (r == SD_JOURNAL_NOP)
                 return;
         journal_poll_now(jr);
@@ -466,10 +468,14 @@ static void io_cb(struct ev_loop *loop, ev_io *w, int revents)
 int journal_new(Journal **out, struct ev_loop *loop, const JournalTrust *trust, const JournalOps *ops,
                 void *ctx)
 {
-        Journal *jr = xcalloc(1, sizeof(Journal));
+        Journal *jr;
         int r;
 
-        r = sd_journal_open(&jr->j, SD_JOURNAL_LOCAL_ONLY | SD_JOURNAL_SYSTEM);
+        r = sdlib_load(NULL);
+        if (r < 0)
+                return r;
+        jr = xcalloc(1, sizeof(Journal));
+        r = SD(sd_journal_open)(&jr->j, SD_JOURNAL_LOCAL_ONLY | SD_JOURNAL_SYSTEM);
         if (r < 0) {
                 free(jr);
                 return r;
@@ -479,7 +485,7 @@ int journal_new(Journal **out, struct ev_loop *loop, const JournalTrust *trust, 
         jr->ctx = ctx;
         journal_set_trust(jr, trust);
         /* MESSAGE may be long; journald itself keeps at most 48 KiB a line by default */
-        (void)sd_journal_set_data_threshold(jr->j, 65536);
+        (void)SD(sd_journal_set_data_threshold)(jr->j, 65536);
         *out = jr;
         return 0;
 }
@@ -503,7 +509,7 @@ Journal *journal_free(Journal *jr)
                 ev_io_stop(jr->loop, &jr->io);
                 ev_idle_stop(jr->loop, &jr->more);
         }
-        sd_journal_close(jr->j);
+        SD(sd_journal_close)(jr->j);
         journal_trust_clear(&jr->trust);
         free(jr->start_cursor);
         free(jr);
@@ -515,25 +521,25 @@ int journal_start(Journal *jr, const char *cursor, uint64_t since_us)
         int r;
 
         if (cursor) {
-                r = sd_journal_seek_cursor(jr->j, cursor);
+                r = SD(sd_journal_seek_cursor)(jr->j, cursor);
                 if (r < 0)
                         return r;
                 jr->start_cursor = xstrdup(cursor);
         } else if (since_us) {
-                r = sd_journal_seek_realtime_usec(jr->j, since_us);
+                r = SD(sd_journal_seek_realtime_usec)(jr->j, since_us);
                 if (r < 0)
                         return r;
         } else {
-                r = sd_journal_seek_tail(jr->j);
+                r = SD(sd_journal_seek_tail)(jr->j);
                 if (r < 0)
                         return r;
                 /* position on the last entry, so that next() gives only new ones */
-                r = sd_journal_previous(jr->j);
+                r = SD(sd_journal_previous)(jr->j);
                 if (r < 0)
                         return r;
                 if (r > 0) {
                         char *c = NULL;
-                        if (sd_journal_get_cursor(jr->j, &c) >= 0) {
+                        if (SD(sd_journal_get_cursor)(jr->j, &c) >= 0) {
                                 jr->start_cursor = xstrdup(c);
                                 free(c);
                         }
@@ -541,7 +547,7 @@ int journal_start(Journal *jr, const char *cursor, uint64_t since_us)
         }
         if (!jr->loop)
                 return 0;
-        r = sd_journal_get_fd(jr->j);
+        r = SD(sd_journal_get_fd)(jr->j);
         if (r < 0)
                 return r;
         ev_io_init(&jr->io, io_cb, r, EV_READ);
@@ -566,7 +572,7 @@ char *journal_cursor(Journal *jr)
 
         if (!jr->read_one)
                 return jr->start_cursor ? xstrdup(jr->start_cursor) : NULL;
-        if (sd_journal_get_cursor(jr->j, &c) < 0)
+        if (SD(sd_journal_get_cursor)(jr->j, &c) < 0)
                 return jr->start_cursor ? xstrdup(jr->start_cursor) : NULL;
         {
                 char *copy = xstrdup(c);

@@ -82,6 +82,38 @@ static inline const char *find_space(const char *p, const char *end)
 #endif
         return memchr(p, ' ', (size_t)(end - p));
 }
+/*
+ * How many digits start p, if fewer than 8 and p has 8 bytes to read (a
+ * pid is a few digits and a ']'); 8 otherwise, for the plain loop.  In a
+ * word less '0' from each byte, a digit is a byte of 0..9: the first
+ * other byte has its high bit set in w or in w + 0x76 (borrows and carries
+ * run only upward, from bytes past it).
+ */
+static inline size_t pid_digits(const char *p, const char *end)
+{
+        uint64_t w, nd;
+
+        if (end - p < 8)
+                return 8;
+        memcpy(&w, p, 8);
+        w -= 0x3030303030303030ULL;
+        nd = (w | (w + 0x7676767676767676ULL)) & 0x8080808080808080ULL;
+        return nd ? (size_t)__builtin_ctzll(nd) >> 3 : 8;
+}
+
+/* The value of the 1 to 7 digits at p (8 bytes readable): the digits to the top of a word, then pairwise sums. */
+static inline uint32_t pid_value(const char *p, size_t n)
+{
+        uint64_t w;
+
+        memcpy(&w, p, 8);
+        w <<= 64 - 8 * n; /* zero bytes below: leading zeros */
+        w = ((w & 0x0F0F0F0F0F0F0F0FULL) * 2561) >> 8;
+        w = ((w & 0x00FF00FF00FF00FFULL) * 6553601) >> 16;
+        w = ((w & 0x0000FFFF0000FFFFULL) * 42949672960001ULL) >> 32;
+        return (uint32_t)w;
+}
+
 static inline bool is_upper(char c) { return c >= 'A' && c <= 'Z'; }
 static inline bool is_lower(char c) { return c >= 'a' && c <= 'z'; }
 
@@ -501,9 +533,13 @@ int logline_parse_at(const char *line, size_t len, int64_t now_ms, LogLine *out)
         out->tag_len = (size_t)(p - tag);
         if (*p == '[') {
                 uint32_t v = 0; /* wraps beyond 9 digits, which give 0 anyway */
-                /* one pass for the digits and their value (as parse_pid(): 0 beyond 9 digits) */
-                for (q = p + 1; q < end && is_digit(*q); q++)
-                        v = v * 10 + (uint32_t)(*q - '0');
+                size_t nd = pid_digits(p + 1, end);
+                if (nd < 8) { /* the digits, and the byte after them, were read in one word */
+                        q = p + 1 + nd;
+                        v = nd ? pid_value(p + 1, nd) : 0;
+                } else /* one pass for the digits and their value (as parse_pid(): 0 beyond 9 digits) */
+                        for (q = p + 1; q < end && is_digit(*q); q++)
+                                v = v * 10 + (uint32_t)(*q - '0');
                 if (q == p + 1 || q >= end || *q != ']')
                         return -EINVAL;
                 out->pid = q - p - 1 <= 9 ? (int32_t)v : 0;

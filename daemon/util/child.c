@@ -6,7 +6,7 @@
  * fills, a timeout that kills the group), for programs and for forked
  * copies of the daemon that do long work off the loop.  Security: argv
  * comes from the config (trusted) and runs without a shell; the child
- * gets stdin from /dev/null and no descriptor of ours but the pipe (every
+ * gets stdin from /dev/null (or a file the caller names) and no descriptor of ours but the pipe (every
  * other one is close-on-exec).
  */
 #include "util/child.h"
@@ -27,6 +27,11 @@ extern char **environ;
 
 int spawn_piped(char *const *argv, pid_t *pid, int *out_fd)
 {
+        return spawn_piped_in(argv, "/dev/null", pid, out_fd);
+}
+
+int spawn_piped_in(char *const *argv, const char *stdin_path, pid_t *pid, int *out_fd)
+{
         posix_spawn_file_actions_t fa;
         posix_spawnattr_t attr;
         sigset_t none, all;
@@ -35,7 +40,7 @@ int spawn_piped(char *const *argv, pid_t *pid, int *out_fd)
         if (pipe2(pipefd, O_CLOEXEC) < 0)
                 return -errno;
         posix_spawn_file_actions_init(&fa);
-        posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+        posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, stdin_path, O_RDONLY | O_NOFOLLOW, 0);
         posix_spawn_file_actions_adddup2(&fa, pipefd[1], STDOUT_FILENO);
         posix_spawn_file_actions_adddup2(&fa, pipefd[1], STDERR_FILENO);
         posix_spawnattr_init(&attr);
@@ -245,12 +250,18 @@ static void run_watch(ChildRun *c, pid_t pid, int fd, uint64_t timeout_ms, size_
 
 int child_run_exec(ChildRun *c, char *const *argv, uint64_t timeout_ms, size_t max_out)
 {
+        return child_run_exec_in(c, argv, "/dev/null", timeout_ms, max_out);
+}
+
+int child_run_exec_in(ChildRun *c, char *const *argv, const char *stdin_path, uint64_t timeout_ms,
+                      size_t max_out)
+{
         pid_t pid;
         int fd, r;
 
         if (c->pid > 0)
                 return -EBUSY;
-        r = spawn_piped(argv, &pid, &fd);
+        r = spawn_piped_in(argv, stdin_path, &pid, &fd);
         if (r < 0)
                 return r;
         run_watch(c, pid, fd, timeout_ms, max_out);

@@ -21,6 +21,8 @@
  * 0, or -errno.
  */
 int spawn_piped(char *const *argv, pid_t *pid, int *out_fd);
+/* The same with stdin from the file stdin_path (opened O_NOFOLLOW; a missing one fails the child). */
+int spawn_piped_in(char *const *argv, const char *stdin_path, pid_t *pid, int *out_fd);
 
 /*
  * Run argv (no shell), wait for it at most timeout_ms, and return its
@@ -65,6 +67,9 @@ ChildRun *child_run_new(struct ev_loop *loop, ChildDoneFn done, void *ctx);
 ChildRun *child_run_free(ChildRun *c);
 /* 0, -EBUSY (a child runs), or -errno (it could not start). */
 int child_run_exec(ChildRun *c, char *const *argv, uint64_t timeout_ms, size_t max_out);
+/* child_run_exec with stdin from the file stdin_path (postmap -i reads its entries there). */
+int child_run_exec_in(ChildRun *c, char *const *argv, const char *stdin_path, uint64_t timeout_ms,
+                      size_t max_out);
 int child_run_fork(ChildRun *c, ChildFn fn, void *fn_ctx, uint64_t timeout_ms, size_t max_out);
 /* Kill the child under way and its group now; done is not called. */
 void child_run_stop(ChildRun *c);

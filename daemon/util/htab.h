@@ -4,10 +4,11 @@
 /*
  * An index from a key to a uint32_t entry number, by open addressing with
  * linear probing.  The entries themselves live in the caller's storage;
- * the table holds only their numbers (4 bytes a slot), and asks the
- * caller for an entry's hash and key comparison through HTabOps.  Removal
- * shifts later entries back, so there are no tombstones and lookups stay
- * short however many removals happen.
+ * a slot holds an entry's number and 32 bits of its hash (8 bytes), so a
+ * probe compares keys (HTabOps.equal, a walk into the caller's storage)
+ * only when the hash bits agree, and growing or removing never needs an
+ * entry's hash again.  Removal shifts later entries back, so there are no
+ * tombstones and lookups stay short however many removals happen.
  */
 
 #include <stdbool.h>
@@ -21,9 +22,14 @@ typedef struct HTabOps {
         bool (*equal)(const void *ctx, uint32_t entry, const void *key);
 } HTabOps;
 
+typedef struct HTabSlot {
+        uint32_t entry; /* entry + 1; 0 is empty */
+        uint32_t hash;  /* the hash's low 32 bits: the home slot, and a filter */
+} HTabSlot;
+
 typedef struct HTab {
-        uint32_t *slots; /* entry + 1; 0 is empty */
-        size_t mask;     /* slots - 1; slots is a power of two */
+        HTabSlot *slots;
+        size_t mask; /* slots - 1; slots is a power of two */
         size_t count;
         const HTabOps *ops;
         const void *ctx;

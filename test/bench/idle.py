@@ -16,10 +16,13 @@ the state save, STATUS) are over.  The two daemons idle side by side, over the
 same seconds.  Target (issue 15): 0 switches without a
 watchdog; one per half watchdog period with one.  Figures, not pass/fail.
 
-libev itself wakes every 59.743 s (MAX_BLOCKTIME in ev.c, a constant of the
-library, there to notice clock jumps) when no timer is due sooner: so 60 s
-without a watchdog count 0 or 1 wake-up, depending on where that falls.  On
-a busy machine a wake-up may also be preempted (an involuntary switch).
+libev wakes every 59.743 s (MAX_BLOCKTIME in ev.c) to look for clock jumps
+unless it has a timerfd for that, which libev 4.33 makes at the first
+ev_periodic_start; the daemon starts its expiry periodic once at the start
+for that reason (daemon_watch_clock() in daemon.c), so without a watchdog
+an idle daemon sleeps in one epoll_wait (strace shows a timeout of
+1500001070 ms, MAX_BLOCKTIME2).  On a busy machine a wake-up may also be
+preempted (an involuntary switch).
 """
 
 import argparse

@@ -16,7 +16,7 @@ import unittest
 
 import harness
 import journalns
-from harness import DaemonTest, wait_until
+from harness import DaemonTest, sasl_fail, wait_until
 
 SENDER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "journal_sender.py")
 
@@ -179,6 +179,32 @@ class JournalSource(DaemonTest):
         send(sasl_msg("192.0.2.102"))
         wait_until(lambda: self.hits() == 3, timeout=10, what="the hit after journald's restart")
         self.assertEqual(env.proc.poll(), None)
+
+    def test_libsystemd_is_loaded_only_for_the_journal(self):
+        # libsystemd and what it drags in (libgcrypt, liblzma, libzstd, liblz4:
+        # about 0.9 MB resident) are mapped only by the journal's users.
+        def maps_libsystemd(env):
+            with open("/proc/%d/maps" % env.proc.pid) as f:
+                return "libsystemd.so" in f.read()
+
+        env = self.env
+        env.start()
+        send(*[sasl_msg("203.0.113.62")] * 3)
+        wait_until(lambda: env.postmap_q("203.0.113.62"), timeout=10, what="the ban in the map")
+        self.assertTrue(maps_libsystemd(env), "the journal source works without libsystemd mapped?")
+        env.stop()
+        env.write_config(log_source="file", log_file=env.log, log_target="stderr")
+        open(env.log, "w").close()
+        env.start()
+        env.append(*[sasl_fail("203.0.113.63")] * 3)
+        wait_until(lambda: env.postmap_q("203.0.113.63"), timeout=10, what="the ban from the file")
+        self.assertFalse(maps_libsystemd(env), "a daemon following a file, logging to stderr, maps libsystemd")
+        env.stop()
+        env.write_config(log_target="journal")
+        env.start()
+        env.append(*[sasl_fail("203.0.113.64")] * 3)
+        wait_until(lambda: env.postmap_q("203.0.113.64"), timeout=10, what="the ban from the file")
+        self.assertTrue(maps_libsystemd(env), "a daemon logging to the journal does not map libsystemd")
 
     def test_auto_picks_the_file_when_it_exists_and_the_journal_otherwise(self):
         env = self.env

@@ -43,11 +43,14 @@ static const struct {
         {"postfix/postscreen", "^PREGREET \\d+ after [0-9.]+ from \\[<ADDR>\\]"},            /* 3 */
         {"*", "^(?i)anything <ADDR>"},                                                      /* 4: no literals */
         {"postfix*/smtpd", "^lost connection after [A-Z]+ from x\\[<ADDR>\\]"},              /* 5 */
-        {"postfix*/smtpd", "^(?:NOQUEUE|\\w+): reject: RCPT from [^[]*\\[<ADDR>\\]: 554 "}, /* 6: shares 0's literal */
+        /* 6: shares 0's literal, and has a second one of 8 bytes or more, which is checked too */
+        {"postfix*/smtpd", "^(?:NOQUEUE|\\w+): reject: RCPT from [^[]*\\[<ADDR>\\]: 554 5\\.7\\.1"},
         /* 7: the queue-id form: ": lost connection after " is compared right after the leading word */
         {"postfix*/smtpd", "^(?:NOQUEUE|[0-9A-Za-z]+): lost connection after [A-Z]+ from x\\[<ADDR>\\]"},
         /* 8: not that form ([a-z]* can be empty): searched anywhere */
         {"postfix*/smtpd", "^(?:[a-z]*|X): gone x\\[<ADDR>\\]"},
+        /* 9: after the first literal, a short one (" from=<", 7 bytes) is left to PCRE2 */
+        {"postfix/pickup", "^uid=\\d+ from=<[^>]*> a long literal <ADDR>"},
 };
 
 static const struct {
@@ -80,6 +83,9 @@ static const struct {
         {"postfix/smtpd", ": gone x[192.0.2.1]", "4,8"},
         {"postfix/smtpd", "abc: gone x[192.0.2.1]", "4,8"},
         {"postfix/smtpd", "abc: went x[192.0.2.1]", "4"},
+        {"postfix/pickup", "uid=0 from=<a> a long literal 192.0.2.1", "4,9"},
+        {"postfix/pickup", "uid=0 frm=<a> a long literal 192.0.2.1", "4,9"}, /* PCRE2 says no */
+        {"postfix/pickup", "uid=0 from=<a> a short one 192.0.2.1", "4"},
 };
 
 int main(void)

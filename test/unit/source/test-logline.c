@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
+#include <errno.h>
 #include <stdlib.h>
 #include <time.h>
 
 #include "check.h"
 #include "source/logline.h"
+#include "util/util.h"
 
 /* The clock of every case: 2026-12-01T10:00:00Z (TZ=UTC unless a case says). */
 #define NOW 1796119200000LL
@@ -169,6 +171,44 @@ int main(void)
                         CHECK(logline_parse(line, (size_t)(len - 3 - (pid ? 4 : 0)), &ll) < 0,
                               "cut tag of length %zu", n);
                 }
+        }
+        /*
+         * Pids of 1 to 12 digits (leading zeros too), each followed by every
+         * byte value, and cut at every length: as the plain rule says (the
+         * digits' value, 0 beyond 9 digits; a ']' and a ':' must follow), in
+         * buffers of the line's size (ASan sees any read past them).
+         */
+        {
+                static const char *const pids[] = {"7",        "42",        "123",        "0",
+                                                   "007",      "65535",     "1234567",    "99999999",
+                                                   "12345678", "123456789", "4294967297", "000000000001"};
+                for (size_t i = 0; i < ELEMENTSOF(pids); i++)
+                        for (unsigned c = 0; c < 2 * 256 + 1; c++) {
+                                char line[96];
+                                /* "[PID]: m", and "[PID" with one byte and ": m" or "]: m" after it */
+                                int len = c == 512 ? snprintf(line, sizeof(line),
+                                                              "Nov 30 10:00:01 mx smtpd[%s]: m", pids[i])
+                                                   : snprintf(line, sizeof(line),
+                                                              "Nov 30 10:00:01 mx smtpd[%s%c%s: m", pids[i],
+                                                              (char)(c % 256), c < 256 ? "" : "]");
+                                size_t nd = 0; /* the digits after '[' (the byte after the pid may be one) */
+                                uint32_t v = 0;
+                                for (; line[25 + nd] >= '0' && line[25 + nd] <= '9'; nd++)
+                                        v = v * 10 + (uint32_t)(line[25 + nd] - '0');
+                                for (size_t cut = 24; cut <= (size_t)len; cut++) {
+                                        char *b = xmemdup(line, cut);
+                                        LogLine ll;
+                                        int r = logline_parse(b, cut, &ll);
+                                        /* "...smtpd[" is 25 bytes; then the digits, ']' and ':' */
+                                        bool ok = cut >= 25 + nd + 2 && line[25 + nd] == ']' &&
+                                                  line[26 + nd] == ':';
+                                        if (r != (ok ? 0 : -EINVAL) ||
+                                            (ok && ll.pid != (nd <= 9 ? (int32_t)v : 0)))
+                                                CHECK(false, "'%.*s': got %d pid %d", (int)cut, line, r,
+                                                      r ? 0 : ll.pid);
+                                        free(b);
+                                }
+                        }
         }
         /* Binary bytes and NULs: no crash, no read past the end. */
         {

@@ -3,6 +3,7 @@
 #include <errno.h>
 
 #include "check.h"
+#include "util/alloc.h"
 #include "util/str.h"
 
 int main(void)
@@ -55,6 +56,44 @@ int main(void)
                 CHECK(strv_length(c) == 2 && c[0] != src[0] && streq(c[1], "bc"), "strv_copy is deep");
                 strv_free(c);
                 CHECK_INT(strv_length(NULL), 0, "strv_length(NULL)");
+        }
+        {
+                /* alnum_span: the leading [0-9A-Za-z] run, each in a buffer of its size */
+                static const struct {
+                        const char *in;
+                        size_t want;
+                } cases[] = {
+                        {"", 0},
+                        {"4B2C1A0F3E: client=x", 10},
+                        {"NOQUEUE: reject", 7},
+                        {"warning", 7},
+                        {"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", 62},
+                        {"abcdefghijklmnop", 16},
+                        {"abcdefghijklmnopq:", 17},
+                        {":x", 0},
+                        {"@[`{/:", 0}, /* the bytes next to the ranges */
+                        {"Z9z\xe1", 3},
+                };
+                for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                        size_t n = strlen(cases[i].in);
+                        char *b = xmemdup(cases[i].in, n ? n : 1);
+                        CHECK(alnum_span(b, n) == cases[i].want, "alnum_span(\"%s\"): got %zu want %zu",
+                              cases[i].in, alnum_span(b, n), cases[i].want);
+                        free(b);
+                }
+                /* every byte value, at every place of a 40-byte run */
+                for (unsigned c = 0; c < 256; c++) {
+                        bool word =
+                                (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+                        for (size_t at = 0; at < 40; at++) {
+                                char b[40];
+                                memset(b, 'q', sizeof(b));
+                                b[at] = (char)c;
+                                if (alnum_span(b, sizeof(b)) != (word ? sizeof(b) : at))
+                                        CHECK(false, "alnum_span: byte %u at %zu: got %zu", c, at,
+                                              alnum_span(b, sizeof(b)));
+                        }
+                }
         }
         return check_done();
 }
