@@ -60,6 +60,10 @@ static void client_free(ControlClient *cl)
 
         ev_io_stop(c->loop, &cl->io);
         ev_timer_stop(c->loop, &cl->timer);
+        /* A forked child of ours (a map render, a state save) may hold a
+           copy of this descriptor until it exits; close() alone would leave
+           the client waiting that long for the end of its answer. */
+        (void)shutdown(cl->fd, SHUT_RDWR);
         close(cl->fd);
         buf_free(&cl->in);
         buf_free(&cl->out);

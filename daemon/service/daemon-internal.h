@@ -75,6 +75,8 @@ typedef struct Daemon {
         ev_timer save_timer;
         ev_tstamp save_due;         /* when the armed save_timer fires; 0: not armed */
         bool bans_dirty;            /* bans changed since the state was saved */
+        struct Saver *saver;        /* writes the state file in a child (saver.h) */
+        bool held_render;           /* a render ran while the state was behind */
         /* Flushes wait for a written generation (backends_written()) at
            least as new as their own change. */
         FlushWaiter *flushes;
@@ -98,6 +100,8 @@ typedef struct Daemon {
 
 /* daemon.c */
 void daemon_bans_changed(Daemon *d);
+bool daemon_state_behind(const Daemon *d);
+void daemon_schedule_save(Daemon *d, double within);
 /* Tell systemd the new STATUS= line (once ready). */
 void daemon_status_changed(Daemon *d);
 /* The backends must show a change (now: skip the debounce); returns the generation that will. */

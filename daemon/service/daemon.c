@@ -15,11 +15,13 @@
  * logged-in smtpd session (session.c) are not counted.
  *
  * Invariant: a ban is written to the map only after it is in the state
- * file.  The state is saved when the map writer renders, if the bans
- * changed; if that save fails, the render leaves out every active ban
- * that the last good save does not hold (unbans and expiries still go
- * through), and the save is retried with backoff.  So a kill -9 can never
- * leave a ban in the map that a restart would drop.
+ * file.  The state is saved by a child (saver.c) soon after the bans
+ * change, so that the save has normally ended when the map writer
+ * renders; while it is under way, or if it failed, the render leaves out
+ * every active ban that the last good save does not hold (unbans and
+ * expiries still go through), and the end of the save (or its retry,
+ * with backoff) asks for the write that shows them.  So a kill -9 can
+ * never leave a ban in the map that a restart would drop.
  *
  * Readiness: READY=1 comes when the rules are loaded, the log is followed
  * and the first map write has ended, in success or failure, or after
@@ -49,6 +51,7 @@
 #include "backend/fleet.h"
 #include "service/log.h"
 #include "service/postconf.h"
+#include "service/saver.h"
 #include "service/sources.h"
 #include "service/state.h"
 #include "util/util.h"
@@ -59,9 +62,6 @@
    re-reads at most that much). */
 #define SAVE_BANS_S 2.0
 #define SAVE_POSITION_S 60.0
-#define SAVE_LOG_MIN (1u << 20) /* a change log this small is never worth a snapshot */
-#define SAVE_RETRY_MIN_S 1.0
-#define SAVE_RETRY_MAX_S 60.0
 #define READY_WAIT_S 5.0
 
 /* --- configuration ------------------------------------------------------ */
@@ -319,119 +319,19 @@ static const PolicyOps policy_ops = {policy_key, policy_reach, policy_admin};
 
 /* --- state -------------------------------------------------------------- */
 
-/* The bans of v[0..n) are in the state file now, as they stand. */
-static void set_saved(Daemon *d, const Ban **v, size_t n)
-{
-        for (size_t i = 0; i < n; i++)
-                policy_mark_saved(d->policy, v[i]);
-}
-
 static void schedule_save(Daemon *d, double within);
 
-static void fill_ban(Daemon *d, StateBan *sb, const Ban *b)
-{
-        sb->addr = b->addr;
-        sb->plen = b->plen;
-        snprintf(sb->rule, sizeof(sb->rule), "%s", names_get(d->names, b->rule));
-        sb->active = b->active;
-        sb->manual = b->manual;
-        sb->count = b->count;
-        sb->hits = b->hits;
-        sb->first_hit_ms = b->first_hit_ms;
-        sb->last_hit_ms = b->last_hit_ms;
-        sb->banned_ms = b->banned_ms;
-        sb->expires_ms = b->expires_ms;
-        if (b->remote)
-                snprintf(sb->origin, sizeof(sb->origin), "%s", names_get(d->names, b->origin));
-}
+/* The state file may not hold every active ban: a save is due, under way, or failed. */
+bool daemon_state_behind(const Daemon *d) { return d->bans_dirty || saver_busy(d->saver); }
+
+void daemon_schedule_save(Daemon *d, double within) { schedule_save(d, within); }
 
 /*
- * Save the state: the bans that changed since the last save, appended to
- * the change log in one fdatasync'ed batch, so that a ban costs what it
- * changed, not the whole file (89 MB at 1,000,000 bans).  A full snapshot
- * when there is none yet (the first save after a start), after a failed
- * save (the log's tail is then unknown), or once the log has grown past
- * the snapshot's size: so a change costs O(1) amortised, and loading
- * reads at most twice the snapshot.  A save that has nothing new to say
- * (no change, the same positions) writes nothing.
+ * How soon a save follows a change of bans: within half the map's
+ * debounce, so that the save (in a child: saver.c) has ended when the
+ * write renders, and the bans of one batch share one save.
  */
-static int save_state(Daemon *d)
-{
-        State st = {0};
-        _cleanup_free_ const Ban **v = NULL;
-        _cleanup_free_ BanChange *c = NULL;
-        size_t n = 0, n_c = 0;
-        bool full = !d->snap_ok || d->log_bytes > MAX(d->snap_bytes, SAVE_LOG_MIN);
-        int r;
-
-        st.position = source_position(d->source);
-        if (st.position)
-                st.source = xstrdup(source_kind(d->source));
-        /* which map holds our block: a start with another access_map cleans it */
-        st.map = backends_state_key(d->backends);
-        if (full) {
-                n = policy_list(d->policy, false, &v);
-                for (size_t i = 0; i < n; i++)
-                        fill_ban(d, state_add_ban(&st), v[i]);
-                r = state_save_snapshot(d->cfg->state_file, &st, &d->snap_hash, &d->snap_bytes);
-                if (r == 0) {
-                        policy_clear_changes(d->policy);
-                        d->log_bytes = 0;
-                        d->snap_ok = true;
-                }
-        } else {
-                n_c = policy_take_changes(d->policy, &c);
-                if (!n_c && (d->saved_position && st.position ? streq(d->saved_position, st.position)
-                                                               : d->saved_position == st.position)) {
-                        r = 0; /* nothing new */
-                        goto saved;
-                }
-                for (size_t i = 0; i < n_c; i++) {
-                        if (c[i].ban)
-                                fill_ban(d, state_add_ban(&st), c[i].ban);
-                        else
-                                state_add_gone(&st, &c[i].addr, c[i].plen);
-                }
-                r = state_append(d->cfg->state_file, d->snap_hash, &st, &d->log_bytes);
-                if (r < 0)
-                        d->snap_ok = false; /* the retry writes it all */
-        }
-        if (r < 0) {
-                snprintf(d->save_error, sizeof(d->save_error), "%s", strerror(-r));
-                /* Said once; the retries are quiet until one works. */
-                if (!d->save_failing)
-                        log_err("%s: cannot save the state: %s; new bans stay out of the map until it "
-                                "is saved; retrying",
-                                d->cfg->state_file, d->save_error);
-                else
-                        d->save_backoff_s = MIN(d->save_backoff_s * 2, SAVE_RETRY_MAX_S);
-                d->save_failing = true;
-                if (!d->stopping)
-                        schedule_save(d, d->save_backoff_s);
-                goto out;
-        }
-saved:
-        if (full)
-                set_saved(d, v, n);
-        else
-                for (size_t i = 0; i < n_c; i++)
-                        if (c[i].ban)
-                                policy_mark_saved(d->policy, c[i].ban);
-        free(d->saved_position);
-        d->saved_position = st.position ? xstrdup(st.position) : NULL;
-        d->bans_dirty = false;
-        if (d->save_failing) {
-                d->save_failing = false;
-                d->save_backoff_s = SAVE_RETRY_MIN_S;
-                d->save_error[0] = '\0';
-                log_notice("%s: the state is saved again; the bans held back go to the map", d->cfg->state_file);
-                if (d->backends)
-                        (void)daemon_map_request(d, false);
-        }
-out:
-        state_clear(&st);
-        return r;
-}
+static double save_soon(const Daemon *d) { return MIN(SAVE_BANS_S, (double)d->cfg->debounce_ms / 2000.0); }
 
 static void save_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
@@ -440,7 +340,7 @@ static void save_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
         (void)loop;
         (void)revents;
         d->save_due = 0;
-        (void)save_state(d);
+        saver_start(d->saver);
 }
 
 /* Save within `within` seconds (sooner if a save is already due sooner). */
@@ -504,6 +404,9 @@ static void restore_bans(Daemon *d, const State *st, int64_t now)
         if (st->n_bans)
                 log_info("%s: restored %zu bans (and %zu ended ones, remembered for repeat offenders)",
                          d->cfg->state_file, active, remembered);
+        /* They come from the file, and the first save is a full one: not
+           changes to list on the loop at that save (1,000,000 of them). */
+        policy_clear_changes(d->policy);
 }
 
 /* --- bans and the map --------------------------------------------------- */
@@ -590,7 +493,7 @@ void daemon_bans_changed(Daemon *d)
         d->bans_dirty = true;
         daemon_arm_due(d);
         (void)daemon_map_request(d, false);
-        schedule_save(d, SAVE_BANS_S);
+        schedule_save(d, save_soon(d));
         daemon_status_changed(d);
 }
 
@@ -625,16 +528,23 @@ const char *daemon_never_ban(const Daemon *d, const Addr *net, unsigned plen)
 
 /*
  * On the loop, right before the fork that renders b: the state holds
- * every ban before a map does (if it cannot be saved, the bans it does
- * not hold wait).
+ * every ban before a map does.  If it is behind (a save is due or under
+ * way, or failing), the render holds back the bans it does not hold, and
+ * the end of the save asks for the write that shows them.
  */
 static void prepare(void *ctx, BanBackend *b)
 {
         Daemon *d = ctx;
 
         (void)b;
-        if (d->bans_dirty)
-                (void)save_state(d);
+        /* The last write at a stop shows every ban: nothing follows it to wait for a child. */
+        if (d->stopping && daemon_state_behind(d))
+                (void)saver_save_sync(d->saver);
+        else if (daemon_state_behind(d)) {
+                saver_before_render(d->saver);
+                /* still behind, unless there was nothing new to save */
+                d->held_render |= daemon_state_behind(d);
+        }
 }
 
 /* A ban to lift, as plan notes it for the loop: Addr, plen, why, NUL. */
@@ -657,7 +567,7 @@ static void plan(void *ctx, BanBackend *b, BackendEmit emit, void *emit_ctx, Buf
 
         policy_plan_start(d->policy, &it,
                           backend_type_of(b)->flags & BACKEND_EXACT ? POLICY_PLAN_HOSTS : POLICY_PLAN_ACCESS,
-                          d->bans_dirty);
+                          daemon_state_behind(d));
         while (policy_plan_next(&it, &e)) {
                 char key[CIDR_STRLEN];
 
@@ -719,7 +629,7 @@ static void lift_noted(void *ctx, BanBackend *b, const char *data, size_t len)
                 data = nul + 1;
         }
         if (n_lift)
-                (void)save_state(d);
+                saver_start(d->saver);
 }
 
 /*
@@ -1330,6 +1240,7 @@ static const ControlOps control_ops = {daemon_command};
 
 static void daemon_done(Daemon *d)
 {
+        d->saver = saver_free(d->saver);
         if (d->loop) {
                 ev_timer_stop(d->loop, &d->save_timer);
                 ev_timer_stop(d->loop, &d->ready_timer);
@@ -1469,7 +1380,7 @@ int daemon_run(const DaemonOptions *opts)
         daemon_watch_clock(&d);
         ev_init(&d.save_timer, save_timer_cb);
         d.save_timer.data = &d;
-        d.save_backoff_s = SAVE_RETRY_MIN_S;
+        d.saver = saver_new(&d);
         ev_timer_init(&d.ready_timer, ready_timer_cb, READY_WAIT_S, 0.);
         d.ready_timer.data = &d;
 
@@ -1503,7 +1414,7 @@ int daemon_run(const DaemonOptions *opts)
         ev_run(d.loop, 0);
 
         d.snap_ok = false; /* a stopped daemon leaves one whole file, without a log */
-        if (save_state(&d) < 0)
+        if (saver_save_sync(d.saver) < 0)
                 log_err("%s: the bans since the last good save are lost at this stop", d.cfg->state_file);
         {
                 _cleanup_buf_ Buf b = {0};
