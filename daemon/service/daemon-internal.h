@@ -77,6 +77,7 @@ typedef struct Daemon {
         bool bans_dirty;            /* bans changed since the state was saved */
         struct Saver *saver;        /* writes the state file in a child (saver.h) */
         bool held_render;           /* a render ran while the state was behind */
+        bool map_after_save;        /* bans changed: the map is asked for once a save holds them */
         /* Flushes wait for a written generation (backends_written()) at
            least as new as their own change. */
         FlushWaiter *flushes;
@@ -102,6 +103,7 @@ typedef struct Daemon {
 void daemon_bans_changed(Daemon *d);
 bool daemon_state_behind(const Daemon *d);
 void daemon_schedule_save(Daemon *d, double within);
+void daemon_map_after_save(Daemon *d);
 /* Tell systemd the new STATUS= line (once ready). */
 void daemon_status_changed(Daemon *d);
 /* The backends must show a change (now: skip the debounce); returns the generation that will. */

@@ -326,12 +326,14 @@ bool daemon_state_behind(const Daemon *d) { return d->bans_dirty || saver_busy(d
 
 void daemon_schedule_save(Daemon *d, double within) { schedule_save(d, within); }
 
-/*
- * How soon a save follows a change of bans: within half the map's
- * debounce, so that the save (in a child: saver.c) has ended when the
- * write renders, and the bans of one batch share one save.
- */
-static double save_soon(const Daemon *d) { return MIN(SAVE_BANS_S, (double)d->cfg->debounce_ms / 2000.0); }
+/* The map write that bans wait for, once the state holds them (or there was nothing to save). */
+void daemon_map_after_save(Daemon *d)
+{
+        if (!d->map_after_save || d->stopping)
+                return;
+        d->map_after_save = false;
+        (void)daemon_map_request(d, false);
+}
 
 static void save_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
@@ -341,6 +343,8 @@ static void save_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
         (void)revents;
         d->save_due = 0;
         saver_start(d->saver);
+        if (!saver_busy(d->saver))
+                daemon_map_after_save(d); /* nothing was new, or the fork failed */
 }
 
 /* Save within `within` seconds (sooner if a save is already due sooner). */
@@ -487,13 +491,26 @@ void daemon_status_changed(Daemon *d)
                 notify_status_later(d->notify, status_text, d);
 }
 
-/* The bans changed: a new map soon, the state before it, the timer. */
+/*
+ * The bans changed: the state first, then the map, then the timer.  The
+ * save starts at the end of this loop iteration (every ban of one read
+ * shares it), in a child (saver.c); its end asks for the map write, which
+ * the writer starts at once after a quiet spell.  So the map never waits
+ * for a save on the loop, and a write does not render while the bans it
+ * should show are still unsaved (it would hold them back, and cost a
+ * second write).  While saves fail, the retry keeps its backoff and the
+ * map is asked for now: lifts go out, unsaved bans are held back.
+ */
 void daemon_bans_changed(Daemon *d)
 {
         d->bans_dirty = true;
         daemon_arm_due(d);
-        (void)daemon_map_request(d, false);
-        schedule_save(d, save_soon(d));
+        if (d->save_failing)
+                (void)daemon_map_request(d, false);
+        else {
+                d->map_after_save = true;
+                schedule_save(d, 0.);
+        }
         daemon_status_changed(d);
 }
 
@@ -530,7 +547,8 @@ const char *daemon_never_ban(const Daemon *d, const Addr *net, unsigned plen)
  * On the loop, right before the fork that renders b: the state holds
  * every ban before a map does.  If it is behind (a save is due or under
  * way, or failing), the render holds back the bans it does not hold, and
- * the end of the save asks for the write that shows them.
+ * the end of the save asks for the write that shows them.  Nothing is
+ * saved here: a hung disk must not hang the loop.
  */
 static void prepare(void *ctx, BanBackend *b)
 {
@@ -540,11 +558,8 @@ static void prepare(void *ctx, BanBackend *b)
         /* The last write at a stop shows every ban: nothing follows it to wait for a child. */
         if (d->stopping && daemon_state_behind(d))
                 (void)saver_save_sync(d->saver);
-        else if (daemon_state_behind(d)) {
-                saver_before_render(d->saver);
-                /* still behind, unless there was nothing new to save */
+        else
                 d->held_render |= daemon_state_behind(d);
-        }
 }
 
 /* A ban to lift, as plan notes it for the loop: Addr, plen, why, NUL. */

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * saver: the state file (state.h) written by a forked child, so that the
- * loop never renders, writes or fsyncs a snapshot or a big batch (see
- * saver.h for the rules, and the one small exception before a render).
+ * loop never renders, writes or fsyncs a snapshot or a batch (see
+ * saver.h for the rules; only the last save at a stop is written in the
+ * process).
  *
  * What the loop does for a save: it takes the list of changed records
  * (O(changes)), notes which active bans the file does not hold yet, and
@@ -37,10 +38,6 @@
 #define SAVE_RETRY_MAX_S 60.0
 #define SAVE_TIMEOUT_MS 300000 /* a state file on a hung disk */
 #define SAVE_NICE 10
-/* A batch this small is appended on the loop right before a render (a
-   write of at most some 400 KB and one fdatasync: a few ms) rather than
-   held back from it, which would cost a whole second map write. */
-#define SAVE_INLINE_MAX 4096
 
 /* What the child tells: its result, and the file's new figures. */
 typedef struct SaveReport {
@@ -218,6 +215,7 @@ static int save_end(Saver *s, const SaveReport *rep, const char *why)
                 if (!d->stopping)
                         daemon_schedule_save(d, d->save_backoff_s);
                 forget_save(s);
+                daemon_map_after_save(d); /* lifts go out; the render holds the unsaved bans back */
                 return r;
         }
         if (s->full) {
@@ -251,6 +249,10 @@ static int save_end(Saver *s, const SaveReport *rep, const char *why)
                 d->held_render = false;
                 (void)daemon_map_request(d, !d->bans_dirty);
         }
+        /* The bans this save holds go to the map, unless newer ones wait for
+           the next save (s->again), whose end asks for it. */
+        if (!s->again)
+                daemon_map_after_save(d);
         return 0;
 }
 
@@ -273,6 +275,8 @@ static void save_done(void *ctx, const ChildResult *res)
         if (s->again && !s->d->stopping) {
                 s->again = false;
                 saver_start(s);
+                if (!child_run_busy(s->run))
+                        daemon_map_after_save(s->d); /* nothing new after all */
         }
 }
 
@@ -298,25 +302,6 @@ void saver_start(Saver *s)
         }
         if (plan_save(s))
                 launch(s);
-}
-
-void saver_before_render(Saver *s)
-{
-        SaveReport rep;
-
-        if (child_run_busy(s->run)) {
-                s->again = true;
-                return;
-        }
-        if (!plan_save(s))
-                return;
-        if (s->full || s->n_batch > SAVE_INLINE_MAX) {
-                launch(s);
-                return;
-        }
-        s->d->bans_dirty = false;
-        write_save(s, &rep);
-        (void)save_end(s, &rep, NULL);
 }
 
 int saver_save_sync(Saver *s)

@@ -6,11 +6,11 @@
  * copy of the daemon (util/child.h's child_run_fork), whose copy-on-write
  * memory is the snapshot of the bans at the fork: the loop pays for the
  * fork and for the list of what changed, never for rendering or fsyncing
- * a snapshot (89 MB at 1,000,000 bans) or a big batch.  One save at a
- * time; one asked for meanwhile follows it.  The exception: right before
- * a render, a batch of at most SAVE_INLINE_MAX changes is appended on the
- * loop (a few KB and an fdatasync), as holding them back would cost a
- * second map write.
+ * a snapshot (89 MB at 1,000,000 bans) or a batch.  One save at a time;
+ * one asked for meanwhile follows it.  Bans are saved first and written
+ * to the map after (daemon_bans_changed starts the save, and its end asks
+ * for the map: daemon_map_after_save), so a write seldom finds the state
+ * behind; only the last save at a stop is written in the process.
  *
  * Invariant kept from the synchronous save: a ban reaches a map only
  * once a save that holds it has ended well.  While a save is under way
@@ -30,12 +30,6 @@ Saver *saver_new(Daemon *d);
 Saver *saver_free(Saver *s);
 /* Save now in a child, unless there is nothing new; if one runs, another follows it. */
 void saver_start(Saver *s);
-/*
- * Right before a render: a batch of a few changes is appended here, on the
- * loop, so that the render shows them; a bigger one, or a snapshot, goes to
- * a child as saver_start() (and the render holds its bans back).
- */
-void saver_before_render(Saver *s);
 /* Save now in this process (at the stop): a child under way is stopped first.  0, or -errno. */
 int saver_save_sync(Saver *s);
 bool saver_busy(const Saver *s);
