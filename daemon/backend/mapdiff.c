@@ -136,15 +136,11 @@ static const Line *line_of(const Both *b, uint32_t e)
         return e < b->old->n ? &b->old->v[e] : &b->new->v[e - b->old->n];
 }
 
-static uint64_t ops_hash(const void *ctx, uint32_t e)
-{
-        return line_of(ctx, e)->hash;
-}
 static bool ops_equal(const void *ctx, uint32_t e, const void *key)
 {
         return key_equal(line_of(ctx, e), key);
 }
-static const HTabOps ops = {ops_hash, ops_equal};
+static const HTabOps ops = {ops_equal};
 
 static void del(MapDiff *d, Lines *touched, const Line *l)
 {

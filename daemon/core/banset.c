@@ -54,12 +54,6 @@ static uint64_t key_hash(const Banset *b, const Addr *a, uint8_t plen)
         return addr_hash(a, b->key) ^ ((uint64_t)plen * 0x9e3779b97f4a7c15ULL);
 }
 
-static uint64_t ban_hash(const void *ctx, uint32_t i)
-{
-        const Banset *b = ctx;
-        return key_hash(b, &b->v[i]->addr, b->v[i]->plen);
-}
-
 static bool ban_equal(const void *ctx, uint32_t i, const void *key)
 {
         const Banset *b = ctx;
@@ -67,20 +61,14 @@ static bool ban_equal(const void *ctx, uint32_t i, const void *key)
         return b->v[i]->plen == k->plen && addr_equal(&b->v[i]->addr, &k->addr);
 }
 
-static const HTabOps ops = {ban_hash, ban_equal};
-
-static uint64_t nc_hash(const void *ctx, uint32_t i)
-{
-        const Banset *b = ctx;
-        return addr_hash(&b->nc[i].net, b->key);
-}
+static const HTabOps ops = {ban_equal};
 
 static bool nc_equal(const void *ctx, uint32_t i, const void *key)
 {
         return addr_equal(&((const Banset *)ctx)->nc[i].net, key);
 }
 
-static const HTabOps nc_ops = {nc_hash, nc_equal};
+static const HTabOps nc_ops = {nc_equal};
 
 Banset *banset_new(const uint8_t hash_key[16])
 {

@@ -42,17 +42,12 @@ static uint64_t pid_hash(int32_t pid)
         return h ^ (h >> 29);
 }
 
-static uint64_t entry_hash(const void *ctx, uint32_t i)
-{
-        return pid_hash(((const Sessions *)ctx)->ring[i].pid);
-}
-
 static bool entry_equal(const void *ctx, uint32_t i, const void *key)
 {
         return ((const Sessions *)ctx)->ring[i].pid == *(const int32_t *)key;
 }
 
-static const HTabOps ops = {entry_hash, entry_equal};
+static const HTabOps ops = {entry_equal};
 
 Sessions *sessions_new(size_t max)
 {

@@ -62,18 +62,12 @@ struct Tracker {
 static inline Entry *E(const Tracker *t, uint32_t i) { return &t->chunks[i >> CHUNK_SHIFT][i & (CHUNK_SIZE - 1)]; }
 static inline Hit *hits(Entry *e) { return e->cap ? e->h.ext : e->h.inl; }
 
-static uint64_t entry_hash(const void *ctx, uint32_t i)
-{
-        const Tracker *t = ctx;
-        return addr_hash(&E(t, i)->addr, t->key);
-}
-
 static bool entry_equal(const void *ctx, uint32_t i, const void *key)
 {
         return addr_equal(&E(ctx, i)->addr, key);
 }
 
-static const HTabOps ops = {entry_hash, entry_equal};
+static const HTabOps ops = {entry_equal};
 
 Tracker *tracker_new(size_t max_tracked, const uint8_t hash_key[16])
 {

@@ -63,18 +63,12 @@ static uint64_t close_hash(const Replay *r, const Addr *a)
         return w0 ^ (w0 >> 31);
 }
 
-static uint64_t close_entry_hash(const void *ctx, uint32_t i)
-{
-        const Replay *r = ctx;
-        return close_hash(r, &r->close[i].addr);
-}
-
 static bool close_equal(const void *ctx, uint32_t i, const void *key)
 {
         return addr_equal(&((const Replay *)ctx)->close[i].addr, key);
 }
 
-static const HTabOps close_ops = {close_entry_hash, close_equal};
+static const HTabOps close_ops = {close_equal};
 
 /* The daemon's daemon_net_key(): a network goes into network_map if there is one. */
 static int replay_key(void *ctx, const Addr *net, unsigned plen, char *key, size_t size)

@@ -385,9 +385,8 @@ static uint64_t key_hash(const Addr *a, uint8_t plen)
         return fnv1a(k, sizeof(k));
 }
 
-static uint64_t idx_hash(const void *ctx, uint32_t i)
+static uint64_t idx_hash(const State *s, uint32_t i)
 {
-        const State *s = ctx;
         return key_hash(&s->bans[i].addr, s->bans[i].plen);
 }
 
@@ -398,7 +397,7 @@ static bool idx_equal(const void *ctx, uint32_t i, const void *key)
         return s->bans[i].plen == k->plen && memcmp(&s->bans[i].addr, &k->addr, sizeof(Addr)) == 0;
 }
 
-static const HTabOps idx_ops = {idx_hash, idx_equal};
+static const HTabOps idx_ops = {idx_equal};
 
 /* Drop s->bans[i], keeping the index right (the last record moves to i). */
 static void drop_ban(State *s, HTab *t, uint32_t i)

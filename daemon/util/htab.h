@@ -7,7 +7,7 @@
  * a slot holds an entry's number and 32 bits of its hash (8 bytes), so a
  * probe compares keys (HTabOps.equal, a walk into the caller's storage)
  * only when the hash bits agree, and growing or removing never needs an
- * entry's hash again.  Removal shifts later entries back, so there are no
+ * entry's hash again: the caller gives the hash with each call.  Removal shifts later entries back, so there are no
  * tombstones and lookups stay short however many removals happen.
  */
 
@@ -18,7 +18,6 @@
 #define HTAB_NONE UINT32_MAX
 
 typedef struct HTabOps {
-        uint64_t (*hash)(const void *ctx, uint32_t entry);
         bool (*equal)(const void *ctx, uint32_t entry, const void *key);
 } HTabOps;
 

@@ -22,7 +22,7 @@ static bool equal(const void *ctx, uint32_t e, const void *key) { return ((const
 
 int main(void)
 {
-        static const HTabOps ops = {hash, equal};
+        static const HTabOps ops = {equal};
         HTab t;
         uint64_t rnd = 1;
         size_t count = 0;
