@@ -85,12 +85,7 @@ def time_v(stderr):
 def log_of_bans(env, n):
     """env's rules: one rule that bans at the first SASL failure; its log: n of them, from n addresses."""
     import harness  # the caller has test/integration on sys.path
-    rules = os.path.join(env.dir, "one.rules")
-    with open(rules, "w") as f:
-        f.write("[any-sasl]\nprogram = postfix*/smtpd\n"
-                "pattern = ^warning: [-._A-Za-z0-9]+\\[<ADDR>\\]: SASL \\S+ authentication failed\n"
-                "max_hits = 1\nban_time = 1d\n")
-    env.write_config(rules=rules)
+    env.write_one_hit_rules()
     with open(env.log, "w") as f:
         for i in range(n):
             f.write(harness.sasl_fail("10.%d.%d.%d" % (i >> 16 & 255, i >> 8 & 255, i & 255)) + "\n")

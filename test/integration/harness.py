@@ -113,6 +113,15 @@ class Env:
 
     # --- files ---------------------------------------------------------
 
+    def write_one_hit_rules(self, ban_time="1d"):
+        """Rules of one rule that bans at the first SASL failure (sasl_fail's line)."""
+        path = os.path.join(self.dir, "one.rules")
+        with open(path, "w") as f:
+            f.write("[any-sasl]\nprogram = postfix*/smtpd\n"
+                    "pattern = ^warning: [-._A-Za-z0-9]+\\[<ADDR>\\]: SASL \\S+ authentication failed\n"
+                    "max_hits = 1\nban_time = %s\n" % ban_time)
+        self.write_config(rules=path)
+
     def write_config(self, **changes):
         """Write the config atomically, so that a reload never reads half of it."""
         self.config.update(changes)

@@ -67,12 +67,7 @@ class Incremental(DaemonTest):
         env = self.env
         env.write_map(ADMIN)
         env.write_config(start_at="beginning")
-        benchlib_rules = os.path.join(env.dir, "one.rules")
-        with open(benchlib_rules, "w") as f:
-            f.write("[any-sasl]\nprogram = postfix*/smtpd\n"
-                    "pattern = ^warning: [-._A-Za-z0-9]+\\[<ADDR>\\]: SASL \\S+ authentication failed\n"
-                    "max_hits = 1\nban_time = 1d\n")
-        env.write_config(rules=benchlib_rules)
+        env.write_one_hit_rules()
         env.append(*[harness.sasl_fail("10.1.%d.%d" % (i >> 8, i & 255)) for i in range(n)])
         env.start(timeout=60)
         wait_until(lambda: len(block_keys(env.read_map() or "")) == n, timeout=60, what="the preloaded bans")
