@@ -51,7 +51,9 @@ class Core(DaemonTest):
         self.assertNotIn("DB8", block)
         # the admin's OK entries still answer OK, and no temporary file is left
         self.assertEqual(env.postmap_q("192.0.2.50"), "OK")
-        self.assertEqual([f for f in os.listdir(env.dir) if "autoblacklist-tmp" in f], [])
+        # (a write may still be under way: its temporary folder goes when it ends)
+        wait_until(lambda: not [f for f in os.listdir(env.dir) if "autoblacklist-tmp" in f], timeout=5,
+                   what="no temporary folder left")
         self.assertEqual(env.stop(), 0)
 
     def test_below_threshold_no_ban(self):
